@@ -1,0 +1,190 @@
+//! The one error type of the engine.
+//!
+//! It is small, `Copy`-free but allocation-free, and every variant says what went wrong in words a
+//! person can act on (`Display`). Transport errors carry the `embedded_io::ErrorKind` they came from.
+
+use core::fmt;
+
+pub use embedded_io::ErrorKind as IoErrorKind;
+
+/// Text kept inside an error (a URL), bounded so that the error needs no allocator.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ErrorText {
+    bytes: [u8; ErrorText::CAPACITY],
+    len: u8,
+    truncated: bool,
+}
+
+impl ErrorText {
+    /// How many bytes of the text are kept; the rest is shown as `...`.
+    pub const CAPACITY: usize = 120;
+
+    pub fn new(text: &str) -> Self {
+        let mut bytes = [0u8; Self::CAPACITY];
+        let mut len = text.len().min(Self::CAPACITY);
+        while !text.is_char_boundary(len) {
+            len -= 1;
+        }
+        bytes[..len].copy_from_slice(&text.as_bytes()[..len]);
+        ErrorText {
+            bytes,
+            len: len as u8,
+            truncated: len < text.len(),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        core::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or("")
+    }
+}
+
+impl fmt::Debug for ErrorText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for ErrorText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())?;
+        if self.truncated {
+            f.write_str("...")?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything that can go wrong while making a request or reading its response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    // --- the URL and the request the caller asked for ---
+    /// The URL scheme is not `http` or `https`.
+    UnsupportedScheme,
+    /// The URL cannot be parsed; the text says which part.
+    InvalidUrl(&'static str),
+    /// A method that is not an HTTP token.
+    InvalidMethod,
+    /// A header name that is not a token, or a name or value with CR, LF or NUL.
+    InvalidHeader,
+    /// A buffer lent by the caller is too small for what has to go in it.
+    BufferTooSmall,
+    /// A query string is malformed (`parse_qsl` with `strict_parsing`).
+    InvalidQuery,
+    /// Percent-decoding produced bytes that are not UTF-8 where text was needed.
+    InvalidUtf8,
+
+    // --- the transport ---
+    /// The host name could not be resolved.
+    Dns,
+    /// The TCP (or TLS) connection could not be established.
+    Connect(IoErrorKind),
+    /// The TLS layer failed (handshake or certificate).
+    Tls,
+    /// A connect, read or write took longer than its timeout.
+    Timeout,
+    /// Reading or writing the connection failed.
+    Io(IoErrorKind),
+    /// The server closed the connection before a complete response head arrived.
+    ConnectionClosed,
+
+    // --- the response ---
+    /// The response head does not fit in the buffer lent for it.
+    HeadTooLarge,
+    /// The response has more headers than the configured limit.
+    TooManyHeaders,
+    /// The status line is not `HTTP/1.x NNN reason`.
+    InvalidStatusLine,
+    /// A header line is malformed (no colon, bad name, bare CR, obsolete folding).
+    InvalidHeaderLine,
+    /// `Content-Length` is not a number, overflows, or appears twice with different values.
+    InvalidContentLength,
+    /// `Transfer-Encoding` names a coding other than a final `chunked`.
+    UnsupportedTransferEncoding,
+    /// A chunk-size line is not hexadecimal.
+    InvalidChunkSize,
+    /// A chunk size has too many digits or does not fit in 64 bits.
+    ChunkSizeOverflow,
+    /// The CRLF after a chunk's data or in the trailer section is missing.
+    InvalidChunkFraming,
+    /// The trailer section is larger than the engine keeps.
+    TrailersTooLarge,
+    /// The connection ended before the whole body arrived.
+    BodyTruncated,
+
+    // --- redirects ---
+    /// More redirects than the configured limit; carries the last `Location`.
+    TooManyRedirects(ErrorText),
+    /// A 3xx redirect without a `Location` header.
+    RedirectWithoutLocation,
+    /// A redirect from `https` to `http` (refused: it would downgrade security).
+    InsecureRedirect(ErrorText),
+    /// A 307/308 redirect needs the body again, but it was streamed and cannot be replayed.
+    BodyNotReplayable,
+
+    // --- body conveniences ---
+    /// The body is not valid JSON for the requested type.
+    #[cfg(feature = "json")]
+    Json,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use Error::*;
+        match self {
+            UnsupportedScheme => f.write_str("unsupported URL scheme (only http and https)"),
+            InvalidUrl(what) => write!(f, "invalid URL: {what}"),
+            InvalidMethod => f.write_str("invalid method: not an HTTP token"),
+            InvalidHeader => f.write_str("invalid header: bad name, or CR/LF/NUL in name or value"),
+            BufferTooSmall => f.write_str("buffer too small"),
+            InvalidQuery => f.write_str("malformed query string"),
+            InvalidUtf8 => f.write_str("decoded text is not UTF-8"),
+            Dns => f.write_str("could not resolve host name"),
+            Connect(kind) => write!(f, "could not connect: {kind:?}"),
+            Tls => f.write_str("TLS error"),
+            Timeout => f.write_str("timed out"),
+            Io(kind) => write!(f, "I/O error: {kind:?}"),
+            ConnectionClosed => f.write_str("connection closed before a complete response head"),
+            HeadTooLarge => f.write_str("response head larger than the buffer"),
+            TooManyHeaders => f.write_str("too many response headers"),
+            InvalidStatusLine => f.write_str("malformed status line"),
+            InvalidHeaderLine => f.write_str("malformed response header line"),
+            InvalidContentLength => f.write_str("invalid Content-Length"),
+            UnsupportedTransferEncoding => f.write_str("unsupported Transfer-Encoding"),
+            InvalidChunkSize => f.write_str("invalid chunk size"),
+            ChunkSizeOverflow => f.write_str("chunk size too large"),
+            InvalidChunkFraming => f.write_str("malformed chunked body (missing CRLF)"),
+            TrailersTooLarge => f.write_str("chunked trailer section too large"),
+            BodyTruncated => f.write_str("connection closed before the end of the body"),
+            TooManyRedirects(last) => write!(f, "too many redirects (last location: {last})"),
+            RedirectWithoutLocation => f.write_str("redirect response without a Location header"),
+            InsecureRedirect(to) => write!(f, "refused redirect from https to http ({to})"),
+            BodyNotReplayable => f.write_str("redirect needs the streamed request body again"),
+            #[cfg(feature = "json")]
+            Json => f.write_str("body is not the expected JSON"),
+        }
+    }
+}
+
+impl core::error::Error for Error {}
+
+impl embedded_io::Error for Error {
+    fn kind(&self) -> IoErrorKind {
+        match self {
+            Error::Timeout => IoErrorKind::TimedOut,
+            Error::Io(kind) | Error::Connect(kind) => *kind,
+            Error::ConnectionClosed | Error::BodyTruncated => IoErrorKind::BrokenPipe,
+            _ => IoErrorKind::InvalidData,
+        }
+    }
+}
+
+/// Maps an error from a connection's read or write into the engine's error.
+pub(crate) fn io_error<E: embedded_io::Error>(err: E) -> Error {
+    match err.kind() {
+        IoErrorKind::TimedOut => Error::Timeout,
+        kind => Error::Io(kind),
+    }
+}
+
+pub type Result<T, E = Error> = core::result::Result<T, E>;
