@@ -1,5 +1,5 @@
 //! `mreq-core`: a portable HTTP/1.1 client engine.
-#![no_std]
+#![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "alloc")]
@@ -9,5 +9,7 @@ extern crate std;
 
 pub mod error;
 pub mod form;
+pub mod url;
+mod buf;
 
 pub use error::{Error, Result};
