@@ -18,8 +18,14 @@ impl<'b> Cursor<'b> {
     }
 
     pub(crate) fn push(&mut self, bytes: &[u8]) -> Result<()> {
-        let end = self.len.checked_add(bytes.len()).ok_or(Error::BufferTooSmall)?;
-        let dst = self.buf.get_mut(self.len..end).ok_or(Error::BufferTooSmall)?;
+        let end = self
+            .len
+            .checked_add(bytes.len())
+            .ok_or(Error::BufferTooSmall)?;
+        let dst = self
+            .buf
+            .get_mut(self.len..end)
+            .ok_or(Error::BufferTooSmall)?;
         dst.copy_from_slice(bytes);
         self.len = end;
         Ok(())

@@ -7,9 +7,11 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod auth;
+mod buf;
 pub mod error;
 pub mod form;
+pub mod request;
 pub mod url;
-mod buf;
 
 pub use error::{Error, Result};

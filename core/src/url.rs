@@ -71,7 +71,9 @@ impl<'a> Url<'a> {
             None => (path_query, None),
         };
         if path_query.bytes().any(|b| b <= b' ' || b == 0x7f) {
-            return Err(Error::InvalidUrl("space or control character in path or query"));
+            return Err(Error::InvalidUrl(
+                "space or control character in path or query",
+            ));
         }
         if let Some(info) = userinfo {
             if info.bytes().any(|b| b <= b' ' || b == 0x7f) {
@@ -204,7 +206,9 @@ fn split_scheme(text: &str) -> Option<(&str, &str)> {
 
 fn split_host_port(text: &str) -> Result<(&str, Option<u16>)> {
     let (host, port) = if text.starts_with('[') {
-        let close = text.find(']').ok_or(Error::InvalidUrl("unclosed [ in IPv6 host"))?;
+        let close = text
+            .find(']')
+            .ok_or(Error::InvalidUrl("unclosed [ in IPv6 host"))?;
         let inner = &text[1..close];
         let ipv6_ok = inner.contains(':')
             && inner
@@ -230,9 +234,9 @@ fn split_host_port(text: &str) -> Result<(&str, Option<u16>)> {
         return Err(Error::InvalidUrl("empty host"));
     }
     let host_ok = host.starts_with('[')
-        || host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'%') || b >= 0x80);
+        || host.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'%') || b >= 0x80
+        });
     if !host_ok {
         return Err(Error::InvalidUrl("invalid character in host"));
     }
@@ -426,7 +430,10 @@ mod tests {
 
     #[test]
     fn ipv4_and_ipv6_hosts() {
-        assert_eq!(Url::parse("http://127.0.0.1:81/").unwrap().host(), "127.0.0.1");
+        assert_eq!(
+            Url::parse("http://127.0.0.1:81/").unwrap().host(),
+            "127.0.0.1"
+        );
         let v6 = Url::parse("http://[::1]:8080/x").unwrap();
         assert_eq!(v6.host(), "[::1]");
         assert_eq!(v6.connect_host(), "::1");
@@ -450,15 +457,36 @@ mod tests {
     fn rejects_bad_urls() {
         assert_eq!(Url::parse("ftp://h/"), Err(Error::UnsupportedScheme));
         assert_eq!(Url::parse("ws://h/"), Err(Error::UnsupportedScheme));
-        assert!(matches!(Url::parse("example.com/x"), Err(Error::InvalidUrl(_))));
+        assert!(matches!(
+            Url::parse("example.com/x"),
+            Err(Error::InvalidUrl(_))
+        ));
         assert!(matches!(Url::parse("http:/x"), Err(Error::InvalidUrl(_))));
         assert!(matches!(Url::parse("http:///x"), Err(Error::InvalidUrl(_))));
-        assert!(matches!(Url::parse("http://h:99999/"), Err(Error::InvalidUrl(_))));
-        assert!(matches!(Url::parse("http://h:0/"), Err(Error::InvalidUrl(_))));
-        assert!(matches!(Url::parse("http://h:8a/"), Err(Error::InvalidUrl(_))));
-        assert!(matches!(Url::parse("http://h/a b"), Err(Error::InvalidUrl(_))));
-        assert!(matches!(Url::parse("http://h/a\r\nX: y"), Err(Error::InvalidUrl(_))));
-        assert!(matches!(Url::parse("http://h o/"), Err(Error::InvalidUrl(_))));
+        assert!(matches!(
+            Url::parse("http://h:99999/"),
+            Err(Error::InvalidUrl(_))
+        ));
+        assert!(matches!(
+            Url::parse("http://h:0/"),
+            Err(Error::InvalidUrl(_))
+        ));
+        assert!(matches!(
+            Url::parse("http://h:8a/"),
+            Err(Error::InvalidUrl(_))
+        ));
+        assert!(matches!(
+            Url::parse("http://h/a b"),
+            Err(Error::InvalidUrl(_))
+        ));
+        assert!(matches!(
+            Url::parse("http://h/a\r\nX: y"),
+            Err(Error::InvalidUrl(_))
+        ));
+        assert!(matches!(
+            Url::parse("http://h o/"),
+            Err(Error::InvalidUrl(_))
+        ));
     }
 
     #[test]
@@ -501,7 +529,11 @@ mod tests {
             ("g/./h", "http://a/b/c/g/h"),
             ("g/../h", "http://a/b/c/h"),
         ] {
-            assert_eq!(joined(base, reference).unwrap(), expected, "reference {reference:?}");
+            assert_eq!(
+                joined(base, reference).unwrap(),
+                expected,
+                "reference {reference:?}"
+            );
         }
     }
 
@@ -509,12 +541,24 @@ mod tests {
     fn mrequests_redirect_cases() {
         // relative, scheme-relative, absolute, and port changes as mrequests' tests exercise them
         let base = "http://example.com:8000/foo/bar";
-        assert_eq!(joined(base, "baz").unwrap(), "http://example.com:8000/foo/baz");
+        assert_eq!(
+            joined(base, "baz").unwrap(),
+            "http://example.com:8000/foo/baz"
+        );
         assert_eq!(joined(base, "/baz").unwrap(), "http://example.com:8000/baz");
         assert_eq!(joined(base, "//other.org/x").unwrap(), "http://other.org/x");
-        assert_eq!(joined(base, "//other.org:81/x").unwrap(), "http://other.org:81/x");
-        assert_eq!(joined(base, "https://secure/x").unwrap(), "https://secure/x");
-        assert_eq!(joined(base, "http://example.com:9000/y").unwrap(), "http://example.com:9000/y");
+        assert_eq!(
+            joined(base, "//other.org:81/x").unwrap(),
+            "http://other.org:81/x"
+        );
+        assert_eq!(
+            joined(base, "https://secure/x").unwrap(),
+            "https://secure/x"
+        );
+        assert_eq!(
+            joined(base, "http://example.com:9000/y").unwrap(),
+            "http://example.com:9000/y"
+        );
         assert_eq!(joined("https://h/a", "//o/b").unwrap(), "https://o/b");
         assert_eq!(joined("http://h", "x").unwrap(), "http://h/x");
         assert_eq!(joined("http://u:p@h/a", "b").unwrap(), "http://h/b");
@@ -526,6 +570,9 @@ mod tests {
     fn join_reports_small_buffer() {
         let base = Url::parse("http://example.com/").unwrap();
         let mut tiny = [0u8; 10];
-        assert_eq!(join(&base, "/long/path", &mut tiny), Err(Error::BufferTooSmall));
+        assert_eq!(
+            join(&base, "/long/path", &mut tiny),
+            Err(Error::BufferTooSmall)
+        );
     }
 }

@@ -1,0 +1,294 @@
+//! Serialising a request head: request line, `Host`, caller headers, auth and body framing.
+//!
+//! The head is written into a caller-lent buffer in one go. Every method and header is checked
+//! before a byte is produced: a method that is not a token, a header name that is not a token, and
+//! CR, LF or NUL in a value are refused, so nothing a caller passes can split the request. This
+//! module does not decide *what* to send (redirect rules live in `redirect`); it only writes it.
+
+use crate::auth::{self, Auth};
+use crate::buf::{push_uint, Cursor};
+use crate::url::Url;
+use crate::{Error, Result};
+
+/// A request header as the caller gives it: a name and raw value bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header<'a> {
+    pub name: &'a str,
+    pub value: &'a [u8],
+}
+
+impl<'a> Header<'a> {
+    pub const fn new(name: &'a str, value: &'a [u8]) -> Self {
+        Header { name, value }
+    }
+
+    /// Whether this header carries credentials that must not follow a redirect to another origin.
+    pub fn is_credential(&self) -> bool {
+        self.name.eq_ignore_ascii_case("authorization")
+            || self.name.eq_ignore_ascii_case("cookie")
+            || self.name.eq_ignore_ascii_case("proxy-authorization")
+    }
+}
+
+/// How the request body is framed on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFraming {
+    /// No body and no framing header.
+    None,
+    /// `Content-Length: n` (also `0` for an empty POST-like body).
+    Length(u64),
+    /// `Transfer-Encoding: chunked`: the length is not known in advance.
+    Chunked,
+}
+
+/// Everything that goes into one request head.
+#[derive(Debug, Clone, Copy)]
+pub struct HeadSpec<'a> {
+    pub method: &'a str,
+    pub url: &'a Url<'a>,
+    pub headers: &'a [Header<'a>],
+    pub auth: Option<Auth<'a>>,
+    pub body: BodyFraming,
+    /// After a redirect to another origin: drop Authorization, Cookie and URL credentials.
+    pub strip_credentials: bool,
+}
+
+/// Writes the request head into `out` and returns its length.
+pub fn write_head(spec: &HeadSpec<'_>, out: &mut [u8]) -> Result<usize> {
+    validate(spec)?;
+    let mut cur = Cursor::new(out);
+    cur.push_str(spec.method)?;
+    cur.push_str(" ")?;
+    spec.url.write_target(&mut cur)?;
+    cur.push_str(" HTTP/1.1\r\n")?;
+
+    let has = |name: &str| {
+        spec.headers
+            .iter()
+            .any(|h| h.name.eq_ignore_ascii_case(name))
+    };
+    if !has("host") {
+        cur.push_str("Host: ")?;
+        spec.url.write_host(&mut cur)?;
+        cur.push_str("\r\n")?;
+    }
+    for header in spec.headers {
+        if spec.strip_credentials && header.is_credential() {
+            continue;
+        }
+        cur.push_str(header.name)?;
+        cur.push_str(": ")?;
+        cur.push(trim_ows(header.value))?;
+        cur.push_str("\r\n")?;
+    }
+    if !spec.strip_credentials && !has("authorization") {
+        if let Some(auth) = spec.auth {
+            cur.push_str("Authorization: ")?;
+            auth.write_value(&mut cur)?;
+            cur.push_str("\r\n")?;
+        } else if let Some((user, password)) = spec.url.credentials() {
+            cur.push_str("Authorization: ")?;
+            auth::write_url_basic(user, password, &mut cur)?;
+            cur.push_str("\r\n")?;
+        }
+    }
+    match spec.body {
+        BodyFraming::None => {}
+        BodyFraming::Length(len) => {
+            cur.push_str("Content-Length: ")?;
+            push_uint(&mut cur, len, 10)?;
+            cur.push_str("\r\n")?;
+        }
+        BodyFraming::Chunked => cur.push_str("Transfer-Encoding: chunked\r\n")?,
+    }
+    cur.push_str("\r\n")?;
+    Ok(cur.len())
+}
+
+/// Whether a method conventionally carries a body, so an empty one is sent as `Content-Length: 0`.
+pub fn method_expects_body(method: &str) -> bool {
+    ["POST", "PUT", "PATCH"]
+        .iter()
+        .any(|m| method.eq_ignore_ascii_case(m))
+}
+
+fn validate(spec: &HeadSpec<'_>) -> Result<()> {
+    if !is_token(spec.method.as_bytes()) {
+        return Err(Error::InvalidMethod);
+    }
+    for header in spec.headers {
+        if !is_token(header.name.as_bytes())
+            || header.value.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0))
+        {
+            return Err(Error::InvalidHeader);
+        }
+        // The engine owns the framing: a caller's own would contradict the body it sends.
+        if header.name.eq_ignore_ascii_case("content-length")
+            || header.name.eq_ignore_ascii_case("transfer-encoding")
+        {
+            return Err(Error::InvalidHeader);
+        }
+    }
+    if let Some(Auth::Bearer(token)) = spec.auth {
+        if token.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
+            return Err(Error::InvalidHeader);
+        }
+    }
+    Ok(())
+}
+
+/// RFC 9110 `token`: one or more tchar.
+pub(crate) fn is_token(bytes: &[u8]) -> bool {
+    !bytes.is_empty() && bytes.iter().all(|&b| is_tchar(b))
+}
+
+pub(crate) fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+fn trim_ows(value: &[u8]) -> &[u8] {
+    let start = value
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .unwrap_or(value.len());
+    let end = value
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map_or(start, |i| i + 1);
+    &value[start..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(spec: &HeadSpec<'_>) -> Result<std::string::String> {
+        let mut buf = [0u8; 512];
+        let n = write_head(spec, &mut buf)?;
+        Ok(std::string::String::from_utf8(buf[..n].to_vec()).unwrap())
+    }
+
+    fn spec<'a>(method: &'a str, url: &'a Url<'a>, headers: &'a [Header<'a>]) -> HeadSpec<'a> {
+        HeadSpec {
+            method,
+            url,
+            headers,
+            auth: None,
+            body: BodyFraming::None,
+            strip_credentials: false,
+        }
+    }
+
+    #[test]
+    fn get_with_host_and_headers() {
+        let url = Url::parse("http://example.com:8080/a?b=c#frag").unwrap();
+        let headers = [Header::new("Accept", b"application/json")];
+        assert_eq!(
+            head(&spec("GET", &url, &headers)).unwrap(),
+            "GET /a?b=c HTTP/1.1\r\nHost: example.com:8080\r\nAccept: application/json\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn default_port_is_left_out_of_host_and_caller_host_wins() {
+        let url = Url::parse("https://example.com:443").unwrap();
+        assert!(head(&spec("GET", &url, &[]))
+            .unwrap()
+            .contains("Host: example.com\r\n"));
+        let headers = [Header::new("host", b"other")];
+        let text = head(&spec("GET", &url, &headers)).unwrap();
+        assert!(text.contains("host: other\r\n") && !text.contains("Host: example.com"));
+        let v6 = Url::parse("http://[::1]:81/").unwrap();
+        assert!(head(&spec("GET", &v6, &[]))
+            .unwrap()
+            .contains("Host: [::1]:81\r\n"));
+    }
+
+    #[test]
+    fn body_framing_headers() {
+        let url = Url::parse("http://h/").unwrap();
+        let mut s = spec("POST", &url, &[]);
+        s.body = BodyFraming::Length(12);
+        assert!(head(&s).unwrap().contains("Content-Length: 12\r\n"));
+        s.body = BodyFraming::Chunked;
+        assert!(head(&s).unwrap().contains("Transfer-Encoding: chunked\r\n"));
+        assert!(method_expects_body("post") && !method_expects_body("GET"));
+    }
+
+    #[test]
+    fn refuses_injection_and_bad_tokens() {
+        let url = Url::parse("http://h/").unwrap();
+        for bad in [&b"a\r\nX-Evil: 1"[..], b"a\nb", b"a\rb", b"a\0b"] {
+            let headers = [Header::new("X-Test", bad)];
+            assert_eq!(
+                head(&spec("GET", &url, &headers)),
+                Err(Error::InvalidHeader)
+            );
+        }
+        for name in ["Bad Name", "Bad:Name", "", "X\r\n"] {
+            let headers = [Header::new(name, b"v")];
+            assert_eq!(
+                head(&spec("GET", &url, &headers)),
+                Err(Error::InvalidHeader)
+            );
+        }
+        assert_eq!(head(&spec("GE T", &url, &[])), Err(Error::InvalidMethod));
+        assert_eq!(head(&spec("", &url, &[])), Err(Error::InvalidMethod));
+        let headers = [Header::new("Content-Length", b"5")];
+        assert_eq!(
+            head(&spec("POST", &url, &headers)),
+            Err(Error::InvalidHeader)
+        );
+        let mut s = spec("GET", &url, &[]);
+        s.auth = Some(Auth::Bearer("t\r\nX: y"));
+        assert_eq!(head(&s), Err(Error::InvalidHeader));
+    }
+
+    #[test]
+    fn any_token_method_is_sent() {
+        let url = Url::parse("http://h/").unwrap();
+        assert!(head(&spec("PROPFIND", &url, &[]))
+            .unwrap()
+            .starts_with("PROPFIND / HTTP/1.1\r\n"));
+    }
+
+    #[test]
+    fn url_credentials_and_auth() {
+        let url = Url::parse("http://user:pass@h/").unwrap();
+        assert!(head(&spec("GET", &url, &[]))
+            .unwrap()
+            .contains("Authorization: Basic dXNlcjpwYXNz\r\n"));
+        let mut s = spec("GET", &url, &[]);
+        s.auth = Some(Auth::Bearer("tok"));
+        assert!(head(&s).unwrap().contains("Authorization: Bearer tok\r\n"));
+    }
+
+    #[test]
+    fn credentials_are_stripped_on_request() {
+        let url = Url::parse("http://user:pass@h/").unwrap();
+        let headers = [
+            Header::new("Authorization", b"Bearer x"),
+            Header::new("Cookie", b"a=b"),
+            Header::new("Accept", b"*/*"),
+        ];
+        let mut s = spec("GET", &url, &headers);
+        s.auth = Some(Auth::Bearer("tok"));
+        s.strip_credentials = true;
+        let text = head(&s).unwrap();
+        assert!(
+            !text.contains("Authorization") && !text.contains("Cookie"),
+            "{text}"
+        );
+        assert!(text.contains("Accept: */*"));
+    }
+
+    #[test]
+    fn small_buffer_is_an_error() {
+        let url = Url::parse("http://h/").unwrap();
+        let mut buf = [0u8; 10];
+        assert_eq!(
+            write_head(&spec("GET", &url, &[]), &mut buf),
+            Err(Error::BufferTooSmall)
+        );
+    }
+}
