@@ -12,6 +12,7 @@ mod buf;
 pub mod error;
 pub mod form;
 pub mod request;
+pub mod response;
 pub mod url;
 
 pub use error::{Error, Result};

@@ -1,0 +1,638 @@
+//! Incremental parsing of a response head: status line and header fields.
+//!
+//! The parser never copies and never allocates: [`HeadScanner`] finds where the head ends as bytes
+//! arrive, [`parse_head`] validates it in one pass and records, as offsets, only what the engine
+//! needs (status, framing, connection, location). Header access afterwards is a lazy scan of the
+//! validated bytes, so no header array has to be lent. Line ends may be CRLF or a bare LF (RFC 9112
+//! section 2.2); a bare CR, obsolete line folding, a header name that is not a token, or a control
+//! character in a value is an error. HTTP/1.0 and 1.1 only.
+
+use crate::request::is_tchar;
+use crate::{Error, Result};
+
+/// Default limit on the number of header fields in a head (or trailer section).
+pub const DEFAULT_MAX_HEADERS: usize = 100;
+
+/// Finds the end of a head while it arrives in pieces, without rescanning what it saw before.
+#[derive(Debug, Default, Clone)]
+pub struct HeadScanner {
+    scanned: usize,
+}
+
+impl HeadScanner {
+    pub fn new() -> Self {
+        HeadScanner { scanned: 0 }
+    }
+
+    /// Looks at `buf` (everything received so far) and returns the head's length once complete.
+    /// Fails early when the first bytes cannot start an HTTP/1.x status line.
+    pub fn find_end(&mut self, buf: &[u8]) -> Result<Option<usize>> {
+        let prefix = &buf[..buf.len().min(5)];
+        if !b"HTTP/".starts_with(prefix) {
+            return Err(Error::InvalidStatusLine);
+        }
+        let mut from = self.scanned;
+        while let Some(offset) = buf[from..].iter().position(|&b| b == b'\n') {
+            let lf = from + offset;
+            match (buf.get(lf + 1), buf.get(lf + 2)) {
+                (Some(b'\n'), _) => return Ok(Some(lf + 2)),
+                (Some(b'\r'), Some(b'\n')) => return Ok(Some(lf + 3)),
+                (None, _) | (Some(b'\r'), None) => {
+                    // Not decidable yet: look at this newline again when more bytes arrive.
+                    self.scanned = lf;
+                    return Ok(None);
+                }
+                _ => from = lf + 1,
+            }
+        }
+        self.scanned = buf.len();
+        Ok(None)
+    }
+}
+
+/// What the engine learnt from a complete, valid head. Offsets index the head's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeadInfo {
+    /// Length of the head, including the blank line that ends it.
+    pub len: usize,
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
+    pub version_minor: u8,
+    pub status: u16,
+    reason: (usize, usize),
+    fields_start: usize,
+    pub header_count: usize,
+    content_length: Option<u64>,
+    transfer_encoding: bool,
+    chunked_last: bool,
+    connection_close: bool,
+    connection_keep_alive: bool,
+    location: Option<(usize, usize)>,
+}
+
+/// How the response body is delimited (RFC 9112 section 6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// No body: HEAD, 1xx, 204, 304.
+    None,
+    /// Exactly this many bytes.
+    Length(u64),
+    /// Chunked transfer coding.
+    Chunked,
+    /// Everything until the server closes the connection.
+    Close,
+}
+
+impl HeadInfo {
+    /// A 1xx response that precedes the real one.
+    pub fn is_interim(&self) -> bool {
+        (100..200).contains(&self.status) && self.status != 101
+    }
+
+    /// How the body that follows this head is delimited, given the request method.
+    pub fn framing(&self, request_was_head: bool) -> Framing {
+        if request_was_head || self.status < 200 || self.status == 204 || self.status == 304 {
+            Framing::None
+        } else if self.transfer_encoding {
+            // A final `chunked` frames the body; any other coding leaves only the close.
+            if self.chunked_last {
+                Framing::Chunked
+            } else {
+                Framing::Close
+            }
+        } else if let Some(len) = self.content_length {
+            Framing::Length(len)
+        } else {
+            Framing::Close
+        }
+    }
+
+    /// Whether the connection may carry another request once this body has been read to its end.
+    pub fn keep_alive(&self, request_was_head: bool) -> bool {
+        let persistent = if self.version_minor >= 1 {
+            !self.connection_close
+        } else {
+            self.connection_keep_alive && !self.connection_close
+        };
+        // Both framings at once is a smuggling pattern: finish this response, then hang up.
+        let ambiguous = self.transfer_encoding && self.content_length.is_some();
+        persistent && !ambiguous && self.framing(request_was_head) != Framing::Close
+    }
+}
+
+/// Parses a complete head (`buf` holds at least `len` bytes, as found by [`HeadScanner`]).
+pub fn parse_head(buf: &[u8], max_headers: usize) -> Result<HeadInfo> {
+    let (version_minor, status, reason, mut pos) = parse_status_line(buf)?;
+    let mut info = HeadInfo {
+        len: 0,
+        version_minor,
+        status,
+        reason,
+        fields_start: pos,
+        header_count: 0,
+        content_length: None,
+        transfer_encoding: false,
+        chunked_last: false,
+        connection_close: false,
+        connection_keep_alive: false,
+        location: None,
+    };
+    loop {
+        match parse_field_line(buf, pos)? {
+            FieldLine::End(end) => {
+                info.len = end;
+                return Ok(info);
+            }
+            FieldLine::Field { name, value, next } => {
+                info.header_count += 1;
+                if info.header_count > max_headers {
+                    return Err(Error::TooManyHeaders);
+                }
+                note_field(
+                    &mut info,
+                    &buf[name.0..name.1],
+                    value,
+                    &buf[value.0..value.1],
+                )?;
+                pos = next;
+            }
+        }
+    }
+}
+
+fn note_field(info: &mut HeadInfo, name: &[u8], range: (usize, usize), value: &[u8]) -> Result<()> {
+    // Dispatch on length first: most headers are none of these and cost one compare.
+    match name.len() {
+        14 if name.eq_ignore_ascii_case(b"content-length") => {
+            for item in value.split(|&b| b == b',') {
+                let len = parse_decimal(trim(item)).ok_or(Error::InvalidContentLength)?;
+                match info.content_length {
+                    Some(seen) if seen != len => return Err(Error::InvalidContentLength),
+                    _ => info.content_length = Some(len),
+                }
+            }
+        }
+        17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+            info.transfer_encoding = true;
+            for coding in value.split(|&b| b == b',') {
+                let coding = trim(coding);
+                if !coding.is_empty() {
+                    info.chunked_last = coding.eq_ignore_ascii_case(b"chunked");
+                }
+            }
+        }
+        10 if name.eq_ignore_ascii_case(b"connection") => {
+            for option in value.split(|&b| b == b',') {
+                let option = trim(option);
+                info.connection_close |= option.eq_ignore_ascii_case(b"close");
+                info.connection_keep_alive |= option.eq_ignore_ascii_case(b"keep-alive");
+            }
+        }
+        8 if name.eq_ignore_ascii_case(b"location") => info.location = Some(range),
+        _ => {}
+    }
+    Ok(())
+}
+
+fn parse_decimal(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |acc, &b| {
+        let digit = (b as char).to_digit(10)?;
+        acc.checked_mul(10)?.checked_add(u64::from(digit))
+    })
+}
+
+fn trim(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map_or(start, |i| i + 1);
+    &bytes[start..end]
+}
+
+/// `HTTP/1.x SP 3DIGIT [SP reason] CRLF`; returns (minor, status, reason range, next offset).
+fn parse_status_line(buf: &[u8]) -> Result<(u8, u16, (usize, usize), usize)> {
+    let bad = Error::InvalidStatusLine;
+    let minor = match buf.get(..9) {
+        Some(b"HTTP/1.1 ") => 1,
+        Some(b"HTTP/1.0 ") => 0,
+        _ => return Err(bad),
+    };
+    let digits = buf.get(9..12).ok_or(bad.clone())?;
+    if !digits.iter().all(u8::is_ascii_digit) || digits[0] == b'0' {
+        return Err(bad);
+    }
+    let status = digits
+        .iter()
+        .fold(0u16, |acc, &d| acc * 10 + u16::from(d - b'0'));
+    let mut pos = 12;
+    let reason_start = match buf.get(pos) {
+        Some(b' ') => pos + 1,
+        Some(b'\r' | b'\n') => pos,
+        _ => return Err(bad),
+    };
+    pos = reason_start;
+    loop {
+        match buf.get(pos) {
+            Some(b'\n') => return Ok((minor, status, (reason_start, pos), pos + 1)),
+            Some(b'\r') if buf.get(pos + 1) == Some(&b'\n') => {
+                return Ok((minor, status, (reason_start, pos), pos + 2))
+            }
+            Some(&b) if is_field_byte(b) => pos += 1,
+            _ => return Err(bad),
+        }
+    }
+}
+
+/// One line of a field section: a field, or the blank line that ends the section.
+pub(crate) enum FieldLine {
+    End(usize),
+    Field {
+        name: (usize, usize),
+        value: (usize, usize),
+        next: usize,
+    },
+}
+
+/// Parses the field line (or blank line) that starts at `pos`.
+pub(crate) fn parse_field_line(buf: &[u8], pos: usize) -> Result<FieldLine> {
+    let bad = Error::InvalidHeaderLine;
+    match (buf.get(pos), buf.get(pos + 1)) {
+        (Some(b'\n'), _) => return Ok(FieldLine::End(pos + 1)),
+        (Some(b'\r'), Some(b'\n')) => return Ok(FieldLine::End(pos + 2)),
+        (None, _) => return Err(bad),
+        _ => {}
+    }
+    let rest = &buf[pos..];
+    let name_len = rest
+        .iter()
+        .position(|&b| !is_tchar(b))
+        .unwrap_or(rest.len());
+    if name_len == 0 || rest.get(name_len) != Some(&b':') {
+        // Also catches obsolete line folding (a line starting with SP or HT).
+        return Err(bad);
+    }
+    let mut i = pos + name_len + 1;
+    while matches!(buf.get(i), Some(b' ' | b'\t')) {
+        i += 1;
+    }
+    let value_start = i;
+    let line_end = loop {
+        match buf.get(i) {
+            Some(b'\n') => break i,
+            Some(b'\r') if buf.get(i + 1) == Some(&b'\n') => break i,
+            Some(&b) if is_field_byte(b) => i += 1,
+            _ => return Err(bad),
+        }
+    };
+    let mut value_end = line_end;
+    while value_end > value_start && matches!(buf[value_end - 1], b' ' | b'\t') {
+        value_end -= 1;
+    }
+    let next = if buf[line_end] == b'\r' {
+        line_end + 2
+    } else {
+        line_end + 1
+    };
+    Ok(FieldLine::Field {
+        name: (pos, pos + name_len),
+        value: (value_start, value_end),
+        next,
+    })
+}
+
+/// Bytes allowed inside a field value or reason phrase: visible ASCII, SP, HT and obs-text.
+fn is_field_byte(b: u8) -> bool {
+    b == b'\t' || (b >= b' ' && b != 0x7f)
+}
+
+/// A parsed response head, borrowing the bytes it was parsed from.
+#[derive(Debug, Clone, Copy)]
+pub struct ResponseHead<'a> {
+    raw: &'a [u8],
+    info: HeadInfo,
+}
+
+impl<'a> ResponseHead<'a> {
+    /// Pairs the head bytes with what `parse_head` found in them.
+    pub fn new(raw: &'a [u8], info: HeadInfo) -> Self {
+        ResponseHead {
+            raw: &raw[..info.len.min(raw.len())],
+            info,
+        }
+    }
+
+    pub fn info(&self) -> &HeadInfo {
+        &self.info
+    }
+
+    pub fn status(&self) -> u16 {
+        self.info.status
+    }
+
+    /// `"HTTP/1.1"` or `"HTTP/1.0"`.
+    pub fn version(&self) -> &'static str {
+        if self.info.version_minor == 0 {
+            "HTTP/1.0"
+        } else {
+            "HTTP/1.1"
+        }
+    }
+
+    /// The reason phrase; empty if it is not UTF-8.
+    pub fn reason(&self) -> &'a str {
+        let (start, end) = self.info.reason;
+        core::str::from_utf8(&self.raw[start..end]).unwrap_or("")
+    }
+
+    /// All header fields in order, duplicates included.
+    pub fn headers(&self) -> Fields<'a> {
+        Fields {
+            raw: self.raw,
+            pos: self.info.fields_start,
+        }
+    }
+
+    /// The first header with this name (ASCII case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&'a [u8]> {
+        self.headers().get(name)
+    }
+
+    /// The first header with this name, if its value is UTF-8.
+    pub fn header_str(&self, name: &str) -> Option<&'a str> {
+        self.header(name).and_then(|v| core::str::from_utf8(v).ok())
+    }
+
+    /// The `Location` header, if present and UTF-8.
+    pub fn location(&self) -> Option<&'a str> {
+        let (start, end) = self.info.location?;
+        core::str::from_utf8(&self.raw[start..end]).ok()
+    }
+
+    /// The raw bytes of the head.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.raw
+    }
+}
+
+/// Iterator over a validated field section (a response head or a trailer section).
+#[derive(Debug, Clone)]
+pub struct Fields<'a> {
+    raw: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Fields<'a> {
+    /// Fields of a section that was validated with `validate_fields` (trailers).
+    pub(crate) fn over(raw: &'a [u8]) -> Self {
+        Fields { raw, pos: 0 }
+    }
+
+    /// The first field with this name (ASCII case-insensitive).
+    pub fn get(mut self, name: &str) -> Option<&'a [u8]> {
+        self.find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = (&'a str, &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match parse_field_line(self.raw, self.pos) {
+            Ok(FieldLine::Field { name, value, next }) => {
+                self.pos = next;
+                let name = core::str::from_utf8(&self.raw[name.0..name.1]).unwrap_or("");
+                Some((name, &self.raw[value.0..value.1]))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Checks a complete field section (ending in a blank line) and counts its fields.
+pub(crate) fn validate_fields(raw: &[u8], max_fields: usize) -> Result<usize> {
+    let mut pos = 0;
+    let mut count = 0;
+    loop {
+        match parse_field_line(raw, pos)? {
+            FieldLine::End(_) => return Ok(count),
+            FieldLine::Field { next, .. } => {
+                count += 1;
+                if count > max_fields {
+                    return Err(Error::TooManyHeaders);
+                }
+                pos = next;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(raw: &[u8]) -> Result<HeadInfo> {
+        let len = HeadScanner::new()
+            .find_end(raw)?
+            .ok_or(Error::ConnectionClosed)?;
+        parse_head(&raw[..len], DEFAULT_MAX_HEADERS)
+    }
+
+    #[test]
+    fn parses_status_reason_and_headers() {
+        let raw = b"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nX-A:  v1 \r\nx-a: v2\r\nContent-Length: 3\r\n\r\nabc";
+        let info = parse(raw).unwrap();
+        assert_eq!(info.len, raw.len() - 3);
+        let head = ResponseHead::new(raw, info);
+        assert_eq!(head.status(), 404);
+        assert_eq!(head.reason(), "Not Found");
+        assert_eq!(head.version(), "HTTP/1.1");
+        assert_eq!(head.header("content-type"), Some(&b"text/plain"[..]));
+        assert_eq!(head.header("X-A"), Some(&b"v1"[..]));
+        let all: std::vec::Vec<_> = head
+            .headers()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("x-a"))
+            .collect();
+        assert_eq!(all, [("X-A", &b"v1"[..]), ("x-a", &b"v2"[..])]);
+        assert_eq!(info.framing(false), Framing::Length(3));
+        assert!(info.keep_alive(false));
+        assert_eq!(head.header("missing"), None);
+    }
+
+    #[test]
+    fn scanner_finds_end_across_pieces() {
+        let raw = b"HTTP/1.1 200 OK\r\nA: b\r\n\r\nbody";
+        let mut scanner = HeadScanner::new();
+        for end in 1..raw.len() - 4 {
+            assert_eq!(scanner.find_end(&raw[..end]).unwrap(), None, "at {end}");
+        }
+        assert_eq!(scanner.find_end(&raw[..]).unwrap(), Some(raw.len() - 4));
+    }
+
+    #[test]
+    fn bare_lf_line_ends() {
+        let raw = b"HTTP/1.0 200 OK\nContent-Length: 2\n\nok";
+        let info = parse(raw).unwrap();
+        assert_eq!(info.len, raw.len() - 2);
+        assert_eq!(info.version_minor, 0);
+        assert!(!info.keep_alive(false), "HTTP/1.0 closes by default");
+    }
+
+    #[test]
+    fn status_without_reason() {
+        let info = parse(b"HTTP/1.1 200\r\n\r\n").unwrap();
+        assert_eq!(info.status, 200);
+        assert_eq!(
+            ResponseHead::new(b"HTTP/1.1 200\r\n\r\n", info).reason(),
+            ""
+        );
+    }
+
+    #[test]
+    fn rejects_bad_status_lines() {
+        for raw in [
+            &b"HTTP/2 200 OK\r\n\r\n"[..],
+            b"HTTP/1.1 20 OK\r\n\r\n",
+            b"HTTP/1.1 2000 OK\r\n\r\n",
+            b"HTTP/1.1 abc OK\r\n\r\n",
+            b"HTTP/1.1 099 x\r\n\r\n",
+            b"HTTP/1.1 200 O\x01K\r\n\r\n",
+            b"ICY 200 OK\r\n\r\n",
+        ] {
+            assert_eq!(parse(raw), Err(Error::InvalidStatusLine), "{raw:?}");
+        }
+        assert_eq!(
+            HeadScanner::new().find_end(b"hello there"),
+            Err(Error::InvalidStatusLine)
+        );
+    }
+
+    #[test]
+    fn rejects_bad_header_lines() {
+        for raw in [
+            &b"HTTP/1.1 200 OK\r\nNo colon here\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\n: empty\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nA: b\r\n folded\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nA: b\rc\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nA: b\x00c\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nA : b\r\n\r\n",
+        ] {
+            assert_eq!(
+                parse(raw),
+                Err(Error::InvalidHeaderLine),
+                "{:?}",
+                core::str::from_utf8(raw)
+            );
+        }
+    }
+
+    #[test]
+    fn header_count_limit() {
+        let mut raw = std::vec::Vec::from(&b"HTTP/1.1 200 OK\r\n"[..]);
+        for i in 0..=DEFAULT_MAX_HEADERS {
+            raw.extend_from_slice(std::format!("X-{i}: v\r\n").as_bytes());
+        }
+        raw.extend_from_slice(b"\r\n");
+        assert_eq!(parse(&raw), Err(Error::TooManyHeaders));
+        let len = raw.len();
+        assert!(parse_head(&raw[..len], DEFAULT_MAX_HEADERS + 1).is_ok());
+    }
+
+    #[test]
+    fn content_length_rules() {
+        assert_eq!(
+            parse(b"HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\n")
+                .unwrap()
+                .framing(false),
+            Framing::Length(5)
+        );
+        assert_eq!(
+            parse(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n")
+                .unwrap()
+                .framing(false),
+            Framing::Length(5)
+        );
+        for raw in [
+            &b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: \r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+        ] {
+            assert_eq!(parse(raw), Err(Error::InvalidContentLength));
+        }
+    }
+
+    #[test]
+    fn framing_rules() {
+        let chunked = parse(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n").unwrap();
+        assert_eq!(chunked.framing(false), Framing::Chunked);
+        assert_eq!(chunked.framing(true), Framing::None, "HEAD has no body");
+        let both =
+            parse(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n")
+                .unwrap();
+        assert_eq!(both.framing(false), Framing::Chunked);
+        assert!(!both.keep_alive(false));
+        let gzip = parse(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n").unwrap();
+        assert_eq!(gzip.framing(false), Framing::Close);
+        let gzip_chunked = parse(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!(gzip_chunked.framing(false), Framing::Chunked);
+        for status in ["204 No Content", "304 Not Modified", "100 Continue"] {
+            let raw = std::format!("HTTP/1.1 {status}\r\nContent-Length: 10\r\n\r\n");
+            assert_eq!(
+                parse(raw.as_bytes()).unwrap().framing(false),
+                Framing::None,
+                "{status}"
+            );
+        }
+        let close = parse(b"HTTP/1.1 200 OK\r\n\r\n").unwrap();
+        assert_eq!(close.framing(false), Framing::Close);
+        assert!(!close.keep_alive(false));
+        assert!(parse(b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n")
+            .unwrap()
+            .is_interim());
+    }
+
+    #[test]
+    fn connection_header() {
+        let closing =
+            parse(b"HTTP/1.1 200 OK\r\nConnection: Close\r\nContent-Length: 0\r\n\r\n").unwrap();
+        assert!(!closing.keep_alive(false));
+        let kept = parse(b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n")
+            .unwrap();
+        assert!(kept.keep_alive(false));
+    }
+
+    #[test]
+    fn location_is_recorded() {
+        let raw = b"HTTP/1.1 302 Found\r\nLocation:  /next?a=1 \r\n\r\n";
+        let head = ResponseHead::new(raw, parse(raw).unwrap());
+        assert_eq!(head.location(), Some("/next?a=1"));
+    }
+
+    #[test]
+    fn validates_trailer_sections() {
+        assert_eq!(validate_fields(b"A: 1\r\nB: 2\r\n\r\n", 10), Ok(2));
+        assert_eq!(validate_fields(b"\r\n", 10), Ok(0));
+        assert_eq!(
+            validate_fields(b"A 1\r\n\r\n", 10),
+            Err(Error::InvalidHeaderLine)
+        );
+        assert_eq!(
+            validate_fields(b"A: 1\r\nB: 2\r\n\r\n", 1),
+            Err(Error::TooManyHeaders)
+        );
+        let fields: std::vec::Vec<_> = Fields::over(b"A: 1\r\nB: 2\r\n\r\n").collect();
+        assert_eq!(fields, [("A", &b"1"[..]), ("B", &b"2"[..])]);
+    }
+}
