@@ -8,6 +8,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod auth;
+pub mod body;
 mod buf;
 pub mod error;
 pub mod form;
