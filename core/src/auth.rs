@@ -59,7 +59,7 @@ pub(crate) fn base64_encode(bytes: impl Iterator<Item = u8>, out: &mut Cursor<'_
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut group = [0u8; 3];
     let mut filled = 0;
-    let mut flush = |group: &[u8; 3], filled: usize, out: &mut Cursor<'_>| -> Result<()> {
+    let flush = |group: &[u8; 3], filled: usize, out: &mut Cursor<'_>| -> Result<()> {
         let n = (u32::from(group[0]) << 16) | (u32::from(group[1]) << 8) | u32::from(group[2]);
         let mut quad = [b'='; 4];
         for (i, slot) in quad.iter_mut().enumerate().take(filled + 1) {

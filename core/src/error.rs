@@ -119,6 +119,10 @@ pub enum Error {
     RedirectWithoutLocation,
     /// A redirect from `https` to `http` (refused: it would downgrade security).
     InsecureRedirect(ErrorText),
+    /// Reading the streamed request body from the caller's reader failed.
+    RequestBodyRead,
+    /// The streamed request body was shorter or longer than the length declared for it.
+    RequestBodyLength,
     /// A 307/308 redirect needs the body again, but it was streamed and cannot be replayed.
     BodyNotReplayable,
 
@@ -159,6 +163,8 @@ impl fmt::Display for Error {
             TooManyRedirects(last) => write!(f, "too many redirects (last location: {last})"),
             RedirectWithoutLocation => f.write_str("redirect response without a Location header"),
             InsecureRedirect(to) => write!(f, "refused redirect from https to http ({to})"),
+            RequestBodyRead => f.write_str("could not read the request body"),
+            RequestBodyLength => f.write_str("request body length differs from the declared length"),
             BodyNotReplayable => f.write_str("redirect needs the streamed request body again"),
             #[cfg(feature = "json")]
             Json => f.write_str("body is not the expected JSON"),

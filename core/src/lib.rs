@@ -9,6 +9,8 @@ extern crate std;
 
 pub mod auth;
 pub mod body;
+pub mod redirect;
+pub mod client;
 mod buf;
 pub mod error;
 pub mod form;

@@ -49,6 +49,8 @@ pub struct HeadSpec<'a> {
     pub headers: &'a [Header<'a>],
     pub auth: Option<Auth<'a>>,
     pub body: BodyFraming,
+    /// A `Content-Type` written unless `headers` has one (only when there is a body).
+    pub content_type: Option<&'a str>,
     /// After a redirect to another origin: drop Authorization, Cookie and URL credentials.
     pub strip_credentials: bool,
 }
@@ -92,6 +94,13 @@ pub fn write_head(spec: &HeadSpec<'_>, out: &mut [u8]) -> Result<usize> {
             cur.push_str("\r\n")?;
         }
     }
+    if let Some(content_type) = spec.content_type {
+        if spec.body != BodyFraming::None && !has("content-type") {
+            cur.push_str("Content-Type: ")?;
+            cur.push_str(content_type)?;
+            cur.push_str("\r\n")?;
+        }
+    }
     match spec.body {
         BodyFraming::None => {}
         BodyFraming::Length(len) => {
@@ -128,6 +137,9 @@ fn validate(spec: &HeadSpec<'_>) -> Result<()> {
         {
             return Err(Error::InvalidHeader);
         }
+    }
+    if spec.content_type.is_some_and(|t| t.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0))) {
+        return Err(Error::InvalidHeader);
     }
     if let Some(Auth::Bearer(token)) = spec.auth {
         if token.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
@@ -210,6 +222,8 @@ mod tests {
         let mut s = spec("POST", &url, &[]);
         s.body = BodyFraming::Length(12);
         assert!(head(&s).unwrap().contains("Content-Length: 12\r\n"));
+        s.content_type = Some("application/json");
+        assert!(head(&s).unwrap().contains("Content-Type: application/json\r\n"));
         s.body = BodyFraming::Chunked;
         assert!(head(&s).unwrap().contains("Transfer-Encoding: chunked\r\n"));
         assert!(method_expects_body("post") && !method_expects_body("GET"));

@@ -1,0 +1,124 @@
+//! The decisions of one request/response exchange, shared by both drivers: the head to send,
+//! the body framing, whether and where to follow a redirect, and what travels along.
+
+use super::{Config, Request};
+use crate::error::ErrorText;
+use crate::redirect;
+use crate::request::{self, BodyFraming, HeadSpec};
+use crate::response::ResponseHead;
+use crate::url::Url;
+use crate::{Error, Result};
+
+/// Where the request body comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyKind {
+    /// `Request::body` (possibly empty): can be sent again after a 307/308.
+    Bytes,
+    /// A reader of this length (`None`: unknown, sent chunked); can be sent once.
+    Stream(Option<u64>),
+}
+
+pub(crate) struct Exchange<'r> {
+    pub(crate) req: Request<'r>,
+    pub(crate) method: &'r str,
+    pub(crate) body: Option<BodyKind>,
+    pub(crate) stream_used: bool,
+    pub(crate) redirects: u8,
+    strip_credentials: bool,
+    /// `None` while the target is `req.url`; `Some(n)` once it is a redirect target in the slot.
+    pub(crate) url_len: Option<usize>,
+}
+
+impl<'r> Exchange<'r> {
+    pub(crate) fn new(req: Request<'r>, body: BodyKind) -> Self {
+        Exchange {
+            req,
+            method: req.method,
+            body: Some(body),
+            stream_used: false,
+            redirects: 0,
+            strip_credentials: false,
+            url_len: None,
+        }
+    }
+
+    /// The URL of the current target: the request's, or the redirect target kept in `slot`.
+    pub(crate) fn url_text<'s>(&self, slot: &'s [u8]) -> Result<&'s str>
+    where
+        'r: 's,
+    {
+        match self.url_len {
+            None => Ok(self.req.url),
+            Some(len) => core::str::from_utf8(&slot[..len]).map_err(|_| Error::InvalidUrl("not UTF-8")),
+        }
+    }
+
+    pub(crate) fn is_head(&self) -> bool {
+        self.method.eq_ignore_ascii_case("HEAD")
+    }
+
+    /// Whether a request body must be sent now, and whether it can be (again).
+    pub(crate) fn body_to_send(&self) -> Result<Option<BodyKind>> {
+        match self.body {
+            Some(BodyKind::Stream(_)) if self.stream_used => Err(Error::BodyNotReplayable),
+            other => Ok(other),
+        }
+    }
+
+    fn framing(&self) -> BodyFraming {
+        match self.body {
+            Some(BodyKind::Stream(Some(len))) => BodyFraming::Length(len),
+            Some(BodyKind::Stream(None)) => BodyFraming::Chunked,
+            Some(BodyKind::Bytes) if !self.req.body.is_empty() => BodyFraming::Length(self.req.body.len() as u64),
+            _ if request::method_expects_body(self.method) => BodyFraming::Length(0),
+            _ => BodyFraming::None,
+        }
+    }
+
+    /// Writes the request head for `url` into `out`.
+    pub(crate) fn write_head(&self, url: &Url<'_>, out: &mut [u8]) -> Result<usize> {
+        let spec = HeadSpec {
+            method: self.method,
+            url,
+            headers: self.req.headers,
+            auth: self.req.auth,
+            body: self.framing(),
+            content_type: self.req.content_type,
+            strip_credentials: self.strip_credentials,
+        };
+        request::write_head(&spec, out)
+    }
+
+    /// The `Location` to follow, if this final response is a redirect the policy follows.
+    pub(crate) fn redirect_location<'h>(&self, config: &Config, head: &ResponseHead<'h>) -> Result<Option<&'h str>> {
+        if config.max_redirects == 0 || !redirect::is_redirect(head.status()) {
+            return Ok(None);
+        }
+        let Some(location) = head.location() else {
+            // Nothing to follow: the caller gets the 3xx as it is (as curl and requests do).
+            return Ok(None);
+        };
+        if self.redirects >= config.max_redirects {
+            return Err(Error::TooManyRedirects(ErrorText::new(location)));
+        }
+        Ok(Some(location))
+    }
+
+    /// Moves on to the redirect target `to_text` (already joined against `from`).
+    pub(crate) fn follow(&mut self, status: u16, from: &Url<'_>, to_text: &str) -> Result<()> {
+        let to = Url::parse(to_text)?;
+        redirect::check_target(from, &to, to_text)?;
+        let original = Url::parse(self.req.url)?;
+        if !redirect::keeps_credentials(&original, &to) {
+            // Once credentials have left their origin's path they stay off, even on the way back.
+            self.strip_credentials = true;
+        }
+        let (method, keep_body) = redirect::next_method(status, self.method);
+        self.method = method;
+        if !keep_body {
+            self.body = None;
+        }
+        self.redirects += 1;
+        Ok(())
+    }
+}

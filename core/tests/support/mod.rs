@@ -1,0 +1,830 @@
+//! Shared support for the integration tests in `core/tests/`.
+//!
+//! Use it from a test file with `mod support;`. Two real servers on 127.0.0.1:
+//!
+//! - [`Httpbin`]: Debian's `python3-httpbin` served by gunicorn (gthread worker, keep-alive,
+//!   chunked `/stream/N`). [`httpbin()`] shares one server between all tests of a test binary.
+//! - [`Hostile`]: a std-only Rust server answering deliberately broken or tricky responses, one
+//!   route per case (see the route table on [`Hostile`]). [`hostile()`] shares one instance.
+//!
+//! Neither server outlives the test binary: the httpbin wrapper exits when its stdin (a pipe held
+//! by the test process) reaches end of file or its parent process changes, and the hostile server
+//! is a set of threads inside the test process.
+//!
+//! Only std; support code may `expect` with clear messages, wire data never panics a server thread.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+// ---------------------------------------------------------------------------------------------
+// httpbin
+// ---------------------------------------------------------------------------------------------
+
+/// How long [`Httpbin::start`] waits for the server to answer `GET /get`.
+const HTTPBIN_START_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The Python wrapper that runs httpbin under gunicorn in-process.
+///
+/// It binds 127.0.0.1:0 itself (no race for a free port), prints `PORT <n>` on stdout, hands the
+/// socket to gunicorn as `fd://N`, and shuts the server down when the test process goes away:
+/// either stdin (a pipe whose write end only the test process holds) reaches EOF, or the parent
+/// pid changes. Shutdown is SIGINT to itself (gunicorn's quick shutdown, which also stops the
+/// worker), with a hard `os._exit` 3 s later as a fallback. stdin is read with `os.read` on the
+/// raw fd, never `sys.stdin`, so the forked worker does not inherit a held buffer lock.
+const HTTPBIN_WRAPPER: &str = r#"
+import os, signal, socket, sys, threading, time
+
+ppid = os.getppid()
+threads = int(sys.argv[1])
+
+def die():
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+    finally:
+        time.sleep(3)
+        os._exit(0)
+
+def watch_stdin():
+    try:
+        while os.read(0, 65536):
+            pass
+    except OSError:
+        pass
+    die()
+
+def watch_parent():
+    while os.getppid() == ppid:
+        time.sleep(0.5)
+    die()
+
+threading.Thread(target=watch_stdin, daemon=True).start()
+threading.Thread(target=watch_parent, daemon=True).start()
+
+sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+sock.bind(("127.0.0.1", 0))
+sock.set_inheritable(True)
+port = sock.getsockname()[1]
+
+import httpbin
+from gunicorn.app.base import BaseApplication
+
+class Server(BaseApplication):
+    def load_config(self):
+        options = {
+            "bind": "fd://%d" % sock.fileno(),
+            "workers": 1,
+            "worker_class": "gthread",
+            "threads": threads,
+            "keepalive": 5,
+            "timeout": 120,
+            "graceful_timeout": 2,
+            "loglevel": "warning",
+            "accesslog": None,
+        }
+        for key, value in options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        return httpbin.app
+
+print("PORT %d" % port, flush=True)
+Server().run()
+"#;
+
+/// Debian's interpreter: `python3` on PATH may be another one (pyenv) without httpbin.
+/// `MREQ_TEST_PYTHON` overrides.
+fn python() -> String {
+    if let Ok(p) = std::env::var("MREQ_TEST_PYTHON") {
+        return p;
+    }
+    if std::path::Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3".to_string()
+    } else {
+        "python3".to_string()
+    }
+}
+
+/// A running httpbin (gunicorn, gthread worker with 8 threads, keep-alive 5 s) on 127.0.0.1.
+pub struct Httpbin {
+    pub port: u16,
+    child: Child,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Httpbin {
+    /// Start a new server and wait until `GET /get` answers 200 (at most ~15 s, then panic with
+    /// the server's stderr). Prefer [`httpbin()`], which shares one server per test binary.
+    pub fn start() -> Httpbin {
+        let mut child = Command::new(python())
+            .arg("-c")
+            .arg(HTTPBIN_WRAPPER)
+            .arg("8")
+            .env("PYTHONUNBUFFERED", "1")
+            .env_remove("PYTHONPATH")
+            .env_remove("PYTHONHOME")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "could not run {} for httpbin: {e} (install python3-httpbin and \
+                     python3-gunicorn: scripts/test.sh does)",
+                    python()
+                )
+            });
+
+        // Drain stderr for the whole life of the child (a full pipe would stall gunicorn); keep
+        // the last 16 KiB for error messages.
+        let stderr = Arc::new(Mutex::new(String::new()));
+        if let Some(pipe) = child.stderr.take() {
+            let sink = Arc::clone(&stderr);
+            thread::spawn(move || {
+                let mut reader = BufReader::new(pipe);
+                let mut line = String::new();
+                while matches!(reader.read_line(&mut line), Ok(n) if n > 0) {
+                    if let Ok(mut s) = sink.lock() {
+                        s.push_str(&line);
+                        if s.len() > 16 * 1024 {
+                            let cut = s.len() - 16 * 1024;
+                            let cut = (cut..s.len()).find(|&i| s.is_char_boundary(i)).unwrap_or(0);
+                            s.drain(..cut);
+                        }
+                    }
+                    line.clear();
+                }
+            });
+        }
+
+        // The first stdout line is `PORT <n>`; the rest is drained and dropped.
+        let (tx, rx) = mpsc::channel::<u16>();
+        if let Some(pipe) = child.stdout.take() {
+            thread::spawn(move || {
+                let mut reader = BufReader::new(pipe);
+                let mut line = String::new();
+                while matches!(reader.read_line(&mut line), Ok(n) if n > 0) {
+                    if let Some(port) = line.trim().strip_prefix("PORT ") {
+                        if let Ok(port) = port.parse() {
+                            let _ = tx.send(port);
+                        }
+                    }
+                    line.clear();
+                }
+            });
+        }
+
+        let deadline = Instant::now() + HTTPBIN_START_TIMEOUT;
+        let mut server = None;
+        let mut port = None;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                thread::sleep(Duration::from_millis(200)); // let the stderr thread catch up
+                panic!(
+                    "httpbin exited before it was ready ({status}); stderr:\n{}",
+                    stderr.lock().map(|s| s.clone()).unwrap_or_default()
+                );
+            }
+            if port.is_none() {
+                port = rx.try_recv().ok();
+            }
+            if let Some(p) = port {
+                if probe_httpbin(p) {
+                    server = Some(p);
+                    break;
+                }
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        let Some(port) = server else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "httpbin did not answer GET /get within {:?} (port {port:?}); stderr:\n{}",
+                HTTPBIN_START_TIMEOUT,
+                stderr.lock().map(|s| s.clone()).unwrap_or_default()
+            );
+        };
+        Httpbin {
+            port,
+            child,
+            stderr,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT{path}`; `path` starts with `/`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// `127.0.0.1:PORT`, for a `Host` header or a raw `TcpStream`.
+    pub fn authority(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// What the server has written to stderr so far (last 16 KiB).
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for Httpbin {
+    fn drop(&mut self) {
+        // Closing stdin asks the wrapper for gunicorn's quick shutdown (which stops the worker
+        // too); kill only if that has not happened within 3 s.
+        drop(self.child.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One `GET /get` with `Connection: close`: true when the answer starts with `HTTP/1.1 200`.
+fn probe_httpbin(port: u16) -> bool {
+    let req = format!("GET /get HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    match raw_exchange_timeout(port, req.as_bytes(), Duration::from_secs(5)) {
+        Ok(resp) => resp.starts_with(b"HTTP/1.1 200"),
+        Err(_) => false,
+    }
+}
+
+/// The httpbin server shared by every test of this test binary (started on first use).
+pub fn httpbin() -> &'static Httpbin {
+    static SERVER: OnceLock<Httpbin> = OnceLock::new();
+    SERVER.get_or_init(Httpbin::start)
+}
+
+// ---------------------------------------------------------------------------------------------
+// raw helpers
+// ---------------------------------------------------------------------------------------------
+
+/// Connect to 127.0.0.1:`port`, write `request` as is, and read until the server closes (or 10 s
+/// pass without data). Send `Connection: close` to a keep-alive server, or this waits for its idle
+/// timeout. Panics on a connect or write failure; a read timeout just ends the read.
+pub fn raw_exchange(port: u16, request: &[u8]) -> Vec<u8> {
+    raw_exchange_timeout(port, request, Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("raw exchange with 127.0.0.1:{port} failed: {e}"))
+}
+
+fn raw_exchange_timeout(port: u16, request: &[u8], timeout: Duration) -> std::io::Result<Vec<u8>> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    stream.write_all(request)?;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
+            Err(e) if out.is_empty() => return Err(e),
+            Err(_) => break, // e.g. reset after a complete answer
+        }
+    }
+    Ok(out)
+}
+
+/// Split a raw response at the first `\r\n\r\n`: (head without the blank line, body).
+pub fn split_head(raw: &[u8]) -> (&[u8], &[u8]) {
+    match raw.windows(4).position(|w| w == b"\r\n\r\n") {
+        Some(i) => (&raw[..i], &raw[i + 4..]),
+        None => (raw, &[]),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// hostile server
+// ---------------------------------------------------------------------------------------------
+
+/// The known body pattern used by the hostile routes: `abcdefghijklmnopqrstuvwxyzabc...` (byte
+/// `i` is `b'a' + i % 26`), so an offset error shows.
+pub fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| b'a' + (i % 26) as u8).collect()
+}
+
+/// Length of the `/close-delimited` body (`pattern(CLOSE_DELIMITED_LEN)`).
+pub const CLOSE_DELIMITED_LEN: usize = 1000;
+/// The body `/chunked-trailers` decodes to.
+pub const CHUNKED_TRAILERS_BODY: &str = "hello world";
+/// Size of the `X-Big` value in `/huge-header`.
+pub const HUGE_HEADER_LEN: usize = 1024 * 1024;
+/// Number of `X-N` headers in `/many-headers`.
+pub const MANY_HEADERS: usize = 10_000;
+/// Number of `x` bytes after the status line in `/no-crlf`.
+pub const NO_CRLF_LEN: usize = 64 * 1024;
+/// How long `/stall-head` and `/stall-body` stall before closing.
+pub const STALL: Duration = Duration::from_secs(5);
+/// How long `/lying-length` keeps the connection open after its 20 bytes.
+pub const LYING_LENGTH_HOLD: Duration = Duration::from_secs(2);
+/// How long an idle `/keepalive` connection stays open.
+pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(5);
+
+/// Largest request head the hostile server reads (larger: 431 and close).
+const MAX_REQUEST_HEAD: usize = 64 * 1024;
+/// Connections served at once; further ones are closed at once.
+const MAX_CONNECTIONS: usize = 256;
+/// How long a connection may take to send its (first) request head.
+const FIRST_HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// Upper bound on a request body the server reads and discards.
+const MAX_REQUEST_BODY: u64 = 16 * 1024 * 1024;
+
+/// A std-only HTTP server on 127.0.0.1 (and, best effort, on [::1] with the same port, so that
+/// `localhost` works whichever address a client tries first) that answers broken or tricky
+/// responses by request path (the query string is ignored). One thread per connection, at most
+/// 256 at once; every route closes the connection after its answer except `/keepalive`.
+/// Well-formed answers that are followed by a close carry `Connection: close`.
+///
+/// | path | bytes sent (`P` = [`Hostile::port`]) |
+/// | --- | --- |
+/// | `/truncated` | `HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n` + `pattern(50)`, close |
+/// | `/lying-length` | `HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789ABCDEFGHIJ`, connection held 2 s, close |
+/// | `/bad-chunk-size` | `...Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n`, close |
+/// | `/overflow-chunk-size` | `...chunked\r\n\r\nffffffffffffffffff\r\nhello\r\n0\r\n\r\n` (18 hex digits), close |
+/// | `/chunk-no-crlf` | `...chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n`, close |
+/// | `/truncated-chunked` | `...chunked\r\n\r\n5\r\nhello\r\n`, close |
+/// | `/chunked-trailers` | `5;name=val\r\nhello\r\n6\r\n world\r\n0\r\nX-Checksum: abc\r\nX-Other: 1\r\n\r\n` (body `hello world`) |
+/// | `/huge-header` | `HTTP/1.1 200 OK\r\nX-Big: ` + 1 MiB of `a` + `\r\nContent-Length: 0\r\n\r\n` |
+/// | `/many-headers` | `HTTP/1.1 200 OK\r\n` + `X-N: 0\r\n` .. `X-N: 9999\r\n` + `Content-Length: 0\r\n\r\n` |
+/// | `/no-crlf` | `HTTP/1.1 200 OK` + 64 KiB of `x`, no newline, close |
+/// | `/garbage` | `hello there\r\n\r\n`, close |
+/// | `/loop` | `302`, `Location: /loop` |
+/// | `/loop-abs` | `302`, `Location: http://127.0.0.1:P/loop-abs` |
+/// | `/cross-host` | `302`, `Location: http://localhost:P/echo-auth` (another origin) |
+/// | `/same-host-redirect` | `302`, `Location: /echo-auth` |
+/// | `/https-downgrade` | `302`, `Location: http://127.0.0.1:P/get` |
+/// | `/echo-auth` | `200`, body = the request's `Authorization` value or `none`; header `X-Got-Cookie` = its `Cookie` or `none` |
+/// | `/stall-body` | `Content-Length: 100` + `pattern(10)`, 5 s of silence, close |
+/// | `/stall-head` | `HTTP/1.1 200 OK\r\n`, 5 s of silence, close |
+/// | `/interim` | `100 Continue`, `103 Early Hints` (`Link: </x>`), then `200` with `Content-Length: 2` and `ok` |
+/// | `/close-delimited` | `HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n` + `pattern(1000)`, close |
+/// | `/conflicting-length` | `Content-Length: 5` and `Content-Length: 6`, body `hello!`, close |
+/// | `/keepalive` | `200`, body `conn=<id> req=<k>`; the connection stays open (idle 5 s) for more requests |
+/// | anything else | `HTTP/1.1 404 Not Found`, `Content-Length: 9`, `not found` |
+///
+/// `<id>` numbers connections from 1 in accept order (server-wide); `<k>` numbers the requests on
+/// one connection from 1, whatever their path.
+pub struct Hostile {
+    pub port: u16,
+}
+
+impl Hostile {
+    /// Bind a free port on 127.0.0.1 and serve in background threads for the life of the test
+    /// process. Prefer [`hostile()`], which shares one instance.
+    pub fn start() -> Hostile {
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .expect("hostile server: could not bind 127.0.0.1:0");
+        let port = listener
+            .local_addr()
+            .expect("hostile server: no local address")
+            .port();
+        let shared = Arc::new(ServerState {
+            port,
+            next_conn: AtomicU64::new(1),
+            active: AtomicUsize::new(0),
+        });
+        // Best effort: `localhost` may resolve to ::1 first on some machines.
+        if let Ok(v6) = TcpListener::bind(("::1", port)) {
+            let state = Arc::clone(&shared);
+            thread::Builder::new()
+                .name("hostile-accept-v6".into())
+                .spawn(move || accept_loop(v6, state))
+                .expect("hostile server: could not spawn the accept thread");
+        }
+        let state = Arc::clone(&shared);
+        thread::Builder::new()
+            .name("hostile-accept".into())
+            .spawn(move || accept_loop(listener, state))
+            .expect("hostile server: could not spawn the accept thread");
+        Hostile { port }
+    }
+
+    /// `http://127.0.0.1:PORT{path}`; `path` starts with `/`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// `127.0.0.1:PORT`, for a `Host` header or a raw `TcpStream`.
+    pub fn authority(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+/// The hostile server shared by every test of this test binary (started on first use).
+pub fn hostile() -> &'static Hostile {
+    static SERVER: OnceLock<Hostile> = OnceLock::new();
+    SERVER.get_or_init(Hostile::start)
+}
+
+struct ServerState {
+    port: u16,
+    next_conn: AtomicU64,
+    active: AtomicUsize,
+}
+
+fn accept_loop(listener: TcpListener, state: Arc<ServerState>) {
+    loop {
+        let stream = match listener.accept() {
+            Ok((stream, _)) => stream,
+            Err(_) => {
+                // e.g. EMFILE: back off instead of spinning.
+                thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
+        if state.active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+            state.active.fetch_sub(1, Ordering::SeqCst);
+            drop(stream);
+            continue;
+        }
+        let id = state.next_conn.fetch_add(1, Ordering::SeqCst);
+        let conn_state = Arc::clone(&state);
+        let spawned = thread::Builder::new()
+            .name(format!("hostile-conn-{id}"))
+            .spawn(move || {
+                serve_connection(stream, id, conn_state.port);
+                conn_state.active.fetch_sub(1, Ordering::SeqCst);
+            });
+        if spawned.is_err() {
+            state.active.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// A parsed request head.
+struct RequestHead {
+    method: String,
+    /// Path without the query string.
+    path: String,
+    headers: Vec<(String, String)>,
+}
+
+impl RequestHead {
+    /// All values of header `name` (case-insensitive), in order.
+    fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn first<'a>(&'a self, name: &'a str) -> Option<&'a str> {
+        self.values(name).next()
+    }
+}
+
+enum HeadRead {
+    Head(RequestHead),
+    /// The client closed, timed out or sent nothing usable.
+    Gone,
+    /// Larger than [`MAX_REQUEST_HEAD`].
+    TooLarge,
+}
+
+/// Reads request heads off one connection; bytes after a head stay in `buf` for the next one.
+struct Conn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    fn read_head(&mut self) -> HeadRead {
+        let mut scanned = 0;
+        loop {
+            if let Some(i) = find_blank_line(&self.buf, scanned) {
+                let head: Vec<u8> = self.buf.drain(..i + 4).collect();
+                return match parse_head(&head[..i]) {
+                    Some(h) => HeadRead::Head(h),
+                    None => HeadRead::Gone,
+                };
+            }
+            if self.buf.len() > MAX_REQUEST_HEAD {
+                return HeadRead::TooLarge;
+            }
+            scanned = self.buf.len().saturating_sub(3);
+            let mut chunk = [0u8; 8192];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return HeadRead::Gone,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(_) => return HeadRead::Gone,
+            }
+        }
+    }
+
+    /// Read and drop a `Content-Length` request body. False if it could not be skipped (chunked
+    /// or a bad length or a read failure): the connection must then close.
+    fn skip_body(&mut self, head: &RequestHead) -> bool {
+        if head.first("transfer-encoding").is_some() {
+            return false;
+        }
+        let mut left = match head.first("content-length") {
+            None => return true,
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(n) if n <= MAX_REQUEST_BODY => n,
+                _ => return false,
+            },
+        };
+        let buffered = (self.buf.len() as u64).min(left) as usize;
+        self.buf.drain(..buffered);
+        left -= buffered as u64;
+        let mut chunk = [0u8; 8192];
+        while left > 0 {
+            let want = (chunk.len() as u64).min(left) as usize;
+            match self.stream.read(&mut chunk[..want]) {
+                Ok(0) => return false,
+                Ok(n) => left -= n as u64,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(_) => return false,
+            }
+        }
+        true
+    }
+
+    /// Write, ignoring errors (the client may have gone). True if everything was written.
+    fn send(&mut self, bytes: &[u8]) -> bool {
+        self.stream.write_all(bytes).is_ok() && self.stream.flush().is_ok()
+    }
+
+    /// Graceful close: send FIN, then read (and drop) whatever the client still sends for up to
+    /// 2 s, so unread request bytes do not turn the close into a reset that could destroy the
+    /// response before the client has read it.
+    fn close(self) {
+        let Conn { stream, .. } = self;
+        let _ = stream.shutdown(Shutdown::Write);
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+        let mut sink = [0u8; 8192];
+        let mut reader = &stream;
+        while Instant::now() < deadline {
+            match reader.read(&mut sink) {
+                Ok(0) => break,
+                Ok(_) => continue,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    continue
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+        }
+    }
+}
+
+fn find_blank_line(buf: &[u8], from: usize) -> Option<usize> {
+    buf.get(from..)?
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + from)
+}
+
+fn parse_head(head: &[u8]) -> Option<RequestHead> {
+    let text = String::from_utf8_lossy(head);
+    let mut lines = text.split("\r\n");
+    let request_line = lines.next()?;
+    let mut parts = request_line.split(' ');
+    let method = parts.next()?.to_string();
+    let target = parts.next()?;
+    let path = target.split('?').next().unwrap_or(target).to_string();
+    let headers = lines
+        .filter_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            Some((name.trim().to_string(), value.trim().to_string()))
+        })
+        .collect();
+    Some(RequestHead {
+        method,
+        path,
+        headers,
+    })
+}
+
+/// What to do with the connection after a route has answered.
+enum After {
+    KeepOpen,
+    Close,
+}
+
+fn serve_connection(stream: TcpStream, conn_id: u64, port: u16) {
+    let _ = stream.set_nodelay(true);
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));
+    let _ = stream.set_read_timeout(Some(FIRST_HEAD_TIMEOUT));
+    let mut conn = Conn {
+        stream,
+        buf: Vec::new(),
+    };
+    let mut request_no = 0u64;
+    loop {
+        let head = match conn.read_head() {
+            HeadRead::Head(h) => h,
+            HeadRead::Gone => break,
+            HeadRead::TooLarge => {
+                conn.send(
+                    b"HTTP/1.1 431 Request Header Fields Too Large\r\n\
+                      Content-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+                break;
+            }
+        };
+        request_no += 1;
+        let body_skipped = conn.skip_body(&head);
+        match route(&mut conn, &head, port, conn_id, request_no, body_skipped) {
+            After::KeepOpen => {
+                let _ = conn.stream.set_read_timeout(Some(KEEPALIVE_IDLE));
+            }
+            After::Close => break,
+        }
+    }
+    conn.close();
+}
+
+fn chunked_head() -> &'static [u8] {
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+}
+
+fn redirect_302(location: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+fn route(
+    conn: &mut Conn,
+    head: &RequestHead,
+    port: u16,
+    conn_id: u64,
+    request_no: u64,
+    body_skipped: bool,
+) -> After {
+    let is_head = head.method.eq_ignore_ascii_case("HEAD");
+    match head.path.as_str() {
+        "/truncated" => {
+            let mut out = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n".to_vec();
+            out.extend_from_slice(&pattern(50));
+            conn.send(&out);
+        }
+        "/lying-length" => {
+            conn.send(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789ABCDEFGHIJ");
+            thread::sleep(LYING_LENGTH_HOLD);
+        }
+        "/bad-chunk-size" => {
+            let mut out = chunked_head().to_vec();
+            out.extend_from_slice(b"zz\r\nhello\r\n0\r\n\r\n");
+            conn.send(&out);
+        }
+        "/overflow-chunk-size" => {
+            let mut out = chunked_head().to_vec();
+            out.extend_from_slice(b"ffffffffffffffffff\r\nhello\r\n0\r\n\r\n");
+            conn.send(&out);
+        }
+        "/chunk-no-crlf" => {
+            let mut out = chunked_head().to_vec();
+            out.extend_from_slice(b"5\r\nhelloXX0\r\n\r\n");
+            conn.send(&out);
+        }
+        "/truncated-chunked" => {
+            let mut out = chunked_head().to_vec();
+            out.extend_from_slice(b"5\r\nhello\r\n");
+            conn.send(&out);
+        }
+        "/chunked-trailers" => {
+            conn.send(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Checksum, X-Other\r\n\
+                  Connection: close\r\n\r\n\
+                  5;name=val\r\nhello\r\n\
+                  6\r\n world\r\n\
+                  0\r\nX-Checksum: abc\r\nX-Other: 1\r\n\r\n",
+            );
+        }
+        "/huge-header" => {
+            if conn.send(b"HTTP/1.1 200 OK\r\nX-Big: ") {
+                let block = [b'a'; 16 * 1024];
+                let mut sent = 0;
+                while sent < HUGE_HEADER_LEN && conn.send(&block) {
+                    sent += block.len();
+                }
+                if sent >= HUGE_HEADER_LEN {
+                    conn.send(b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                }
+            }
+        }
+        "/many-headers" => {
+            let mut out = b"HTTP/1.1 200 OK\r\n".to_vec();
+            for i in 0..MANY_HEADERS {
+                out.extend_from_slice(format!("X-N: {i}\r\n").as_bytes());
+            }
+            out.extend_from_slice(b"Content-Length: 0\r\nConnection: close\r\n\r\n");
+            conn.send(&out);
+        }
+        "/no-crlf" => {
+            let mut out = b"HTTP/1.1 200 OK".to_vec();
+            out.resize(out.len() + NO_CRLF_LEN, b'x');
+            conn.send(&out);
+        }
+        "/garbage" => {
+            conn.send(b"hello there\r\n\r\n");
+        }
+        "/loop" => {
+            conn.send(&redirect_302("/loop"));
+        }
+        "/loop-abs" => {
+            conn.send(&redirect_302(&format!("http://127.0.0.1:{port}/loop-abs")));
+        }
+        "/cross-host" => {
+            conn.send(&redirect_302(&format!("http://localhost:{port}/echo-auth")));
+        }
+        "/same-host-redirect" => {
+            conn.send(&redirect_302("/echo-auth"));
+        }
+        "/https-downgrade" => {
+            conn.send(&redirect_302(&format!("http://127.0.0.1:{port}/get")));
+        }
+        "/echo-auth" => {
+            let auth = head.first("authorization").unwrap_or("none");
+            let cookies: Vec<&str> = head.values("cookie").collect();
+            let cookie = if cookies.is_empty() {
+                "none".to_string()
+            } else {
+                cookies.join("; ")
+            };
+            let mut out = format!(
+                "HTTP/1.1 200 OK\r\nX-Got-Cookie: {cookie}\r\nContent-Type: text/plain\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n",
+                auth.len()
+            )
+            .into_bytes();
+            if !is_head {
+                out.extend_from_slice(auth.as_bytes());
+            }
+            conn.send(&out);
+        }
+        "/stall-body" => {
+            let mut out = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n".to_vec();
+            out.extend_from_slice(&pattern(10));
+            conn.send(&out);
+            thread::sleep(STALL);
+        }
+        "/stall-head" => {
+            conn.send(b"HTTP/1.1 200 OK\r\n");
+            thread::sleep(STALL);
+        }
+        "/interim" => {
+            conn.send(
+                b"HTTP/1.1 100 Continue\r\n\r\n\
+                  HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n\
+                  HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+            );
+        }
+        "/close-delimited" => {
+            let mut out = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_vec();
+            out.extend_from_slice(&pattern(CLOSE_DELIMITED_LEN));
+            conn.send(&out);
+        }
+        "/conflicting-length" => {
+            conn.send(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!");
+        }
+        "/keepalive" => {
+            let body = format!("conn={conn_id} req={request_no}");
+            let close = !body_skipped
+                || head
+                    .values("connection")
+                    .any(|v| v.eq_ignore_ascii_case("close"));
+            let mut out = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n{}\r\n",
+                body.len(),
+                if close { "Connection: close\r\n" } else { "" }
+            )
+            .into_bytes();
+            if !is_head {
+                out.extend_from_slice(body.as_bytes());
+            }
+            if conn.send(&out) && !close {
+                return After::KeepOpen;
+            }
+        }
+        _ => {
+            conn.send(
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found",
+            );
+        }
+    }
+    After::Close
+}

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# The one test command: setup, fmt, clippy, test, nostd. Stops at the first failure.
+# Usage: scripts/test.sh   (from anywhere; CI runs it through .ci/run)
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if [ ! -t 1 ]; then
+    export CARGO_TERM_COLOR=never
+fi
+
+TOTAL_START=$SECONDS
+STAGE=""
+STAGE_START=0
+
+stage() {
+    STAGE=$1
+    STAGE_START=$SECONDS
+    echo "== stage $STAGE: start"
+}
+
+stage_end() {
+    echo "== stage $STAGE: $((SECONDS - STAGE_START))s"
+}
+
+on_exit() {
+    local rc=$?
+    if [ "$rc" -ne 0 ] && [ -n "$STAGE" ]; then
+        echo "== stage $STAGE: FAILED after $((SECONDS - STAGE_START))s (exit $rc)"
+    fi
+    echo "== total: $((SECONDS - TOTAL_START))s"
+}
+trap on_exit EXIT
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    else
+        sudo "$@"
+    fi
+}
+
+# --- setup ---------------------------------------------------------------------------------------
+stage setup
+
+# Debian's interpreter: `python3` on PATH may be another one (pyenv) that lacks Debian's packages.
+# The integration tests use the same one (core/tests/support/mod.rs).
+DEB_PYTHON=/usr/bin/python3
+missing=()
+if ! [ -x "$DEB_PYTHON" ] || ! "$DEB_PYTHON" -c 'import httpbin' >/dev/null 2>&1; then
+    missing+=(python3-httpbin)
+fi
+if ! [ -x "$DEB_PYTHON" ] || ! "$DEB_PYTHON" -c 'import gunicorn' >/dev/null 2>&1; then
+    missing+=(python3-gunicorn)
+fi
+if ! command -v nginx >/dev/null 2>&1 && ! [ -x /usr/sbin/nginx ]; then
+    missing+=(nginx)
+fi
+# qemu-system-riscv32 (Debian: qemu-system-misc) is not installed yet: nothing uses it so far.
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "installing: ${missing[*]}"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        python3-httpbin python3-gunicorn nginx >/dev/null
+fi
+
+installed_targets=$(rustup target list --installed)
+for target in thumbv6m-none-eabi riscv32imc-unknown-none-elf; do
+    if ! grep -qx "$target" <<<"$installed_targets"; then
+        rustup target add "$target"
+    fi
+done
+installed_components=$(rustup component list --installed)
+for component in rustfmt clippy; do
+    if ! grep -q "^$component" <<<"$installed_components"; then
+        rustup component add "$component"
+    fi
+done
+stage_end
+
+# --- fmt -----------------------------------------------------------------------------------------
+stage fmt
+cargo fmt --all -- --check
+stage_end
+
+# --- clippy --------------------------------------------------------------------------------------
+stage clippy
+cargo clippy --workspace --all-targets -- -D warnings
+stage_end
+
+# --- test ----------------------------------------------------------------------------------------
+stage test
+cargo test --workspace
+stage_end
+
+# --- nostd ---------------------------------------------------------------------------------------
+stage nostd
+cargo build -p mreq-core --no-default-features --target thumbv6m-none-eabi
+cargo build -p mreq-core --no-default-features --target riscv32imc-unknown-none-elf
+cargo build -p mreq-core --no-default-features --features alloc --target thumbv6m-none-eabi
+stage_end
+
+STAGE=""
+echo "== all stages passed"
