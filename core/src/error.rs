@@ -164,7 +164,9 @@ impl fmt::Display for Error {
             RedirectWithoutLocation => f.write_str("redirect response without a Location header"),
             InsecureRedirect(to) => write!(f, "refused redirect from https to http ({to})"),
             RequestBodyRead => f.write_str("could not read the request body"),
-            RequestBodyLength => f.write_str("request body length differs from the declared length"),
+            RequestBodyLength => {
+                f.write_str("request body length differs from the declared length")
+            }
             BodyNotReplayable => f.write_str("redirect needs the streamed request body again"),
             #[cfg(feature = "json")]
             Json => f.write_str("body is not the expected JSON"),

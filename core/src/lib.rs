@@ -9,11 +9,11 @@ extern crate std;
 
 pub mod auth;
 pub mod body;
-pub mod redirect;
-pub mod client;
 mod buf;
+pub mod client;
 pub mod error;
 pub mod form;
+pub mod redirect;
 pub mod request;
 pub mod response;
 pub mod url;

@@ -72,7 +72,10 @@ mod tests {
     fn https_never_downgrades() {
         let secure = Url::parse("https://a/").unwrap();
         let plain = Url::parse("http://a/").unwrap();
-        assert!(matches!(check_target(&secure, &plain, "http://a/"), Err(Error::InsecureRedirect(_))));
+        assert!(matches!(
+            check_target(&secure, &plain, "http://a/"),
+            Err(Error::InsecureRedirect(_))
+        ));
         assert!(check_target(&plain, &secure, "https://a/").is_ok());
         assert!(check_target(&secure, &secure, "https://a/").is_ok());
     }
@@ -80,9 +83,21 @@ mod tests {
     #[test]
     fn credentials_stay_with_their_origin() {
         let original = Url::parse("http://a.example:8000/x").unwrap();
-        assert!(keeps_credentials(&original, &Url::parse("http://A.EXAMPLE:8000/y").unwrap()));
-        assert!(!keeps_credentials(&original, &Url::parse("http://b.example:8000/").unwrap()));
-        assert!(!keeps_credentials(&original, &Url::parse("http://a.example:8001/").unwrap()));
-        assert!(!keeps_credentials(&original, &Url::parse("https://a.example:8000/").unwrap()));
+        assert!(keeps_credentials(
+            &original,
+            &Url::parse("http://A.EXAMPLE:8000/y").unwrap()
+        ));
+        assert!(!keeps_credentials(
+            &original,
+            &Url::parse("http://b.example:8000/").unwrap()
+        ));
+        assert!(!keeps_credentials(
+            &original,
+            &Url::parse("http://a.example:8001/").unwrap()
+        ));
+        assert!(!keeps_credentials(
+            &original,
+            &Url::parse("https://a.example:8000/").unwrap()
+        ));
     }
 }

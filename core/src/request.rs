@@ -138,7 +138,10 @@ fn validate(spec: &HeadSpec<'_>) -> Result<()> {
             return Err(Error::InvalidHeader);
         }
     }
-    if spec.content_type.is_some_and(|t| t.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0))) {
+    if spec
+        .content_type
+        .is_some_and(|t| t.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)))
+    {
         return Err(Error::InvalidHeader);
     }
     if let Some(Auth::Bearer(token)) = spec.auth {
@@ -223,7 +226,9 @@ mod tests {
         s.body = BodyFraming::Length(12);
         assert!(head(&s).unwrap().contains("Content-Length: 12\r\n"));
         s.content_type = Some("application/json");
-        assert!(head(&s).unwrap().contains("Content-Type: application/json\r\n"));
+        assert!(head(&s)
+            .unwrap()
+            .contains("Content-Type: application/json\r\n"));
         s.body = BodyFraming::Chunked;
         assert!(head(&s).unwrap().contains("Transfer-Encoding: chunked\r\n"));
         assert!(method_expects_body("post") && !method_expects_body("GET"));

@@ -407,7 +407,6 @@ macro_rules! driver {
                 if !self.keep_alive || self.pos < self.end {
                     *self.conn = None;
                 }
-                self.keep_alive = false;
             }
 
             /// Reads the whole body into `out`; `Error::BufferTooSmall` if it does not fit.

@@ -49,7 +49,9 @@ impl<'r> Exchange<'r> {
     {
         match self.url_len {
             None => Ok(self.req.url),
-            Some(len) => core::str::from_utf8(&slot[..len]).map_err(|_| Error::InvalidUrl("not UTF-8")),
+            Some(len) => {
+                core::str::from_utf8(&slot[..len]).map_err(|_| Error::InvalidUrl("not UTF-8"))
+            }
         }
     }
 
@@ -69,7 +71,9 @@ impl<'r> Exchange<'r> {
         match self.body {
             Some(BodyKind::Stream(Some(len))) => BodyFraming::Length(len),
             Some(BodyKind::Stream(None)) => BodyFraming::Chunked,
-            Some(BodyKind::Bytes) if !self.req.body.is_empty() => BodyFraming::Length(self.req.body.len() as u64),
+            Some(BodyKind::Bytes) if !self.req.body.is_empty() => {
+                BodyFraming::Length(self.req.body.len() as u64)
+            }
             _ if request::method_expects_body(self.method) => BodyFraming::Length(0),
             _ => BodyFraming::None,
         }
@@ -90,7 +94,11 @@ impl<'r> Exchange<'r> {
     }
 
     /// The `Location` to follow, if this final response is a redirect the policy follows.
-    pub(crate) fn redirect_location<'h>(&self, config: &Config, head: &ResponseHead<'h>) -> Result<Option<&'h str>> {
+    pub(crate) fn redirect_location<'h>(
+        &self,
+        config: &Config,
+        head: &ResponseHead<'h>,
+    ) -> Result<Option<&'h str>> {
         if config.max_redirects == 0 || !redirect::is_redirect(head.status()) {
             return Ok(None);
         }

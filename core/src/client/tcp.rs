@@ -19,7 +19,11 @@ pub struct TcpConnector {
 impl Default for TcpConnector {
     fn default() -> Self {
         let thirty = Some(Duration::from_secs(30));
-        TcpConnector { connect_timeout: Some(Duration::from_secs(10)), read_timeout: thirty, write_timeout: thirty }
+        TcpConnector {
+            connect_timeout: Some(Duration::from_secs(10)),
+            read_timeout: thirty,
+            write_timeout: thirty,
+        }
     }
 }
 
@@ -97,7 +101,10 @@ impl embedded_io::Write for TcpConn {
 
 /// Read timeouts surface as `WouldBlock` on Unix and `TimedOut` on Windows.
 fn is_timeout(err: &io::Error) -> bool {
-    matches!(err.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+    matches!(
+        err.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 /// Maps a socket error into the engine's error.
