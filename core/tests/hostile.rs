@@ -1,0 +1,247 @@
+//! The engine against a server that misbehaves on purpose: every case ends in its documented
+//! error (never a panic, never a silently short body), through both drivers.
+
+mod drive;
+mod support;
+
+use drive::{both, fetch};
+use mreq_core::auth::Auth;
+use mreq_core::client::{blocking, Config, Request};
+use mreq_core::request::Header;
+use mreq_core::Error;
+use std::time::Duration;
+
+fn url(path: &str) -> String {
+    support::hostile().url(path)
+}
+
+fn get(path: &str) -> mreq_core::Result<drive::Fetched> {
+    fetch(&Request::get(&url(path)))
+}
+
+#[test]
+fn truncated_body_is_an_error() {
+    assert_eq!(get("/truncated"), Err(Error::BodyTruncated));
+    assert_eq!(get("/truncated-chunked"), Err(Error::BodyTruncated));
+}
+
+#[test]
+fn lying_length_reads_exactly_the_declared_bytes() {
+    let got = get("/lying-length").unwrap();
+    assert_eq!(got.body.len(), 10);
+}
+
+#[test]
+fn bad_chunks_are_errors() {
+    assert_eq!(get("/bad-chunk-size"), Err(Error::InvalidChunkSize));
+    assert_eq!(get("/overflow-chunk-size"), Err(Error::ChunkSizeOverflow));
+    assert_eq!(get("/chunk-no-crlf"), Err(Error::InvalidChunkFraming));
+}
+
+#[test]
+fn chunked_trailers_are_available() {
+    let got = get("/chunked-trailers").unwrap();
+    assert_eq!(got.text(), "hello world");
+    assert!(
+        got.trailers
+            .contains(&("X-Checksum".to_string(), b"abc".to_vec())),
+        "{:?}",
+        got.trailers
+    );
+}
+
+#[test]
+fn oversized_heads_are_errors() {
+    assert_eq!(get("/huge-header"), Err(Error::HeadTooLarge));
+    assert_eq!(get("/no-crlf"), Err(Error::HeadTooLarge));
+    let roomy = Config {
+        max_headers: 100,
+        ..Config::default()
+    };
+    assert_eq!(
+        both(
+            &Request::get(&url("/many-headers")),
+            roomy,
+            Duration::from_secs(10),
+            None
+        ),
+        Err(Error::HeadTooLarge)
+    );
+    // With room for the head, the header-count limit is what stops 10,000 headers.
+    let mut client = blocking::Client::new(drive::connector(Duration::from_secs(10)));
+    let mut big = vec![0u8; 256 * 1024];
+    let target = url("/many-headers");
+    assert_eq!(
+        client.send(&Request::get(&target), &mut big).err(),
+        Some(Error::TooManyHeaders)
+    );
+}
+
+#[test]
+fn not_http_is_an_error() {
+    assert_eq!(get("/garbage"), Err(Error::InvalidStatusLine));
+    assert_eq!(get("/conflicting-length"), Err(Error::InvalidContentLength));
+}
+
+#[test]
+fn redirect_loops_end() {
+    for path in ["/loop", "/loop-abs"] {
+        match get(path) {
+            Err(Error::TooManyRedirects(last)) => assert!(last.as_str().ends_with(path), "{last}"),
+            other => panic!("{path}: expected TooManyRedirects, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn credentials_do_not_follow_to_another_host() {
+    let headers = [Header::new("Cookie", b"session=secret")];
+    let target = url("/cross-host");
+    let req = Request::get(&target)
+        .headers(&headers)
+        .auth(Auth::Bearer("secret-token"));
+    let got = fetch(&req).unwrap();
+    assert!(
+        got.url.contains("localhost"),
+        "followed to the other host: {}",
+        got.url
+    );
+    assert_eq!(got.text(), "none", "Authorization was dropped");
+    assert_eq!(
+        got.header("x-got-cookie"),
+        Some("none"),
+        "Cookie was dropped"
+    );
+    let in_url = format!("http://u:p@{}/cross-host", support::hostile().authority());
+    assert_eq!(
+        fetch(&Request::get(&in_url)).unwrap().text(),
+        "none",
+        "URL credentials were dropped"
+    );
+}
+
+#[test]
+fn credentials_follow_on_the_same_origin() {
+    let target = url("/same-host-redirect");
+    let got = fetch(&Request::get(&target).auth(Auth::Bearer("tok"))).unwrap();
+    assert_eq!(got.text(), "Bearer tok");
+}
+
+#[test]
+fn stalls_time_out() {
+    let quick = Duration::from_millis(300);
+    assert_eq!(
+        both(
+            &Request::get(&url("/stall-body")),
+            Config::default(),
+            quick,
+            None
+        ),
+        Err(Error::Timeout)
+    );
+    assert_eq!(
+        both(
+            &Request::get(&url("/stall-head")),
+            Config::default(),
+            quick,
+            None
+        ),
+        Err(Error::Timeout)
+    );
+}
+
+#[test]
+fn interim_responses_are_skipped() {
+    let got = get("/interim").unwrap();
+    assert_eq!(got.status, 200);
+    assert_eq!(got.text(), "ok");
+}
+
+#[test]
+fn close_delimited_body_is_read_to_eof() {
+    let got = get("/close-delimited").unwrap();
+    assert_eq!(got.body, support::pattern(1000));
+}
+
+#[test]
+fn keep_alive_reuses_one_connection() {
+    let mut client = blocking::Client::new(drive::connector(Duration::from_secs(10)));
+    let target = url("/keepalive");
+    let first = drive::fetch_blocking(&mut client, &Request::get(&target), None)
+        .unwrap()
+        .text();
+    let second = drive::fetch_blocking(&mut client, &Request::get(&target), None)
+        .unwrap()
+        .text();
+    let conn_of = |text: &str| text.split_whitespace().next().map(str::to_owned);
+    assert_eq!(conn_of(&first), conn_of(&second), "{first} / {second}");
+    assert!(second.ends_with("req=2"), "{second}");
+}
+
+#[test]
+fn unfinished_body_closes_the_connection() {
+    let mut client = blocking::Client::new(drive::connector(Duration::from_secs(10)));
+    let target = url("/keepalive");
+    let mut buf = [0u8; 4096];
+    let mut response = client.send(&Request::get(&target), &mut buf).unwrap();
+    let mut one = [0u8; 1];
+    assert_eq!(response.read(&mut one).unwrap(), 1);
+    drop(response);
+    assert!(
+        !client.has_connection(),
+        "a half-read body must not be reused"
+    );
+}
+
+#[test]
+fn unreachable_port_is_a_connect_error() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let target = format!("http://127.0.0.1:{port}/");
+    assert!(matches!(
+        fetch(&Request::get(&target)),
+        Err(Error::Connect(_))
+    ));
+    assert_eq!(
+        fetch(&Request::get("http://no-such-host.invalid/")),
+        Err(Error::Dns)
+    );
+}
+
+#[test]
+fn https_is_refused_by_the_plain_tcp_connector() {
+    assert_eq!(
+        fetch(&Request::get("https://127.0.0.1:1/")),
+        Err(Error::Tls)
+    );
+}
+
+/// Opens plain TCP even for `https`, so the redirect rules for https can run against the plain
+/// hostile server (TLS itself is the CLI's transport and tested there).
+struct PlainForHttps;
+
+impl blocking::Connect for PlainForHttps {
+    type Conn = mreq_core::client::tcp::TcpConn;
+    fn connect(
+        &mut self,
+        _: mreq_core::url::Scheme,
+        host: &str,
+        port: u16,
+    ) -> mreq_core::Result<Self::Conn> {
+        drive::connector(Duration::from_secs(5))
+            .connect_tcp(host, port)
+            .map(mreq_core::client::tcp::TcpConn)
+    }
+}
+
+#[test]
+fn https_never_redirects_to_http() {
+    let mut client = blocking::Client::new(PlainForHttps);
+    let target = format!("https://{}/https-downgrade", support::hostile().authority());
+    let mut buf = [0u8; 4096];
+    match client.send(&Request::get(&target), &mut buf).err() {
+        Some(Error::InsecureRedirect(to)) => assert!(to.as_str().starts_with("http://"), "{to}"),
+        other => panic!("expected InsecureRedirect, got {other:?}"),
+    }
+}
