@@ -7,18 +7,40 @@ use core::fmt;
 
 pub use embedded_io::ErrorKind as IoErrorKind;
 
-/// Text kept inside an error (a URL), bounded so that the error needs no allocator.
+/// Text kept inside an error (a URL). With `alloc` it is kept whole; without, its first
+/// [`ErrorText::CAPACITY`] bytes are kept inline so that the error still needs no allocator.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ErrorText {
+    #[cfg(feature = "alloc")]
+    text: alloc::boxed::Box<str>,
+    #[cfg(not(feature = "alloc"))]
     bytes: [u8; ErrorText::CAPACITY],
+    #[cfg(not(feature = "alloc"))]
     len: u8,
+    #[cfg(not(feature = "alloc"))]
     truncated: bool,
 }
 
 impl ErrorText {
-    /// How many bytes of the text are kept; the rest is shown as `...`.
-    pub const CAPACITY: usize = 120;
+    /// How many bytes of the text are kept without `alloc`; the rest is shown as `...`.
+    pub const CAPACITY: usize = 64;
 
+    #[cfg(feature = "alloc")]
+    pub fn new(text: &str) -> Self {
+        ErrorText { text: text.into() }
+    }
+
+    #[cfg(feature = "alloc")]
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    #[cfg(feature = "alloc")]
+    fn truncated(&self) -> bool {
+        false
+    }
+
+    #[cfg(not(feature = "alloc"))]
     pub fn new(text: &str) -> Self {
         let mut bytes = [0u8; Self::CAPACITY];
         let mut len = text.len().min(Self::CAPACITY);
@@ -33,8 +55,14 @@ impl ErrorText {
         }
     }
 
+    #[cfg(not(feature = "alloc"))]
     pub fn as_str(&self) -> &str {
         core::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or("")
+    }
+
+    #[cfg(not(feature = "alloc"))]
+    fn truncated(&self) -> bool {
+        self.truncated
     }
 }
 
@@ -47,7 +75,7 @@ impl fmt::Debug for ErrorText {
 impl fmt::Display for ErrorText {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())?;
-        if self.truncated {
+        if self.truncated() {
             f.write_str("...")?;
         }
         Ok(())

@@ -190,6 +190,7 @@ mod tests {
             headers,
             auth: None,
             body: BodyFraming::None,
+            content_type: None,
             strip_credentials: false,
         }
     }
