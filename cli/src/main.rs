@@ -1,4 +1,45 @@
-fn main() {
-    eprintln!("mreq: the command-line client is not built yet (see the CLI issue)");
-    std::process::exit(2);
+//! `mreq`: the command-line HTTP client on the mreq engine.
+
+mod args;
+mod download;
+mod failure;
+mod items;
+mod output;
+mod plan;
+mod run;
+mod transport;
+
+use clap::{CommandFactory, Parser};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args = args::Args::parse();
+    if let Some(shell) = args.completions {
+        clap_complete::generate(
+            shell,
+            &mut args::Args::command(),
+            "mreq",
+            &mut std::io::stdout(),
+        );
+        return ExitCode::SUCCESS;
+    }
+    if args.man {
+        let man = clap_mangen::Man::new(args::Args::command());
+        return match man.render(&mut std::io::stdout()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("mreq: {err}");
+                ExitCode::from(failure::OTHER)
+            }
+        };
+    }
+    match run::run(&args) {
+        Ok(code) => ExitCode::from(code),
+        Err(failure) => {
+            if !failure.message.is_empty() {
+                eprintln!("mreq: error: {}", failure.message);
+            }
+            ExitCode::from(failure.code)
+        }
+    }
 }

@@ -13,12 +13,33 @@ fn small_head() -> Vec<u8> {
 fn twenty_headers() -> Vec<u8> {
     let mut head = b"HTTP/1.1 200 OK\r\n".to_vec();
     let names = [
-        "Date", "Server", "Content-Type", "Content-Length", "Connection", "Cache-Control", "Expires", "Vary",
-        "Access-Control-Allow-Origin", "Access-Control-Allow-Credentials", "X-Frame-Options", "X-Content-Type-Options",
-        "Strict-Transport-Security", "ETag", "Last-Modified", "Accept-Ranges", "X-Request-Id", "Via", "Age", "X-Cache",
+        "Date",
+        "Server",
+        "Content-Type",
+        "Content-Length",
+        "Connection",
+        "Cache-Control",
+        "Expires",
+        "Vary",
+        "Access-Control-Allow-Origin",
+        "Access-Control-Allow-Credentials",
+        "X-Frame-Options",
+        "X-Content-Type-Options",
+        "Strict-Transport-Security",
+        "ETag",
+        "Last-Modified",
+        "Accept-Ranges",
+        "X-Request-Id",
+        "Via",
+        "Age",
+        "X-Cache",
     ];
     for (i, name) in names.iter().enumerate() {
-        let value = if *name == "Content-Length" { "1234".to_string() } else { format!("value-{i}-with-some-realistic-length") };
+        let value = if *name == "Content-Length" {
+            "1234".to_string()
+        } else {
+            format!("value-{i}-with-some-realistic-length")
+        };
         head.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
     }
     head.extend_from_slice(b"\r\n");
@@ -26,10 +47,16 @@ fn twenty_headers() -> Vec<u8> {
 }
 
 fn cookie_head() -> Vec<u8> {
-    let mut head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: 10\r\n".to_vec();
+    let mut head =
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: 10\r\n"
+            .to_vec();
     for i in 0..32 {
-        let value: String = (0..110).map(|j| (b'a' + ((i + j) % 26) as u8) as char).collect();
-        head.extend_from_slice(format!("Set-Cookie: c{i}={value}; Path=/; HttpOnly\r\n").as_bytes());
+        let value: String = (0..110)
+            .map(|j| (b'a' + ((i + j) % 26) as u8) as char)
+            .collect();
+        head.extend_from_slice(
+            format!("Set-Cookie: c{i}={value}; Path=/; HttpOnly\r\n").as_bytes(),
+        );
     }
     head.extend_from_slice(b"\r\n");
     head
@@ -37,10 +64,18 @@ fn cookie_head() -> Vec<u8> {
 
 /// What a client needs from a head: status, framing, and one header lookup.
 fn mreq_parse(raw: &[u8]) -> (u16, Framing, Option<usize>) {
-    let len = HeadScanner::new().find_end(raw).ok().flatten().unwrap_or(raw.len());
+    let len = HeadScanner::new()
+        .find_end(raw)
+        .ok()
+        .flatten()
+        .unwrap_or(raw.len());
     let info = parse_head(&raw[..len], 100).expect("valid head");
     let head = ResponseHead::new(raw, info);
-    (info.status, info.framing(false), head.header("content-type").map(<[u8]>::len))
+    (
+        info.status,
+        info.framing(false),
+        head.header("content-type").map(<[u8]>::len),
+    )
 }
 
 fn httparse_parse(raw: &[u8]) -> (u16, Option<usize>, Option<usize>) {
@@ -52,7 +87,9 @@ fn httparse_parse(raw: &[u8]) -> (u16, Option<usize>, Option<usize>) {
     let mut content_type = None;
     for header in response.headers.iter() {
         if header.name.eq_ignore_ascii_case("content-length") {
-            length = std::str::from_utf8(header.value).ok().and_then(|v| v.parse().ok());
+            length = std::str::from_utf8(header.value)
+                .ok()
+                .and_then(|v| v.parse().ok());
         } else if content_type.is_none() && header.name.eq_ignore_ascii_case("content-type") {
             content_type = Some(header.value.len());
         }
@@ -62,10 +99,18 @@ fn httparse_parse(raw: &[u8]) -> (u16, Option<usize>, Option<usize>) {
 
 fn heads(c: &mut Criterion) {
     let mut group = c.benchmark_group("head");
-    for (name, raw) in [("small", small_head()), ("20-headers", twenty_headers()), ("4k-cookies", cookie_head())] {
+    for (name, raw) in [
+        ("small", small_head()),
+        ("20-headers", twenty_headers()),
+        ("4k-cookies", cookie_head()),
+    ] {
         group.throughput(Throughput::Bytes(raw.len() as u64));
-        group.bench_with_input(BenchmarkId::new("mreq", name), &raw, |b, raw| b.iter(|| mreq_parse(black_box(raw))));
-        group.bench_with_input(BenchmarkId::new("httparse", name), &raw, |b, raw| b.iter(|| httparse_parse(black_box(raw))));
+        group.bench_with_input(BenchmarkId::new("mreq", name), &raw, |b, raw| {
+            b.iter(|| mreq_parse(black_box(raw)))
+        });
+        group.bench_with_input(BenchmarkId::new("httparse", name), &raw, |b, raw| {
+            b.iter(|| httparse_parse(black_box(raw)))
+        });
     }
     group.finish();
 }

@@ -21,7 +21,12 @@ fn run(url: &str) -> Result<(), Box<dyn std::error::Error>> {
     let mut client = Client::new(TcpConnector::default());
     let mut buf = [0u8; 8192];
     let mut response = client.send(&Request::get(url), &mut buf)?;
-    eprintln!("{} {} {}", response.version(), response.status(), response.reason());
+    eprintln!(
+        "{} {} {}",
+        response.version(),
+        response.status(),
+        response.reason()
+    );
     for (name, value) in response.head().headers() {
         eprintln!("{name}: {}", String::from_utf8_lossy(value));
     }

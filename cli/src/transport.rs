@@ -1,0 +1,269 @@
+//! The CLI's transport: plain TCP for `http`, rustls over TCP for `https`. TLS is set up only when
+//! an `https` URL is reached, so plain requests pay nothing for it.
+
+use mreq_core::client::blocking::Connect;
+use mreq_core::client::tcp::{map_io, TcpConn, TcpConnector};
+use mreq_core::url::Scheme;
+use mreq_core::{Error, Result};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{
+    ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme,
+    StreamOwned,
+};
+use std::cell::RefCell;
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::Arc;
+
+/// How TLS peers are verified.
+#[derive(Debug, Clone, Default)]
+pub struct TlsSettings {
+    /// Skip certificate verification (the caller warns about it).
+    pub insecure: bool,
+    /// Extra CA certificates (PEM files) to trust besides the Mozilla and system roots.
+    pub cacerts: Vec<PathBuf>,
+}
+
+/// Why the last TLS connection failed, in words (core's `Error::Tls` carries no text).
+#[derive(Debug, Clone)]
+pub struct TlsFailure {
+    pub certificate: bool,
+    pub message: String,
+}
+
+pub struct NetConnector {
+    tcp: TcpConnector,
+    tls: TlsSettings,
+    config: Option<Arc<ClientConfig>>,
+    /// Shared with the caller, which reads it after `Error::Tls` (the response borrow is gone).
+    tls_failure: Rc<RefCell<Option<TlsFailure>>>,
+}
+
+impl NetConnector {
+    pub fn new(tcp: TcpConnector, tls: TlsSettings) -> Self {
+        NetConnector {
+            tcp,
+            tls,
+            config: None,
+            tls_failure: Rc::default(),
+        }
+    }
+
+    /// Where the reason of the last TLS failure is kept.
+    pub fn tls_failure(&self) -> Rc<RefCell<Option<TlsFailure>>> {
+        self.tls_failure.clone()
+    }
+
+    fn fail(&mut self, certificate: bool, message: String) -> Error {
+        *self.tls_failure.borrow_mut() = Some(TlsFailure {
+            certificate,
+            message,
+        });
+        Error::Tls
+    }
+
+    fn client_config(&mut self) -> Result<Arc<ClientConfig>> {
+        if let Some(config) = &self.config {
+            return Ok(config.clone());
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| self.fail(false, e.to_string()))?;
+        let config = if self.tls.insecure {
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
+                .with_no_client_auth()
+        } else {
+            let roots = self.root_store()?;
+            builder.with_root_certificates(roots).with_no_client_auth()
+        };
+        let config = Arc::new(config);
+        self.config = Some(config.clone());
+        Ok(config)
+    }
+
+    fn root_store(&mut self) -> Result<RootCertStore> {
+        let mut roots = RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        // The system store may be missing or partly unreadable: the Mozilla roots still stand.
+        let native = rustls_native_certs::load_native_certs();
+        roots.add_parsable_certificates(native.certs);
+        for path in self.tls.cacerts.clone() {
+            let certs: Vec<CertificateDer<'static>> = match CertificateDer::pem_file_iter(&path) {
+                Ok(iter) => iter.collect::<std::result::Result<_, _>>().map_err(|e| {
+                    self.fail(
+                        false,
+                        format!("cannot read CA file {}: {e}", path.display()),
+                    )
+                })?,
+                Err(e) => {
+                    return Err(self.fail(
+                        false,
+                        format!("cannot read CA file {}: {e}", path.display()),
+                    ))
+                }
+            };
+            if certs.is_empty() {
+                return Err(self.fail(false, format!("no PEM certificates in {}", path.display())));
+            }
+            for cert in certs {
+                roots.add(cert).map_err(|e| {
+                    self.fail(
+                        false,
+                        format!("bad CA certificate in {}: {e}", path.display()),
+                    )
+                })?;
+            }
+        }
+        Ok(roots)
+    }
+
+    fn connect_tls(&mut self, host: &str, port: u16) -> Result<Conn> {
+        let config = self.client_config()?;
+        let name = ServerName::try_from(host.to_string())
+            .map_err(|_| self.fail(false, format!("invalid TLS server name {host:?}")))?;
+        let mut tls =
+            ClientConnection::new(config, name).map_err(|e| self.fail(false, e.to_string()))?;
+        let mut sock = self.tcp.connect_tcp(host, port)?;
+        while tls.is_handshaking() {
+            if let Err(err) = tls.complete_io(&mut sock) {
+                return Err(self.handshake_error(err));
+            }
+        }
+        Ok(Conn::Tls(Box::new(StreamOwned::new(tls, sock))))
+    }
+
+    fn handshake_error(&mut self, err: io::Error) -> Error {
+        if matches!(
+            err.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        ) {
+            return Error::Timeout;
+        }
+        let certificate = err
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            .is_some_and(|e| matches!(e, rustls::Error::InvalidCertificate(_)));
+        let message = match err.get_ref() {
+            Some(inner) => inner.to_string(),
+            None => err.to_string(),
+        };
+        self.fail(certificate, message)
+    }
+}
+
+impl Connect for NetConnector {
+    type Conn = Conn;
+
+    fn connect(&mut self, scheme: Scheme, host: &str, port: u16) -> Result<Conn> {
+        *self.tls_failure.borrow_mut() = None;
+        match scheme {
+            Scheme::Http => self
+                .tcp
+                .connect_tcp(host, port)
+                .map(|s| Conn::Plain(TcpConn(s))),
+            Scheme::Https => self.connect_tls(host, port),
+        }
+    }
+}
+
+pub enum Conn {
+    Plain(TcpConn),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl embedded_io::ErrorType for Conn {
+    type Error = Error;
+}
+
+impl embedded_io::Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
+        match self {
+            Conn::Plain(conn) => conn.read(buf),
+            Conn::Tls(stream) => loop {
+                match stream.read(buf) {
+                    Ok(n) => return Ok(n),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    // A peer that closes without close_notify: framed bodies are still checked
+                    // by the decoder, so treat it as the end of the stream.
+                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
+                    Err(e) if e.get_ref().is_some_and(|i| i.is::<rustls::Error>()) => {
+                        return Err(Error::Tls)
+                    }
+                    Err(e) => return Err(map_io(&e)),
+                }
+            },
+        }
+    }
+}
+
+impl embedded_io::Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> Result<usize> {
+        match self {
+            Conn::Plain(conn) => conn.write(buf),
+            Conn::Tls(stream) => stream.write(buf).map_err(|e| map_io(&e)),
+        }
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        match self {
+            Conn::Plain(conn) => embedded_io::Write::flush(conn),
+            Conn::Tls(stream) => stream.flush().map_err(|e| map_io(&e)),
+        }
+    }
+}
+
+/// `--insecure`: accepts any certificate (signatures are still checked, so the handshake is sound).
+#[derive(Debug)]
+struct AcceptAnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
