@@ -1,0 +1,141 @@
+//! Debian's nginx on 127.0.0.1 for the CLI tests: plain http and https with a test CA and server
+//! certificate generated here (rcgen), serving a 100 MB file. Stops when the test process ends.
+#![allow(dead_code)]
+
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub const BIG_FILE: &str = "big.bin";
+pub const BIG_LEN: usize = 100 * 1024 * 1024;
+
+pub struct Nginx {
+    pub http_port: u16,
+    pub https_port: u16,
+    pub dir: PathBuf,
+    _guard: Child,
+}
+
+impl Nginx {
+    pub fn http(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.http_port)
+    }
+
+    /// An https URL on `host` (`localhost` matches the certificate, `127.0.0.1` does not).
+    pub fn https(&self, host: &str, path: &str) -> String {
+        format!("https://{host}:{}{path}", self.https_port)
+    }
+
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.join("ca.pem")
+    }
+
+    pub fn www(&self, name: &str) -> PathBuf {
+        self.dir.join("www").join(name)
+    }
+}
+
+pub fn nginx() -> &'static Nginx {
+    static SERVER: OnceLock<Nginx> = OnceLock::new();
+    SERVER.get_or_init(start)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn nginx_binary() -> PathBuf {
+    ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .expect("nginx is not installed (scripts/test.sh installs it)")
+}
+
+/// A byte pattern that is not all one value, so a misplaced block changes the checksum.
+pub fn big_pattern(len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i % 251) as u8 ^ ((i >> 16) as u8))
+        .collect()
+}
+
+fn write_certificates(dir: &Path) {
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "mreq test CA");
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("CA key"))
+        .expect("CA certificate");
+    let server_key = KeyPair::generate().expect("server key");
+    let mut server_params =
+        CertificateParams::new(vec!["localhost".to_string()]).expect("server params");
+    server_params
+        .distinguished_name
+        .push(DnType::CommonName, "localhost");
+    let server = server_params
+        .signed_by(&server_key, &ca)
+        .expect("server certificate");
+    std::fs::write(dir.join("ca.pem"), ca.pem()).expect("write CA");
+    std::fs::write(dir.join("server.pem"), server.pem()).expect("write server certificate");
+    std::fs::write(dir.join("server.key"), server_key.serialize_pem()).expect("write server key");
+}
+
+fn start() -> Nginx {
+    let dir = std::env::temp_dir().join(format!("mreq-nginx-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("www")).expect("nginx dir");
+    std::fs::create_dir_all(dir.join("tmp")).expect("nginx tmp dir");
+    write_certificates(&dir);
+    std::fs::write(dir.join("www").join(BIG_FILE), big_pattern(BIG_LEN)).expect("big file");
+    std::fs::write(dir.join("www").join("hello.txt"), "hello over tls\n").expect("hello file");
+    let (http_port, https_port) = (free_port(), free_port());
+    let d = dir.display();
+    let config = format!(
+        "daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\nevents {{ worker_connections 128; }}\n\
+         http {{\n  access_log off;\n  client_body_temp_path {d}/tmp/body;\n  proxy_temp_path {d}/tmp/proxy;\n  fastcgi_temp_path {d}/tmp/fastcgi;\n  uwsgi_temp_path {d}/tmp/uwsgi;\n  scgi_temp_path {d}/tmp/scgi;\n\
+         types {{ application/octet-stream bin; text/plain txt; }}\n  sendfile on;\n  keepalive_timeout 5;\n\
+         server {{ listen 127.0.0.1:{http_port}; root {d}/www; }}\n\
+         server {{ listen 127.0.0.1:{https_port} ssl; server_name localhost; ssl_certificate {d}/server.pem; ssl_certificate_key {d}/server.key; root {d}/www; }}\n}}\n"
+    );
+    std::fs::write(dir.join("nginx.conf"), config).expect("nginx config");
+    // The shell keeps nginx only as long as our stdin pipe is open: when the test process
+    // ends (however it ends), `read` returns and nginx is stopped.
+    let script = format!("{} -e {d}/error.log -p {d} -c {d}/nginx.conf & pid=$!; read _; kill $pid; wait $pid; rm -rf {d}", nginx_binary().display());
+    let mut guard = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start nginx");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while TcpStream::connect(("127.0.0.1", https_port)).is_err()
+        || TcpStream::connect(("127.0.0.1", http_port)).is_err()
+    {
+        if Instant::now() > deadline || matches!(guard.try_wait(), Ok(Some(_))) {
+            let log = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
+            panic!("nginx did not start: {log}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Keep the pipe open for the life of the process by leaking the writer.
+    if let Some(stdin) = guard.stdin.take() {
+        let mut stdin = std::mem::ManuallyDrop::new(stdin);
+        let _ = stdin.flush();
+    }
+    Nginx {
+        http_port,
+        https_port,
+        dir,
+        _guard: guard,
+    }
+}
