@@ -16,16 +16,27 @@ pub struct Target {
 
 impl Target {
     pub fn new(path: PathBuf) -> Self {
-        let mut partial = path.clone().into_os_string();
-        partial.push(".mreq-part");
-        Target {
-            path,
-            partial: PathBuf::from(partial),
-        }
+        // A device or pipe (`-o /dev/null`) is written as it is: there is nothing to rename.
+        let special = std::fs::metadata(&path).is_ok_and(|m| !m.is_file() && !m.is_dir());
+        let partial = if special {
+            path.clone()
+        } else {
+            let mut partial = path.clone().into_os_string();
+            partial.push(".mreq-part");
+            PathBuf::from(partial)
+        };
+        Target { path, partial }
+    }
+
+    fn is_special(&self) -> bool {
+        self.path == self.partial
     }
 
     /// The size of an earlier partial download, for `Range: bytes=N-`.
     pub fn resume_from(&self) -> u64 {
+        if self.is_special() {
+            return 0;
+        }
         std::fs::metadata(&self.partial)
             .map(|m| m.len())
             .unwrap_or(0)
@@ -75,6 +86,8 @@ impl Sink {
     ) -> Result<Sink> {
         let file = if append {
             OpenOptions::new().append(true).open(&target.partial)
+        } else if target.is_special() {
+            OpenOptions::new().write(true).open(&target.partial)
         } else {
             File::create(&target.partial)
         }
@@ -104,6 +117,10 @@ impl Sink {
 
     /// The body is complete: flush, then give the file its real name.
     pub fn finish(self) -> Result<PathBuf> {
+        if self.target.is_special() {
+            self.bar.finish_and_clear();
+            return Ok(self.target.path);
+        }
         self.file
             .sync_all()
             .with_context(|| format!("cannot write {}", self.target.partial.display()))?;

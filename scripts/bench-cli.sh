@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# mreq vs curl, side by side in one run, against nginx on 127.0.0.1 (started and stopped here):
+#   - 200 sequential small GETs (wall time, process start included)
+#   - a 1 GiB download to /dev/null and to a file (throughput; peak RSS from /usr/bin/time)
+# Usage: scripts/bench-cli.sh [SIZE_MIB]   (default 1024). Figures go in README.md, never in tests.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+SIZE_MIB=${1:-1024}
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { echo "needs nginx (apt-get install nginx)"; exit 2; }
+command -v curl >/dev/null || { echo "needs curl (apt-get install curl)"; exit 2; }
+[ -x /usr/bin/time ] || { echo "needs GNU time (apt-get install time)"; exit 2; }
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+cargo build -q --release -p mreq
+MREQ=$PWD/target/release/mreq
+
+DIR=$(mktemp -d /tmp/mreq-bench.XXXXXX)
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cleanup() {
+    [ -f "$DIR/nginx.pid" ] && kill "$(cat "$DIR/nginx.pid")" 2>/dev/null || true
+    sleep 0.2
+    rm -rf "$DIR"
+}
+trap cleanup EXIT
+
+mkdir -p "$DIR/www" "$DIR/tmp"
+head -c "$((SIZE_MIB * 1024 * 1024))" /dev/urandom > "$DIR/www/big.bin"
+echo '{"hello": "world"}' > "$DIR/www/small.json"
+cat > "$DIR/nginx.conf" <<CONF
+daemon on;
+pid $DIR/nginx.pid;
+error_log $DIR/error.log warn;
+user root;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path $DIR/tmp/body; proxy_temp_path $DIR/tmp/proxy;
+  fastcgi_temp_path $DIR/tmp/fcgi; uwsgi_temp_path $DIR/tmp/uwsgi; scgi_temp_path $DIR/tmp/scgi;
+  types { application/json json; application/octet-stream bin; }
+  sendfile on; tcp_nopush on;
+  server { listen 127.0.0.1:$PORT; root $DIR/www; }
+}
+CONF
+"$NGINX" -e "$DIR/error.log" -p "$DIR" -c "$DIR/nginx.conf"
+for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$PORT/small.json" && break; sleep 0.1; done
+
+BASE="http://127.0.0.1:$PORT"
+echo "machine: $(nproc) cores, $(uname -sr); curl $(curl --version | head -1 | cut -d' ' -f2); mreq $($MREQ --version | cut -d' ' -f2)"
+
+small_gets() { # name command...
+    local name=$1; shift
+    local start end
+    start=$(date +%s.%N)
+    for _ in $(seq 200); do "$@" > /dev/null; done
+    end=$(date +%s.%N)
+    python3 -c "t=$end-$start; print(f'small GET x200  {\"$name\":5}  total {t:6.3f} s   per request {t/200*1000:6.2f} ms')"
+}
+
+download() { # name label command...
+    local name=$1 label=$2; shift 2
+    local out
+    out=$( { /usr/bin/time -f "%e %M" "$@" > /dev/null; } 2>&1 | tail -1)
+    python3 -c "e,m='$out'.split(); e=float(e); print(f'{\"$label\":22} {\"$name\":5}  {$SIZE_MIB/e:8.0f} MiB/s  ({e:5.2f} s)  peak RSS {int(m)/1024:6.1f} MiB')"
+}
+
+small_gets curl curl -s "$BASE/small.json"
+small_gets mreq "$MREQ" "$BASE/small.json"
+download curl "download -> /dev/null" curl -s -o /dev/null "$BASE/big.bin"
+download mreq "download -> /dev/null" "$MREQ" -o /dev/null "$BASE/big.bin"
+download curl "download -> pipe" sh -c "curl -s '$BASE/big.bin' | cat > /dev/null"
+download mreq "download -> pipe" sh -c "'$MREQ' '$BASE/big.bin' | cat > /dev/null"
+download curl "download -> file" curl -s -o "$DIR/out-curl.bin" "$BASE/big.bin"
+rm -f "$DIR/out-curl.bin"
+download mreq "download -> file" "$MREQ" -o "$DIR/out-mreq.bin" "$BASE/big.bin"
+cmp -s "$DIR/out-mreq.bin" "$DIR/www/big.bin" && echo "mreq's file matches the source" || { echo "MISMATCH"; exit 1; }
