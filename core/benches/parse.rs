@@ -3,7 +3,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use mreq_core::body::BodyDecoder;
-use mreq_core::response::{parse_head, Framing, HeadScanner, ResponseHead};
+use mreq_core::response::{parse_head, Framing, ResponseHead};
 use std::hint::black_box;
 
 fn small_head() -> Vec<u8> {
@@ -64,12 +64,7 @@ fn cookie_head() -> Vec<u8> {
 
 /// What a client needs from a head: status, framing, and one header lookup.
 fn mreq_parse(raw: &[u8]) -> (u16, Framing, Option<usize>) {
-    let len = HeadScanner::new()
-        .find_end(raw)
-        .ok()
-        .flatten()
-        .unwrap_or(raw.len());
-    let info = parse_head(&raw[..len], 100).expect("valid head");
+    let info = parse_head(raw, 100).ok().flatten().expect("valid head");
     let head = ResponseHead::new(raw, info);
     (
         info.status,

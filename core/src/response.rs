@@ -1,52 +1,86 @@
 //! Incremental parsing of a response head: status line and header fields.
 //!
-//! The parser never copies and never allocates: [`HeadScanner`] finds where the head ends as bytes
-//! arrive, [`parse_head`] validates it in one pass and records, as offsets, only what the engine
-//! needs (status, framing, connection, location). Header access afterwards is a lazy scan of the
-//! validated bytes, so no header array has to be lent. Line ends may be CRLF or a bare LF (RFC 9112
-//! section 2.2); a bare CR, obsolete line folding, a header name that is not a token, or a control
-//! character in a value is an error. HTTP/1.0 and 1.1 only.
-
-use crate::request::is_tchar;
+//! The parser never copies and never allocates. [`HeadParser`] is fed everything received so far
+//! and resumes at the first line it could not finish, so each line is validated once however the
+//! head is split across reads; it records, as offsets, only what the engine needs (status, framing,
+//! connection, location). Header access afterwards is a lazy scan of the validated bytes, so no
+//! header array has to be lent. Line ends may be CRLF or a bare LF (RFC 9112 section 2.2); a bare
+//! CR, obsolete line folding, a header name that is not a token, or a control character in a value
+//! is an error. HTTP/1.0 and 1.1 only.
 use crate::{Error, Result};
 
 /// Default limit on the number of header fields in a head (or trailer section).
 pub const DEFAULT_MAX_HEADERS: usize = 100;
 
-/// Finds the end of a head while it arrives in pieces, without rescanning what it saw before.
-#[derive(Debug, Default, Clone)]
-pub struct HeadScanner {
-    scanned: usize,
+/// Parses a head as it arrives. Feed it the whole of what was received so far, each time.
+#[derive(Debug, Clone)]
+pub struct HeadParser {
+    max_headers: usize,
+    /// Start of the first line not yet parsed.
+    pos: usize,
+    /// Filled in once the status line is complete.
+    info: Option<HeadInfo>,
 }
 
-impl HeadScanner {
-    pub fn new() -> Self {
-        HeadScanner { scanned: 0 }
+impl HeadParser {
+    pub fn new(max_headers: usize) -> Self {
+        HeadParser {
+            max_headers,
+            pos: 0,
+            info: None,
+        }
     }
 
-    /// Looks at `buf` (everything received so far) and returns the head's length once complete.
-    /// Fails early when the first bytes cannot start an HTTP/1.x status line.
-    pub fn find_end(&mut self, buf: &[u8]) -> Result<Option<usize>> {
-        let prefix = &buf[..buf.len().min(5)];
-        if !b"HTTP/".starts_with(prefix) {
-            return Err(Error::InvalidStatusLine);
-        }
-        let mut from = self.scanned;
-        while let Some(offset) = buf[from..].iter().position(|&b| b == b'\n') {
-            let lf = from + offset;
-            match (buf.get(lf + 1), buf.get(lf + 2)) {
-                (Some(b'\n'), _) => return Ok(Some(lf + 2)),
-                (Some(b'\r'), Some(b'\n')) => return Ok(Some(lf + 3)),
-                (None, _) | (Some(b'\r'), None) => {
-                    // Not decidable yet: look at this newline again when more bytes arrive.
-                    self.scanned = lf;
-                    return Ok(None);
+    /// Parses what `buf` adds; `Ok(None)` means the head is not complete yet. `buf` must start with
+    /// the same bytes as on the previous call. Fails as soon as the bytes cannot be an HTTP/1.x head.
+    pub fn parse(&mut self, buf: &[u8]) -> Result<Option<HeadInfo>> {
+        let mut info = match self.info {
+            Some(info) => info,
+            None => match parse_status_line(buf)? {
+                Some((version_minor, status, reason, next)) => {
+                    self.pos = next;
+                    HeadInfo {
+                        len: 0,
+                        version_minor,
+                        status,
+                        reason,
+                        fields_start: next,
+                        header_count: 0,
+                        content_length: None,
+                        transfer_encoding: false,
+                        chunked_last: false,
+                        connection_close: false,
+                        connection_keep_alive: false,
+                        location: None,
+                    }
                 }
-                _ => from = lf + 1,
+                None => return Ok(None),
+            },
+        };
+        let result = loop {
+            match parse_field_line(buf, self.pos)? {
+                FieldLine::Incomplete => break Ok(None),
+                FieldLine::End(end) => {
+                    info.len = end;
+                    break Ok(Some(info));
+                }
+                FieldLine::Field { name, value, next } => {
+                    info.header_count += 1;
+                    if info.header_count > self.max_headers {
+                        return Err(Error::TooManyHeaders);
+                    }
+                    note_field(
+                        &mut info,
+                        &buf[name.0..name.1],
+                        value,
+                        &buf[value.0..value.1],
+                    )?;
+                    self.pos = next;
+                }
             }
-        }
-        self.scanned = buf.len();
-        Ok(None)
+        };
+        self.info = Some(info);
+        result
     }
 }
 
@@ -119,44 +153,9 @@ impl HeadInfo {
     }
 }
 
-/// Parses a complete head (`buf` holds at least `len` bytes, as found by [`HeadScanner`]).
-pub fn parse_head(buf: &[u8], max_headers: usize) -> Result<HeadInfo> {
-    let (version_minor, status, reason, mut pos) = parse_status_line(buf)?;
-    let mut info = HeadInfo {
-        len: 0,
-        version_minor,
-        status,
-        reason,
-        fields_start: pos,
-        header_count: 0,
-        content_length: None,
-        transfer_encoding: false,
-        chunked_last: false,
-        connection_close: false,
-        connection_keep_alive: false,
-        location: None,
-    };
-    loop {
-        match parse_field_line(buf, pos)? {
-            FieldLine::End(end) => {
-                info.len = end;
-                return Ok(info);
-            }
-            FieldLine::Field { name, value, next } => {
-                info.header_count += 1;
-                if info.header_count > max_headers {
-                    return Err(Error::TooManyHeaders);
-                }
-                note_field(
-                    &mut info,
-                    &buf[name.0..name.1],
-                    value,
-                    &buf[value.0..value.1],
-                )?;
-                pos = next;
-            }
-        }
-    }
+/// Parses a head that is all in `buf`; `Ok(None)` if it is not complete.
+pub fn parse_head(buf: &[u8], max_headers: usize) -> Result<Option<HeadInfo>> {
+    HeadParser::new(max_headers).parse(buf)
 }
 
 fn note_field(info: &mut HeadInfo, name: &[u8], range: (usize, usize), value: &[u8]) -> Result<()> {
@@ -215,42 +214,54 @@ fn trim(bytes: &[u8]) -> &[u8] {
     &bytes[start..end]
 }
 
-/// `HTTP/1.x SP 3DIGIT [SP reason] CRLF`; returns (minor, status, reason range, next offset).
-fn parse_status_line(buf: &[u8]) -> Result<(u8, u16, (usize, usize), usize)> {
+/// (minor version, status, reason range, offset of the next line).
+type StatusLine = (u8, u16, (usize, usize), usize);
+
+/// `HTTP/1.x SP 3DIGIT [SP reason] CRLF`; returns (minor, status, reason range, next offset), or
+/// `None` while the line is incomplete (after checking that what is there can start one).
+fn parse_status_line(buf: &[u8]) -> Result<Option<StatusLine>> {
     let bad = Error::InvalidStatusLine;
-    let minor = match buf.get(..9) {
-        Some(b"HTTP/1.1 ") => 1,
-        Some(b"HTTP/1.0 ") => 0,
+    let Some(prefix) = buf.get(..9) else {
+        return if b"HTTP/1.1 ".starts_with(buf) || b"HTTP/1.0 ".starts_with(buf) {
+            Ok(None)
+        } else {
+            Err(bad)
+        };
+    };
+    let minor = match prefix {
+        b"HTTP/1.1 " => 1,
+        b"HTTP/1.0 " => 0,
         _ => return Err(bad),
     };
-    let digits = buf.get(9..12).ok_or(bad.clone())?;
+    let Some(digits) = buf.get(9..12) else {
+        return if buf[9..].iter().all(u8::is_ascii_digit) {
+            Ok(None)
+        } else {
+            Err(bad)
+        };
+    };
     if !digits.iter().all(u8::is_ascii_digit) || digits[0] == b'0' {
         return Err(bad);
     }
     let status = digits
         .iter()
         .fold(0u16, |acc, &d| acc * 10 + u16::from(d - b'0'));
-    let mut pos = 12;
-    let reason_start = match buf.get(pos) {
-        Some(b' ') => pos + 1,
-        Some(b'\r' | b'\n') => pos,
+    let reason_start = match buf.get(12) {
+        Some(b' ') => 13,
+        Some(b'\r' | b'\n') => 12,
+        None => return Ok(None),
         _ => return Err(bad),
     };
-    pos = reason_start;
-    loop {
-        match buf.get(pos) {
-            Some(b'\n') => return Ok((minor, status, (reason_start, pos), pos + 1)),
-            Some(b'\r') if buf.get(pos + 1) == Some(&b'\n') => {
-                return Ok((minor, status, (reason_start, pos), pos + 2))
-            }
-            Some(&b) if is_field_byte(b) => pos += 1,
-            _ => return Err(bad),
-        }
+    match scan_value(buf, reason_start) {
+        Scan::End { value_end, next } => Ok(Some((minor, status, (reason_start, value_end), next))),
+        Scan::Incomplete => Ok(None),
+        Scan::Invalid => Err(bad),
     }
 }
 
-/// One line of a field section: a field, or the blank line that ends the section.
+/// One line of a field section: a field, the blank line that ends the section, or not all there yet.
 pub(crate) enum FieldLine {
+    Incomplete,
     End(usize),
     Field {
         name: (usize, usize),
@@ -265,51 +276,108 @@ pub(crate) fn parse_field_line(buf: &[u8], pos: usize) -> Result<FieldLine> {
     match (buf.get(pos), buf.get(pos + 1)) {
         (Some(b'\n'), _) => return Ok(FieldLine::End(pos + 1)),
         (Some(b'\r'), Some(b'\n')) => return Ok(FieldLine::End(pos + 2)),
-        (None, _) => return Err(bad),
+        (None, _) | (Some(b'\r'), None) => return Ok(FieldLine::Incomplete),
         _ => {}
     }
-    let rest = &buf[pos..];
-    let name_len = rest
-        .iter()
-        .position(|&b| !is_tchar(b))
-        .unwrap_or(rest.len());
-    if name_len == 0 || rest.get(name_len) != Some(&b':') {
-        // Also catches obsolete line folding (a line starting with SP or HT).
-        return Err(bad);
+    let mut i = pos;
+    while i < buf.len() && TCHAR[buf[i] as usize] {
+        i += 1;
     }
-    let mut i = pos + name_len + 1;
+    match buf.get(i) {
+        None => return Ok(FieldLine::Incomplete),
+        // Also catches obsolete line folding (a line starting with SP or HT) and `Name :`.
+        Some(b':') if i > pos => {}
+        Some(_) => return Err(bad),
+    }
+    let name = (pos, i);
+    i += 1;
     while matches!(buf.get(i), Some(b' ' | b'\t')) {
         i += 1;
     }
-    let value_start = i;
-    let line_end = loop {
-        match buf.get(i) {
-            Some(b'\n') => break i,
-            Some(b'\r') if buf.get(i + 1) == Some(&b'\n') => break i,
-            Some(&b) if is_field_byte(b) => i += 1,
-            _ => return Err(bad),
-        }
-    };
-    let mut value_end = line_end;
-    while value_end > value_start && matches!(buf[value_end - 1], b' ' | b'\t') {
-        value_end -= 1;
+    match scan_value(buf, i) {
+        Scan::End { value_end, next } => Ok(FieldLine::Field {
+            name,
+            value: (i, value_end),
+            next,
+        }),
+        Scan::Incomplete => Ok(FieldLine::Incomplete),
+        Scan::Invalid => Err(bad),
     }
-    let next = if buf[line_end] == b'\r' {
-        line_end + 2
-    } else {
-        line_end + 1
-    };
-    Ok(FieldLine::Field {
-        name: (pos, pos + name_len),
-        value: (value_start, value_end),
-        next,
-    })
 }
 
-/// Bytes allowed inside a field value or reason phrase: visible ASCII, SP, HT and obs-text.
-fn is_field_byte(b: u8) -> bool {
-    b == b'\t' || (b >= b' ' && b != 0x7f)
+enum Scan {
+    /// The value ends at `value_end` (trailing whitespace trimmed); the next line starts at `next`.
+    End {
+        value_end: usize,
+        next: usize,
+    },
+    Incomplete,
+    Invalid,
 }
+
+/// Scans a field value (or reason phrase) from `start` to its line end: visible ASCII, SP, HT and
+/// obs-text are allowed; any other control byte, or a CR not followed by LF, is invalid.
+fn scan_value(buf: &[u8], start: usize) -> Scan {
+    let mut i = start;
+    loop {
+        // Eight bytes at a time while none of them is a control byte (the common case).
+        while let Some(word) = buf.get(i..i + 8) {
+            let x = u64::from_le_bytes([
+                word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
+            ]);
+            const ONES: u64 = 0x0101_0101_0101_0101;
+            const HIGHS: u64 = 0x8080_8080_8080_8080;
+            let below_space = x.wrapping_sub(ONES * 0x20) & !x & HIGHS;
+            let del = x ^ (ONES * 0x7f);
+            let has_del = del.wrapping_sub(ONES) & !del & HIGHS;
+            if below_space | has_del != 0 {
+                break;
+            }
+            i += 8;
+        }
+        let Some(&b) = buf.get(i) else {
+            return Scan::Incomplete;
+        };
+        if FIELD_BYTE[b as usize] {
+            i += 1;
+            continue;
+        }
+        let line_end = i;
+        let next = match (b, buf.get(i + 1)) {
+            (b'\n', _) => i + 1,
+            (b'\r', Some(b'\n')) => i + 2,
+            (b'\r', None) => return Scan::Incomplete,
+            _ => return Scan::Invalid,
+        };
+        let mut value_end = line_end;
+        while value_end > start && matches!(buf[value_end - 1], b' ' | b'\t') {
+            value_end -= 1;
+        }
+        return Scan::End { value_end, next };
+    }
+}
+
+/// RFC 9110 tchar, as a table: the name loop is the hottest loop of the parser.
+static TCHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = crate::request::is_tchar(b as u8);
+        b += 1;
+    }
+    table
+};
+
+/// Bytes allowed inside a field value or reason phrase: visible ASCII, SP, HT and obs-text.
+static FIELD_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = b == b'\t' as usize || (b >= b' ' as usize && b != 0x7f);
+        b += 1;
+    }
+    table
+};
 
 /// A parsed response head, borrowing the bytes it was parsed from.
 #[derive(Debug, Clone, Copy)]
@@ -422,6 +490,7 @@ pub(crate) fn validate_fields(raw: &[u8], max_fields: usize) -> Result<usize> {
     loop {
         match parse_field_line(raw, pos)? {
             FieldLine::End(_) => return Ok(count),
+            FieldLine::Incomplete => return Err(Error::InvalidHeaderLine),
             FieldLine::Field { next, .. } => {
                 count += 1;
                 if count > max_fields {
@@ -438,10 +507,7 @@ mod tests {
     use super::*;
 
     fn parse(raw: &[u8]) -> Result<HeadInfo> {
-        let len = HeadScanner::new()
-            .find_end(raw)?
-            .ok_or(Error::ConnectionClosed)?;
-        parse_head(&raw[..len], DEFAULT_MAX_HEADERS)
+        parse_head(raw, DEFAULT_MAX_HEADERS)?.ok_or(Error::ConnectionClosed)
     }
 
     #[test]
@@ -466,13 +532,23 @@ mod tests {
     }
 
     #[test]
-    fn scanner_finds_end_across_pieces() {
-        let raw = b"HTTP/1.1 200 OK\r\nA: b\r\n\r\nbody";
-        let mut scanner = HeadScanner::new();
-        for end in 1..raw.len() - 4 {
-            assert_eq!(scanner.find_end(&raw[..end]).unwrap(), None, "at {end}");
+    fn parser_resumes_across_pieces() {
+        let raw = b"HTTP/1.1 200 OK\r\nA: b\r\nLong-Header-Name: a value longer than eight bytes\r\n\r\nbody";
+        let whole = parse(raw).unwrap();
+        assert_eq!(whole.len, raw.len() - 4);
+        for step in [1, 2, 3, 7] {
+            let mut parser = HeadParser::new(DEFAULT_MAX_HEADERS);
+            let mut end = 0;
+            let found = loop {
+                end = (end + step).min(raw.len());
+                if let Some(info) = parser.parse(&raw[..end]).unwrap() {
+                    break info;
+                }
+                assert!(end < raw.len(), "never completed");
+            };
+            assert_eq!(found, whole, "step {step}");
+            assert!(end >= whole.len);
         }
-        assert_eq!(scanner.find_end(&raw[..]).unwrap(), Some(raw.len() - 4));
     }
 
     #[test]
@@ -507,10 +583,14 @@ mod tests {
         ] {
             assert_eq!(parse(raw), Err(Error::InvalidStatusLine), "{raw:?}");
         }
-        assert_eq!(
-            HeadScanner::new().find_end(b"hello there"),
-            Err(Error::InvalidStatusLine)
-        );
+        for early in [&b"hello there"[..], b"HTTP/2", b"X", b"HTTP/1.1 2x"] {
+            assert_eq!(
+                parse_head(early, 10),
+                Err(Error::InvalidStatusLine),
+                "{early:?}"
+            );
+        }
+        assert_eq!(parse_head(b"HTTP/1.", 10), Ok(None));
     }
 
     #[test]
@@ -542,7 +622,9 @@ mod tests {
         raw.extend_from_slice(b"\r\n");
         assert_eq!(parse(&raw), Err(Error::TooManyHeaders));
         let len = raw.len();
-        assert!(parse_head(&raw[..len], DEFAULT_MAX_HEADERS + 1).is_ok());
+        assert!(parse_head(&raw[..len], DEFAULT_MAX_HEADERS + 1)
+            .unwrap()
+            .is_some());
     }
 
     #[test]

@@ -3,24 +3,22 @@
 
 use libfuzzer_sys::fuzz_target;
 use mreq_core::body::BodyDecoder;
-use mreq_core::response::{parse_head, HeadScanner, ResponseHead};
+use mreq_core::response::{parse_head, HeadParser, ResponseHead};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&split, data)) = data.split_first() else { return };
-    // Scanning in two pieces must find the same end as scanning at once.
-    let whole = HeadScanner::new().find_end(data);
-    let mut pieces = HeadScanner::new();
+    // Parsing in two pieces must give what parsing at once gives.
+    let whole = parse_head(data, 100);
+    let mut pieces = HeadParser::new(100);
     let cut = (split as usize).min(data.len());
-    let first = pieces.find_end(&data[..cut]);
-    let piecewise = match first {
-        Ok(None) => pieces.find_end(data),
-        other => other,
+    let piecewise = match pieces.parse(&data[..cut]) {
+        Ok(None) => pieces.parse(data),
+        Ok(Some(info)) => Ok(Some(info)),
+        Err(err) => Err(err),
     };
-    if let (Ok(a), Ok(b)) = (&whole, &piecewise) {
-        assert_eq!(a, b, "piecewise scan disagrees");
-    }
-    let Ok(Some(len)) = whole else { return };
-    let Ok(info) = parse_head(&data[..len], 100) else { return };
+    assert_eq!(whole, piecewise, "piecewise parse disagrees");
+    let Ok(Some(info)) = whole else { return };
+    let len = info.len;
     let head = ResponseHead::new(data, info);
     let _ = (head.status(), head.reason(), head.location());
     for (name, value) in head.headers() {

@@ -7,7 +7,7 @@ macro_rules! driver {
         use crate::client::exchange::{BodyKind, Exchange};
         use crate::client::{Config, Connection, Request, MIN_BODY_BUFFER};
         use crate::error::io_error;
-        use crate::response::{parse_head, HeadInfo, HeadScanner, ResponseHead};
+        use crate::response::{HeadInfo, HeadParser, ResponseHead};
         use crate::url::{self, Scheme, Url};
         use crate::{Error, Result};
 
@@ -258,14 +258,13 @@ macro_rules! driver {
         $($async)? fn read_head<C: Read>(conn: &mut C, work: &mut [u8], max_headers: usize) -> Result<Option<(HeadInfo, usize)>> {
             let mut filled = 0;
             let mut seen_any = false;
-            let mut scanner = HeadScanner::new();
+            let mut parser = HeadParser::new(max_headers);
             loop {
-                if let Some(len) = scanner.find_end(&work[..filled])? {
-                    let info = parse_head(&work[..len], max_headers)?;
+                if let Some(info) = parser.parse(&work[..filled])? {
                     if info.is_interim() {
-                        work.copy_within(len..filled, 0);
-                        filled -= len;
-                        scanner = HeadScanner::new();
+                        work.copy_within(info.len..filled, 0);
+                        filled -= info.len;
+                        parser = HeadParser::new(max_headers);
                         continue;
                     }
                     if work.len() - info.len < MIN_BODY_BUFFER {
