@@ -280,6 +280,13 @@ pub(crate) fn parse_field_line(buf: &[u8], pos: usize) -> Result<FieldLine> {
         _ => {}
     }
     let mut i = pos;
+    // Names are short tokens: test four bytes per step, then finish byte by byte.
+    while let Some(&[a, b, c, d]) = buf.get(i..i + 4) {
+        if !(TCHAR[a as usize] & TCHAR[b as usize] & TCHAR[c as usize] & TCHAR[d as usize]) {
+            break;
+        }
+        i += 4;
+    }
     while i < buf.len() && TCHAR[buf[i] as usize] {
         i += 1;
     }
