@@ -195,6 +195,7 @@ fn print_request(
         auth: req.auth,
         body: framing,
         content_type: None,
+        url_credentials: url.credentials(),
         strip_credentials: false,
     };
     let mut head = vec![0u8; 64 * 1024];

@@ -51,6 +51,9 @@ pub struct HeadSpec<'a> {
     pub body: BodyFraming,
     /// A `Content-Type` written unless `headers` has one (only when there is a body).
     pub content_type: Option<&'a str>,
+    /// Percent-encoded `user:password` from the URL the caller asked for (sent as basic auth when
+    /// `auth` is `None`); kept apart from `url` so that it survives same-origin redirects.
+    pub url_credentials: Option<(&'a str, &'a str)>,
     /// After a redirect to another origin: drop Authorization, Cookie and URL credentials.
     pub strip_credentials: bool,
 }
@@ -88,7 +91,7 @@ pub fn write_head(spec: &HeadSpec<'_>, out: &mut [u8]) -> Result<usize> {
             cur.push_str("Authorization: ")?;
             auth.write_value(&mut cur)?;
             cur.push_str("\r\n")?;
-        } else if let Some((user, password)) = spec.url.credentials() {
+        } else if let Some((user, password)) = spec.url_credentials {
             cur.push_str("Authorization: ")?;
             auth::write_url_basic(user, password, &mut cur)?;
             cur.push_str("\r\n")?;
@@ -208,6 +211,7 @@ mod tests {
             auth: None,
             body: BodyFraming::None,
             content_type: None,
+            url_credentials: url.credentials(),
             strip_credentials: false,
         }
     }

@@ -120,6 +120,15 @@ fn credentials_follow_on_the_same_origin() {
     let target = url("/same-host-redirect");
     let got = fetch(&Request::get(&target).auth(Auth::Bearer("tok"))).unwrap();
     assert_eq!(got.text(), "Bearer tok");
+    let in_url = format!(
+        "http://u:p@{}/same-host-redirect",
+        support::hostile().authority()
+    );
+    assert_eq!(
+        fetch(&Request::get(&in_url)).unwrap().text(),
+        "Basic dTpw",
+        "URL credentials survive a same-origin hop"
+    );
 }
 
 #[test]

@@ -147,7 +147,7 @@ macro_rules! driver {
                         Ok(Some(found)) => return Ok(found),
                         // A kept-alive connection the server had already closed: try a fresh one,
                         // unless the body was streamed and is gone.
-                        Ok(None) | Err(_) if reused && !exchange.stream_used => self.conn = None,
+                        Ok(None) | Err(Error::Io(_)) if reused && !exchange.stream_used => self.conn = None,
                         Ok(None) => {
                             self.conn = None;
                             return Err(Error::ConnectionClosed);

@@ -88,6 +88,7 @@ impl<'r> Exchange<'r> {
             auth: self.req.auth,
             body: self.framing(),
             content_type: self.req.content_type,
+            url_credentials: Url::parse(self.req.url).ok().and_then(|u| u.credentials()),
             strip_credentials: self.strip_credentials,
         };
         request::write_head(&spec, out)
