@@ -315,7 +315,11 @@ impl<'b> Builder<'b> {
 
 /// CRC-32/ISO-HDLC (the zlib and Ethernet CRC), bit by bit: the block is read once per boot.
 pub fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
+    !crc32_update(!0, data)
+}
+
+/// Continues a CRC-32 over more data: start with `!0`, finish with `!crc` (for streamed bodies).
+pub fn crc32_update(mut crc: u32, data: &[u8]) -> u32 {
     for &byte in data {
         crc ^= u32::from(byte);
         for _ in 0..8 {
@@ -326,7 +330,7 @@ pub fn crc32(data: &[u8]) -> u32 {
             };
         }
     }
-    !crc
+    crc
 }
 
 #[cfg(test)]
@@ -386,6 +390,10 @@ mod tests {
     #[test]
     fn crc_matches_the_standard_check_value() {
         assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        assert_eq!(
+            !crc32_update(crc32_update(!0, b"1234"), b"56789"),
+            0xCBF4_3926
+        );
     }
 
     #[test]

@@ -1,0 +1,148 @@
+//! What a line typed at the console asks for.
+
+/// One shell command. Borrowed from the line it was parsed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command<'a> {
+    /// `get URL`, `post URL body text`, ...: a request printed for a person.
+    Request {
+        method: &'a str,
+        url: &'a str,
+        body: &'a [u8],
+    },
+    /// `@req METHOD URL BODY_LEN HEADER_COUNT`: a framed request (headers and body follow).
+    Framed {
+        method: &'a str,
+        url: &'a str,
+        body_len: usize,
+        header_count: usize,
+    },
+    Help,
+    Memory,
+    Empty,
+    Unknown,
+}
+
+/// Methods a person can type as the first word (any case).
+const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+/// The most headers a framed request may carry.
+pub const MAX_HEADERS: usize = 8;
+/// The largest request body the firmware takes.
+pub const MAX_BODY: usize = 4096;
+
+pub fn parse(line: &[u8]) -> Command<'_> {
+    let Ok(text) = core::str::from_utf8(line) else {
+        return Command::Unknown;
+    };
+    let text = text.trim();
+    if let Some(rest) = text.strip_prefix("@req ") {
+        return parse_framed(rest).unwrap_or(Command::Unknown);
+    }
+    let (word, rest) = text.split_once(' ').unwrap_or((text, ""));
+    if word.is_empty() {
+        return Command::Empty;
+    }
+    if word.eq_ignore_ascii_case("help") || word == "?" {
+        return Command::Help;
+    }
+    if word.eq_ignore_ascii_case("mem") {
+        return Command::Memory;
+    }
+    let Some(method) = METHODS.iter().find(|m| m.eq_ignore_ascii_case(word)) else {
+        return Command::Unknown;
+    };
+    let rest = rest.trim_start();
+    let (url, body) = rest.split_once(' ').unwrap_or((rest, ""));
+    if url.is_empty() {
+        return Command::Unknown;
+    }
+    Command::Request {
+        method,
+        url,
+        body: body.as_bytes(),
+    }
+}
+
+fn parse_framed(rest: &str) -> Option<Command<'_>> {
+    let mut words = rest.split(' ').filter(|w| !w.is_empty());
+    let method = words.next()?;
+    let url = words.next()?;
+    let body_len = words.next()?.parse().ok()?;
+    let header_count = words.next().map_or(Some(0), |w| w.parse().ok())?;
+    if words.next().is_some() || body_len > MAX_BODY || header_count > MAX_HEADERS {
+        return None;
+    }
+    Some(Command::Framed {
+        method,
+        url,
+        body_len,
+        header_count,
+    })
+}
+
+pub const HELP: &str = "commands:\r\n  get URL | head URL | delete URL | options URL\r\n  post URL [body text] | put URL [body text] | patch URL [body text]\r\n  mem    heap and stack use\r\n  help   this text\r\nprograms: see firmware/PROTOCOL.md (@req ...)\r\n";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_commands() {
+        assert_eq!(
+            parse(b"get http://10.0.2.2/get"),
+            Command::Request {
+                method: "GET",
+                url: "http://10.0.2.2/get",
+                body: b""
+            }
+        );
+        assert_eq!(
+            parse(b"  POST  http://h/p hello world "),
+            Command::Request {
+                method: "POST",
+                url: "http://h/p",
+                body: b"hello world"
+            }
+        );
+        assert_eq!(parse(b"help"), Command::Help);
+        assert_eq!(parse(b"mem"), Command::Memory);
+        assert_eq!(parse(b""), Command::Empty);
+        assert_eq!(parse(b"get"), Command::Unknown);
+        assert_eq!(parse(b"fetch http://h/"), Command::Unknown);
+        assert_eq!(parse(b"\xff\xfe"), Command::Unknown);
+    }
+
+    #[test]
+    fn framed_requests() {
+        assert_eq!(
+            parse(b"@req POST http://h/p 12 2"),
+            Command::Framed {
+                method: "POST",
+                url: "http://h/p",
+                body_len: 12,
+                header_count: 2
+            }
+        );
+        assert_eq!(
+            parse(b"@req GET http://h/ 0"),
+            Command::Framed {
+                method: "GET",
+                url: "http://h/",
+                body_len: 0,
+                header_count: 0
+            }
+        );
+        assert_eq!(parse(b"@req GET http://h/ x"), Command::Unknown);
+        assert_eq!(
+            parse(b"@req GET http://h/ 99999"),
+            Command::Unknown,
+            "body over the limit"
+        );
+        assert_eq!(
+            parse(b"@req GET http://h/ 0 9"),
+            Command::Unknown,
+            "too many headers"
+        );
+        assert_eq!(parse(b"@req GET"), Command::Unknown);
+    }
+}
