@@ -1,6 +1,7 @@
 //! `mreq`: the command-line HTTP client on the mreq engine.
 
 mod args;
+mod device;
 mod download;
 mod failure;
 mod items;

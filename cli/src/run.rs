@@ -76,6 +76,16 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
     if args.offline {
         return Ok(0);
     }
+    if let Some(port) = &args.device {
+        return crate::device::run(
+            port,
+            &plan,
+            print,
+            style,
+            seconds(args.timeout, 30.0),
+            args.check_status,
+        );
+    }
     if args.insecure && !args.silent {
         eprintln!("mreq: warning: TLS certificate verification is off (--insecure): anyone on the path can read and change this exchange");
     }

@@ -378,10 +378,24 @@ fn tls_download_matches_sha256() {
 }
 
 #[test]
-fn device_is_not_available_yet() {
+fn device_paths_are_not_supported_yet() {
     let out = mreq(&["--device", "/dev/ttyUSB0", "get", "http://x/"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("not available yet"));
+    assert!(
+        stderr(&out).contains("not supported yet"),
+        "{}",
+        stderr(&out)
+    );
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let out = mreq(&[
+        "--device",
+        &format!("tcp:127.0.0.1:{port}"),
+        "get",
+        "http://x/",
+    ]);
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
 }
 
 #[test]

@@ -1,0 +1,298 @@
+//! `mreq --device`: the request runs on a board, through the firmware's serial request shell
+//! (framed mode, see firmware/PROTOCOL.md), and is printed exactly as a local one.
+
+use crate::failure::{self, Failure};
+use crate::output::{self, PrintSpec, Style};
+use crate::plan::{Body, Plan};
+use std::io::{self, BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+/// The firmware's limits (firmware/app/src/shell.rs).
+const MAX_BODY: usize = 4096;
+const MAX_HEADERS: usize = 8;
+
+/// Opens the device: `tcp:HOST:PORT` (QEMU's serial on a socket, or a serial-to-TCP bridge).
+fn open(port: &str, timeout: Duration) -> Result<TcpStream, Failure> {
+    let Some(address) = port.strip_prefix("tcp:") else {
+        return Err(Failure {
+            code: failure::USAGE,
+            message: format!("--device {port}: serial device paths are not supported yet; use tcp:HOST:PORT (QEMU: -serial tcp::PORT,server=on)"),
+        });
+    };
+    let stream = TcpStream::connect(address).map_err(|e| Failure {
+        code: 7,
+        message: format!("could not connect to device {address}: {e}"),
+    })?;
+    stream
+        .set_read_timeout(Some(timeout))
+        .map_err(|e| Failure::other(e.into()))?;
+    Ok(stream)
+}
+
+/// Writes the framed request: `@req METHOD URL BODY_LEN HEADER_COUNT`, header lines, body.
+pub fn encode_request(plan: &Plan) -> Result<Vec<u8>, Failure> {
+    let usage = |message: String| Failure {
+        code: failure::USAGE,
+        message,
+    };
+    let body: &[u8] = match &plan.body {
+        Body::None => &[],
+        Body::Bytes(bytes) => bytes,
+        Body::File(path, _) => {
+            return Err(usage(format!(
+                "--device: send {} with -d @FILE (at most {MAX_BODY} bytes)",
+                path.display()
+            )))
+        }
+    };
+    if body.len() > MAX_BODY {
+        return Err(usage(format!(
+            "--device: the body is {} bytes; the device takes at most {MAX_BODY}",
+            body.len()
+        )));
+    }
+    let headers: Vec<&(String, String)> = plan
+        .headers
+        .iter()
+        .filter(|(n, _)| !n.eq_ignore_ascii_case("user-agent"))
+        .collect();
+    if headers.len() > MAX_HEADERS {
+        return Err(usage(format!("--device: at most {MAX_HEADERS} headers")));
+    }
+    if plan.url.contains([' ', '\n', '\r']) || plan.method.contains([' ', '\n']) {
+        return Err(usage("--device: URL or method with spaces".into()));
+    }
+    let mut out = format!(
+        "@req {} {} {} {}\n",
+        plan.method,
+        plan.url,
+        body.len(),
+        headers.len()
+    )
+    .into_bytes();
+    for (name, value) in headers {
+        out.extend_from_slice(format!("{name}: {value}\n").as_bytes());
+    }
+    out.extend_from_slice(body);
+    Ok(out)
+}
+
+/// A response as the device reported it.
+#[derive(Debug, Default)]
+pub struct DeviceResponse {
+    pub head: Vec<u8>,
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+/// Reads frames until `@end`; lines without `@` (console output) are skipped.
+pub fn decode_response(reader: &mut impl BufRead) -> Result<DeviceResponse, Failure> {
+    let lost = |e: io::Error| Failure {
+        code: 56,
+        message: format!("lost the device: {e}"),
+    };
+    let mut response = DeviceResponse::default();
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line).map_err(lost)? == 0 {
+            return Err(Failure {
+                code: 52,
+                message: "the device closed the connection before @end".into(),
+            });
+        }
+        let text = String::from_utf8_lossy(&line);
+        let text = text.trim_end_matches(['\r', '\n']);
+        if let Some(status) = text.strip_prefix("@status ") {
+            let (code, _) = status.split_once(' ').unwrap_or((status, ""));
+            response.status = code.parse().map_err(|_| protocol(text))?;
+            response.head = format!("HTTP/1.1 {status}\r\n").into_bytes();
+        } else if let Some(header) = text.strip_prefix("@header ") {
+            response.head.extend_from_slice(header.as_bytes());
+            response.head.extend_from_slice(b"\r\n");
+        } else if let Some(len) = text.strip_prefix("@body ") {
+            let len: usize = len.parse().map_err(|_| protocol(text))?;
+            let start = response.body.len();
+            response.body.resize(start + len, 0);
+            reader
+                .read_exact(&mut response.body[start..])
+                .map_err(lost)?;
+        } else if let Some(end) = text.strip_prefix("@end ") {
+            if let Some(summary) = end.strip_prefix("ok ") {
+                check_summary(summary, &response.body)?;
+                response.head.extend_from_slice(b"\r\n");
+                return Ok(response);
+            }
+            let message = end.strip_prefix("err ").unwrap_or(end);
+            return Err(Failure {
+                code: error_code(message),
+                message: format!("on the device: {message}"),
+            });
+        }
+    }
+}
+
+fn protocol(line: &str) -> Failure {
+    Failure {
+        code: 8,
+        message: format!("unexpected frame from the device: {line}"),
+    }
+}
+
+/// `@end ok <bytes> <crc32>` must match what arrived: nothing lost on the serial line.
+fn check_summary(summary: &str, body: &[u8]) -> Result<(), Failure> {
+    let (len, crc) = summary.split_once(' ').ok_or_else(|| protocol(summary))?;
+    let crc_ok = u32::from_str_radix(crc, 16).is_ok_and(|c| c == mreq_fwconfig::crc32(body));
+    if len.parse::<usize>().ok() != Some(body.len()) || !crc_ok {
+        return Err(Failure {
+            code: 56,
+            message: format!(
+                "body damaged on the serial line (device sent {summary}, got {} bytes)",
+                body.len()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Exit codes for the engine errors the device reports (their `Display` texts).
+fn error_code(message: &str) -> u8 {
+    let starts = |p: &str| message.starts_with(p);
+    if starts("could not resolve") {
+        6
+    } else if starts("could not connect") {
+        7
+    } else if starts("timed out") {
+        28
+    } else if starts("TLS") {
+        35
+    } else if starts("too many redirects") || starts("refused redirect") {
+        47
+    } else if starts("invalid") || starts("unsupported URL") {
+        failure::USAGE
+    } else {
+        8
+    }
+}
+
+pub fn run(
+    port: &str,
+    plan: &Plan,
+    print: PrintSpec,
+    style: Style,
+    timeout: Duration,
+    check_status: bool,
+) -> Result<u8, Failure> {
+    let request = encode_request(plan)?;
+    let mut stream = open(port, timeout)?;
+    stream.write_all(&request).map_err(|e| Failure {
+        code: 56,
+        message: format!("could not send to the device: {e}"),
+    })?;
+    let response = decode_response(&mut BufReader::new(stream))?;
+    let mut out = io::stdout().lock();
+    let write = |e: io::Error| Failure {
+        code: failure::OTHER,
+        message: format!("cannot write output: {e}"),
+    };
+    if print.response_head {
+        output::print_head(&mut out, &response.head, style).map_err(write)?;
+    }
+    if print.response_body {
+        let json = output::is_json_type(content_type(&response.head).as_deref());
+        if io::IsTerminal::is_terminal(&io::stdout()) && output::looks_binary(&response.body) {
+            out.write_all(output::BINARY_NOTE.as_bytes())
+                .map_err(write)?;
+        } else {
+            output::print_body(&mut out, &response.body, json, style).map_err(write)?;
+        }
+    }
+    out.flush().map_err(write)?;
+    Ok(if check_status {
+        failure::status_code(response.status).unwrap_or(0)
+    } else {
+        0
+    })
+}
+
+fn content_type(head: &[u8]) -> Option<String> {
+    String::from_utf8_lossy(head).lines().find_map(|l| {
+        l.split_once(':')
+            .filter(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+            .map(|(_, v)| v.trim().to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(method: &str, url: &str, body: Body, headers: &[(&str, &str)]) -> Plan {
+        Plan {
+            method: method.into(),
+            url: url.into(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            auth: None,
+            body,
+        }
+    }
+
+    #[test]
+    fn encodes_requests() {
+        let p = plan(
+            "POST",
+            "http://10.0.2.2/post",
+            Body::Bytes(b"hi".to_vec()),
+            &[("User-Agent", "mreq"), ("Accept", "*/*")],
+        );
+        assert_eq!(
+            encode_request(&p).unwrap(),
+            b"@req POST http://10.0.2.2/post 2 1\nAccept: */*\nhi"
+        );
+        let big = plan("POST", "http://h/", Body::Bytes(vec![0; MAX_BODY + 1]), &[]);
+        assert_eq!(encode_request(&big).err().map(|f| f.code), Some(2));
+    }
+
+    #[test]
+    fn decodes_frames_and_skips_console_lines() {
+        let body = b"{\"a\": 1}";
+        let wire = format!(
+            "boot noise\r\nmreq> \n@status 200 OK\n@header Content-Type: application/json\n@body {}\n{}@end ok {} {:08x}\nmem: ...\r\n",
+            body.len(),
+            std::str::from_utf8(body).unwrap(),
+            body.len(),
+            mreq_fwconfig::crc32(body)
+        );
+        let got = decode_response(&mut wire.as_bytes()).unwrap();
+        assert_eq!(got.status, 200);
+        assert_eq!(got.body, body);
+        assert_eq!(
+            got.head,
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn damaged_or_failed_transfers_are_errors() {
+        let damaged = "@status 200 OK\n@body 2\nhi@end ok 2 00000000\n";
+        assert_eq!(
+            decode_response(&mut damaged.as_bytes())
+                .err()
+                .map(|f| f.code),
+            Some(56)
+        );
+        let failed = "@end err could not connect: ConnectionRefused\n";
+        assert_eq!(
+            decode_response(&mut failed.as_bytes())
+                .err()
+                .map(|f| f.code),
+            Some(7)
+        );
+        let cut = "@status 200 OK\n@body 10\nabc";
+        assert!(decode_response(&mut cut.as_bytes()).is_err());
+    }
+}
