@@ -20,14 +20,6 @@ use std::time::Duration;
 const CHUNK: usize = 256 * 1024;
 
 pub fn run(args: &Args) -> Result<u8, Failure> {
-    if args.device.is_some() {
-        return Err(Failure {
-            code: failure::USAGE,
-            message:
-                "--device is not available yet: the firmware's serial request shell is not built"
-                    .into(),
-        });
-    }
     let plan = plan::build(args).map_err(Failure::usage)?;
     let url = Url::parse(&plan.url).map_err(|e| Failure {
         code: failure::USAGE,

@@ -150,7 +150,7 @@ async fn serve<S: Read + Write>(
         Command::Help => console.write(shell::HELP.as_bytes()).await,
         Command::Memory => report_memory(console, board).await,
         Command::Unknown if line.first() == Some(&b'@') => {
-            say!(console, "@end err malformed request line\n")
+            say!(console, "\n@end err malformed request line\n")
         }
         Command::Unknown => say!(console, "unknown command (type help)\r\n"),
         Command::Request { method, url, body } => {
@@ -169,6 +169,8 @@ async fn serve<S: Read + Write>(
             body_len,
             header_count,
         } => {
+            // End the prompt's line, so that every frame starts a line of its own.
+            console.write(b"\n").await?;
             let mut header_area = heapless::Vec::<u8, 1024>::new();
             let mut header_line = Line::new();
             let mut fits = true;
