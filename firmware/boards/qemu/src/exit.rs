@@ -10,7 +10,11 @@ const FAIL: u32 = 0x3333;
 
 /// Ends QEMU: status 0 for `code == 0`, else `code` (QEMU exits with the 16-bit code given).
 pub fn qemu_exit(code: u16) -> ! {
-    let value = if code == 0 { PASS } else { FAIL | (u32::from(code) << 16) };
+    let value = if code == 0 {
+        PASS
+    } else {
+        FAIL | (u32::from(code) << 16)
+    };
     // SAFETY: the test device register of QEMU `virt`; writing it stops the machine.
     unsafe { write_volatile(TEST_DEVICE, value) };
     // Not on QEMU `virt` after all: stop here.

@@ -59,13 +59,19 @@ pub fn init_heap() {
 
 /// `(used, peak)` heap bytes, for `BoardInfo::heap`.
 pub fn heap_usage() -> (usize, usize) {
-    (HEAP.used.load(Ordering::Relaxed), HEAP.peak.load(Ordering::Relaxed))
+    (
+        HEAP.used.load(Ordering::Relaxed),
+        HEAP.peak.load(Ordering::Relaxed),
+    )
 }
 
 const PAINT: u32 = 0x5AFE_C0DE;
 
 fn stack_bounds() -> (usize, usize) {
-    (addr_of!(_stack_bottom) as usize, addr_of!(_stack_start) as usize)
+    (
+        addr_of!(_stack_bottom) as usize,
+        addr_of!(_stack_start) as usize,
+    )
 }
 
 /// Fills the unused part of the stack (below the current stack pointer) with `PAINT`.

@@ -14,7 +14,13 @@ const MTIME_HI: *const u32 = 0x0200_BFFC as *const u32;
 pub fn mtime() -> u64 {
     loop {
         // SAFETY: CLINT registers that QEMU `virt` always maps; reads have no side effects.
-        let (hi, lo, hi2) = unsafe { (read_volatile(MTIME_HI), read_volatile(MTIME_LO), read_volatile(MTIME_HI)) };
+        let (hi, lo, hi2) = unsafe {
+            (
+                read_volatile(MTIME_HI),
+                read_volatile(MTIME_LO),
+                read_volatile(MTIME_HI),
+            )
+        };
         if hi == hi2 {
             return (u64::from(hi) << 32) | u64::from(lo);
         }

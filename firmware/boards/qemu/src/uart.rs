@@ -97,6 +97,10 @@ impl embedded_io_async::Write for Uart {
         self.write_blocking(buf);
         Ok(buf.len())
     }
+
+    async fn flush(&mut self) -> Result<(), Infallible> {
+        Ok(())
+    }
 }
 
 /// A line on the console, usable before anything else is set up. Ends in CR LF because QEMU puts

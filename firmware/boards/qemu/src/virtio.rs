@@ -40,7 +40,8 @@ fn pages_layout(pages: usize) -> Option<Layout> {
 unsafe impl Hal for IdentityHal {
     fn dma_alloc(pages: usize, _direction: BufferDirection) -> (PhysAddr, NonNull<u8>) {
         // SAFETY: the layout has a non-zero size (virtio-drivers never asks for 0 pages).
-        let ptr = pages_layout(pages).and_then(|layout| NonNull::new(unsafe { alloc_zeroed(layout) }));
+        let ptr =
+            pages_layout(pages).and_then(|layout| NonNull::new(unsafe { alloc_zeroed(layout) }));
         match ptr {
             Some(ptr) => (ptr.as_ptr() as usize as PhysAddr, ptr),
             // Physical address 0 is how virtio-drivers is told the allocation failed.
@@ -78,7 +79,9 @@ pub enum ProbeError {
 impl fmt::Display for ProbeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ProbeError::NoDevice => f.write_str("no virtio-net device (QEMU needs -device virtio-net-device)"),
+            ProbeError::NoDevice => {
+                f.write_str("no virtio-net device (QEMU needs -device virtio-net-device)")
+            }
             ProbeError::Init(e) => write!(f, "virtio-net init failed: {e}"),
         }
     }
@@ -93,7 +96,8 @@ impl Net {
     /// The first network device in the virtio-mmio slots. Empty slots (device id 0) are skipped.
     pub fn probe() -> Result<Net, ProbeError> {
         for slot in 0..MMIO_SLOTS {
-            let Some(header) = NonNull::new((MMIO_BASE + slot * MMIO_SIZE) as *mut VirtIOHeader) else {
+            let Some(header) = NonNull::new((MMIO_BASE + slot * MMIO_SIZE) as *mut VirtIOHeader)
+            else {
                 continue;
             };
             // SAFETY: each slot is a 4 KiB virtio-mmio register block on QEMU `virt`, and this
@@ -103,7 +107,9 @@ impl Net {
             };
             if transport.device_type() == DeviceType::Network {
                 let device = VirtIONet::new(transport, BUF_LEN).map_err(ProbeError::Init)?;
-                return Ok(Net { device: RefCell::new(device) });
+                return Ok(Net {
+                    device: RefCell::new(device),
+                });
             }
         }
         Err(ProbeError::NoDevice)
@@ -120,7 +126,15 @@ impl embassy_net_driver::Driver for Net {
 
     fn receive(&mut self, cx: &mut Context) -> Option<(Rx<'_>, Tx<'_>)> {
         match self.device.get_mut().receive() {
-            Ok(buf) => Some((Rx { device: &self.device, buf: Some(buf) }, Tx { device: &self.device })),
+            Ok(buf) => Some((
+                Rx {
+                    device: &self.device,
+                    buf: Some(buf),
+                },
+                Tx {
+                    device: &self.device,
+                },
+            )),
             Err(_) => {
                 // No receive interrupt: ask to be polled again.
                 cx.waker().wake_by_ref();
@@ -131,7 +145,9 @@ impl embassy_net_driver::Driver for Net {
 
     fn transmit(&mut self, cx: &mut Context) -> Option<Tx<'_>> {
         if self.device.get_mut().can_send() {
-            Some(Tx { device: &self.device })
+            Some(Tx {
+                device: &self.device,
+            })
         } else {
             cx.waker().wake_by_ref();
             None

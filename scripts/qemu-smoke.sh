@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Builds the QEMU firmware and the mreq CLI, then boots the firmware against real servers on
+# 127.0.0.1 (see scripts/qemu_smoke.py). Needs qemu-system-riscv32 (Debian: qemu-system-misc),
+# python3-httpbin, python3-gunicorn, and the riscv32imac-unknown-none-elf target: scripts/test.sh
+# installs them.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+(cd firmware/boards/qemu && cargo build --release --quiet)
+ELF=firmware/boards/qemu/target/riscv32imac-unknown-none-elf/release/mreq-board-qemu
+cargo build --quiet -p mreq -p mreq-fwconfig --examples --bins
+echo "firmware image: $(size -A "$ELF" 2>/dev/null | awk '$1 ~ /^\.(text|rodata|data|bss)$/ {printf "%s %d  ", $1, $2}')"
+exec timeout 900 /usr/bin/python3 scripts/qemu_smoke.py --elf "$ELF" --mreq target/debug/mreq \
+    --image-tool target/debug/examples/pflash_image "$@"

@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""Boots the QEMU firmware and checks that it makes real requests to servers on this machine.
+
+Called by scripts/qemu-smoke.sh with the firmware ELF and the mreq binary. Starts httpbin
+(gunicorn) and a static file server on 127.0.0.1, builds a pflash image whose start-up request
+points at httpbin, boots QEMU with its console on a TCP socket, asserts on what the firmware
+prints, then drives the firmware's request shell with `mreq --device` and compares with local
+requests. Every step is bounded in time; QEMU and the servers are always stopped.
+"""
+import argparse, hashlib, http.server, json, os, re, shutil, socket, subprocess, sys, tempfile, threading, time, zlib
+
+RESULTS = []
+
+
+def check(name, ok, detail=""):
+    RESULTS.append(ok)
+    print(f"{'ok  ' if ok else 'FAIL'} {name}" + (f": {detail}" if detail and not ok else ""), flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def read_until(sock, marker, timeout):
+    data = b""
+    deadline = time.time() + timeout
+    while marker not in data:
+        remaining = deadline - time.time()
+        if remaining <= 0:
+            raise TimeoutError(f"no {marker!r} after {timeout} s; got: {data[-2000:]!r}")
+        sock.settimeout(remaining)
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError(f"console closed; got: {data[-2000:]!r}")
+        data += chunk
+    return data
+
+
+def mreq(binary, *args, timeout=120):
+    return subprocess.run([binary, *args], capture_output=True, timeout=timeout)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--elf", required=True)
+    ap.add_argument("--mreq", required=True)
+    ap.add_argument("--image-tool", required=True, help="the pflash_image example binary")
+    ap.add_argument("--qemu-args", default="", help="extra QEMU arguments")
+    args = ap.parse_args()
+
+    work = tempfile.mkdtemp(prefix="mreq-qemu-")
+    procs = []
+    try:
+        # A real httpbin and a static file server (1 MiB of random bytes) on 127.0.0.1.
+        hb_port = free_port()
+        procs.append(subprocess.Popen(
+            ["/usr/bin/python3", "-m", "gunicorn", "-k", "gthread", "--threads", "8", "-b", f"127.0.0.1:{hb_port}",
+             "--log-level", "warning", "httpbin:app"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        www = os.path.join(work, "www")
+        os.makedirs(www)
+        big = os.urandom(1024 * 1024)
+        with open(os.path.join(www, "big.bin"), "wb") as f:
+            f.write(big)
+        handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=www, **k)
+        http.server.SimpleHTTPRequestHandler.log_message = lambda *a: None
+        files = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        file_port = files.server_address[1]
+        threading.Thread(target=files.serve_forever, daemon=True).start()
+        if not wait_port(hb_port, 20):
+            check("httpbin started", False)
+            return 1
+
+        host_hb = f"http://10.0.2.2:{hb_port}"
+        local_hb = f"http://127.0.0.1:{hb_port}"
+        image = os.path.join(work, "cfg.img")
+        subprocess.run([args.image_tool, image, "--startup-url", f"{host_hb}/get"], check=True, timeout=30)
+
+        console_port = free_port()
+        qemu = ["qemu-system-riscv32", "-machine", "virt", "-m", "128M", "-nographic", "-bios", "none",
+                # Not -kernel: with pflash unit 1 attached, virt would take it for firmware and skip -kernel.
+                "-device", f"loader,file={args.elf}", "-global", "virtio-mmio.force-legacy=false",
+                "-netdev", "user,id=n0", "-device", "virtio-net-device,netdev=n0",
+                "-drive", f"if=pflash,unit=1,format=raw,file={image}",
+                "-chardev", f"socket,id=con,host=127.0.0.1,port={console_port},server=on,wait=on",
+                "-serial", "chardev:con", "-monitor", "none", *args.qemu_args.split()]
+        started = time.time()
+        procs.append(subprocess.Popen(qemu, stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "qemu.err"), "wb")))
+        if not wait_port(console_port, 20):
+            check("QEMU listens on its console socket", False, open(os.path.join(work, "qemu.err")).read())
+            return 1
+        con = socket.create_connection(("127.0.0.1", console_port))
+        boot = read_until(con, b"mreq> ", 120).decode("utf-8", "replace")
+        boot_seconds = time.time() - started
+        print("---- console ----\n" + boot + "\n---- end ----", flush=True)
+        check("config block read", "config: ok" in boot, boot)
+        check("network up by DHCP", re.search(r"net: up 10\.0\.2\.\d+", boot) is not None)
+        check("start-up GET answered 200", "startup: GET" in boot and "HTTP/1.1 200 OK" in boot)
+        check("start-up body is httpbin's JSON", re.search(r'"url": ?"' + re.escape(host_hb) + r'/get"', boot) is not None)
+        check("start-up body verified", re.search(r"-- ok: \d+ bytes, crc32 [0-9a-f]{8}", boot) is not None)
+        check("memory reported", re.search(r"mem: heap \d+ B used, \d+ B peak; stack \d+ B peak", boot) is not None)
+        print(f"boot to first response: {boot_seconds:.2f} s (QEMU start to prompt)", flush=True)
+
+        # A person at the console: 1 MiB download, checked by length and CRC-32 on the device.
+        con.sendall(f"get http://10.0.2.2:{file_port}/big.bin\r".encode())
+        out = read_until(con, b"mreq> ", 180)
+        summary = re.search(rb"-- ok: (\d+) bytes, crc32 ([0-9a-f]{8})", out)
+        check("1 MiB download on the console: length and CRC-32",
+              summary is not None and int(summary.group(1)) == len(big) and int(summary.group(2), 16) == zlib.crc32(big),
+              out[-300:].decode("utf-8", "replace"))
+        mem = re.findall(rb"mem: heap (\d+) B used, (\d+) B peak; stack (\d+) B peak", out)
+        if mem:
+            print(f"after the 1 MiB download: heap peak {int(mem[-1][1])} B, stack peak {int(mem[-1][2])} B", flush=True)
+        con.close()
+
+        device = f"tcp:127.0.0.1:{console_port}"
+        # The same body through the device and locally.
+        for path in ["/json", "/stream-bytes/4000?seed=2&chunk_size=300", "/base64/aGVsbG8gZnJvbSB0aGUgZmlybXdhcmU="]:
+            remote = mreq(args.mreq, "--device", device, "get", host_hb + path)
+            local = mreq(args.mreq, "get", local_hb + path)
+            check(f"--device and local give the same body for {path}",
+                  remote.returncode == 0 and remote.stdout == local.stdout and len(local.stdout) > 0,
+                  remote.stderr.decode(errors="replace"))
+        head = mreq(args.mreq, "--device", device, "--print=h", "get", host_hb + "/stream/3")
+        check("chunked response through the device", b"Transfer-Encoding: chunked" in head.stdout, head.stdout.decode(errors="replace"))
+        redirected = mreq(args.mreq, "--device", device, "--print=hb", "get", host_hb + "/redirect/2")
+        check("redirect followed on the device", redirected.stdout.startswith(b"HTTP/1.1 200 OK") and b'"url"' in redirected.stdout,
+              redirected.stdout[:300].decode(errors="replace"))
+        posted = mreq(args.mreq, "--device", device, "post", host_hb + "/post", "hello=world")
+        try:
+            echoed = json.loads(posted.stdout)["json"]
+        except (ValueError, KeyError, TypeError):
+            echoed = None
+        check("POST with a JSON body from the device", echoed == {"hello": "world"}, posted.stdout.decode(errors="replace") + posted.stderr.decode(errors="replace"))
+        missing = mreq(args.mreq, "--device", device, "--check-status", "get", host_hb + "/status/404")
+        check("404 gives exit 4 with --check-status", missing.returncode == 4, str(missing.returncode))
+        refused = mreq(args.mreq, "--device", device, "get", "http://10.0.2.2:1/")
+        check("unreachable port is a clear connect error (exit 7)",
+              refused.returncode == 7 and b"could not connect" in refused.stderr, refused.stderr.decode(errors="replace"))
+        download = mreq(args.mreq, "--device", device, "get", f"http://10.0.2.2:{file_port}/big.bin", timeout=300)
+        check("1 MiB through --device matches the source (sha256)",
+              download.returncode == 0 and hashlib.sha256(download.stdout).digest() == hashlib.sha256(big).digest(),
+              f"{len(download.stdout)} bytes, {download.stderr.decode(errors='replace')}")
+    except Exception as err:  # noqa: BLE001 - any failure of the harness is a failed check
+        check("smoke run", False, repr(err))
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(work, ignore_errors=True)
+    passed = sum(RESULTS)
+    failed = len(RESULTS) - passed
+    print(f"qemu smoke: {passed} passed, {failed} failed")
+    return 0 if failed == 0 and passed > 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
