@@ -9,13 +9,17 @@ use std::process::ExitCode;
 const PFLASH_SIZE: usize = 32 * 1024 * 1024;
 
 fn ipv4(text: &str) -> Result<[u8; 4], String> {
-    let addr: std::net::Ipv4Addr = text.parse().map_err(|_| format!("not an IPv4 address: {text}"))?;
+    let addr: std::net::Ipv4Addr = text
+        .parse()
+        .map_err(|_| format!("not an IPv4 address: {text}"))?;
     Ok(addr.octets())
 }
 
 fn run() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
-    let out = args.next().ok_or("usage: pflash_image OUT [--startup-url URL] [--ip A.B.C.D/NN] [--gateway IP] [--dns IP]")?;
+    let out = args.next().ok_or(
+        "usage: pflash_image OUT [--startup-url URL] [--ip A.B.C.D/NN] [--gateway IP] [--dns IP]",
+    )?;
     let mut block = vec![0xFFu8; BLOCK_SIZE];
     let mut builder = Builder::new(&mut block);
     while let Some(flag) = args.next() {
@@ -28,7 +32,10 @@ fn run() -> Result<(), String> {
                 let text = value()?;
                 let (addr, prefix) = text.split_once('/').ok_or("--ip wants A.B.C.D/NN")?;
                 let prefix = prefix.parse().map_err(|_| "bad prefix length")?;
-                builder.static_ipv4(Ipv4Cidr { address: ipv4(addr)?, prefix });
+                builder.static_ipv4(Ipv4Cidr {
+                    address: ipv4(addr)?,
+                    prefix,
+                });
             }
             "--gateway" => {
                 builder.gateway(ipv4(&value()?)?);
