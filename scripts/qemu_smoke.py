@@ -53,6 +53,34 @@ def mreq(binary, *args, timeout=120):
     return subprocess.run([binary, *args], capture_output=True, timeout=timeout)
 
 
+def qemu_pty(args, image, host_hb, local_hb, procs, work):
+    """A second boot with the console on a pseudo-terminal: `mreq --device /dev/pts/N`."""
+    log = os.path.join(work, "qemu-pty.out")
+    # A copy: QEMU locks the image the first instance has open.
+    copy = os.path.join(work, "cfg-pty.img")
+    shutil.copyfile(image, copy)
+    image = copy
+    qemu = ["qemu-system-riscv32", "-machine", "virt", "-m", "128M", "-nographic", "-bios", "none",
+            "-device", f"loader,file={args.elf}", "-global", "virtio-mmio.force-legacy=false",
+            "-netdev", "user,id=n0", "-device", "virtio-net-device,netdev=n0",
+            "-drive", f"if=pflash,unit=1,format=raw,file={image}",
+            "-serial", "pty", "-monitor", "none"]
+    procs.append(subprocess.Popen(qemu, stdout=open(log, "wb"), stderr=subprocess.STDOUT))
+    pty = None
+    deadline = time.time() + 20
+    while pty is None and time.time() < deadline:
+        found = re.search(r"redirected to (/dev/pts/\d+)", open(log, errors="replace").read())
+        pty = found.group(1) if found else None
+        time.sleep(0.1)
+    check("QEMU console on a pty", pty is not None, open(log, errors="replace").read())
+    if pty is None:
+        return
+    remote = mreq(args.mreq, "--device", pty, "--timeout", "60", "get", host_hb + "/json")
+    local = mreq(args.mreq, "get", local_hb + "/json")
+    check("--device on a serial device (pty) gives the local body",
+          remote.returncode == 0 and remote.stdout == local.stdout, remote.stderr.decode(errors="replace"))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--elf", required=True)
@@ -153,6 +181,7 @@ def main():
         check("1 MiB through --device matches the source (sha256)",
               download.returncode == 0 and hashlib.sha256(download.stdout).digest() == hashlib.sha256(big).digest(),
               f"{len(download.stdout)} bytes, {download.stderr.decode(errors='replace')}")
+        qemu_pty(args, image, host_hb, local_hb, procs, work)
     except Exception as err:  # noqa: BLE001 - any failure of the harness is a failed check
         check("smoke run", False, repr(err))
     finally:

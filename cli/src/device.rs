@@ -4,7 +4,7 @@
 use crate::failure::{self, Failure};
 use crate::output::{self, PrintSpec, Style};
 use crate::plan::{Body, Plan};
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
@@ -12,22 +12,43 @@ use std::time::Duration;
 const MAX_BODY: usize = 4096;
 const MAX_HEADERS: usize = 8;
 
-/// Opens the device: `tcp:HOST:PORT` (QEMU's serial on a socket, or a serial-to-TCP bridge).
-fn open(port: &str, timeout: Duration) -> Result<TcpStream, Failure> {
-    let Some(address) = port.strip_prefix("tcp:") else {
-        return Err(Failure {
-            code: failure::USAGE,
-            message: format!("--device {port}: serial device paths are not supported yet; use tcp:HOST:PORT (QEMU: -serial tcp::PORT,server=on)"),
-        });
-    };
-    let stream = TcpStream::connect(address).map_err(|e| Failure {
-        code: 7,
-        message: format!("could not connect to device {address}: {e}"),
-    })?;
-    stream
-        .set_read_timeout(Some(timeout))
-        .map_err(|e| Failure::other(e.into()))?;
-    Ok(stream)
+/// The serial line to a board: a TCP socket (QEMU's console, a serial-to-TCP bridge) or a serial
+/// device (USB serial adapter, or the pty QEMU's `-serial pty` makes).
+pub trait Line: Read + Write {}
+impl<T: Read + Write> Line for T {}
+
+/// Serial speed for device paths (what the firmware consoles use).
+const BAUD: u32 = 115_200;
+
+/// Opens `tcp:HOST:PORT` or a serial device path, with `timeout` on every read.
+fn open(port: &str, timeout: Duration) -> Result<Box<dyn Line>, Failure> {
+    if let Some(address) = port.strip_prefix("tcp:") {
+        let stream = TcpStream::connect(address).map_err(|e| Failure {
+            code: 7,
+            message: format!("could not connect to device {address}: {e}"),
+        })?;
+        stream
+            .set_read_timeout(Some(timeout))
+            .map_err(|e| Failure::other(e.into()))?;
+        return Ok(Box::new(stream));
+    }
+    let serial = serialport::new(port, BAUD)
+        .timeout(timeout)
+        .open()
+        .map_err(|e| {
+            let hint = match e.kind() {
+                serialport::ErrorKind::NoDevice => " (is the board plugged in? is the port busy?)",
+                serialport::ErrorKind::Io(io::ErrorKind::PermissionDenied) => {
+                    " (add yourself to the dialout group)"
+                }
+                _ => "",
+            };
+            Failure {
+                code: 7,
+                message: format!("could not open {port}: {e}{hint}"),
+            }
+        })?;
+    Ok(Box::new(serial))
 }
 
 /// Writes the framed request: `@req METHOD URL BODY_LEN HEADER_COUNT`, header lines, body.
@@ -185,12 +206,14 @@ pub fn run(
     check_status: bool,
 ) -> Result<u8, Failure> {
     let request = encode_request(plan)?;
-    let mut stream = open(port, timeout)?;
-    stream.write_all(&request).map_err(|e| Failure {
-        code: 56,
-        message: format!("could not send to the device: {e}"),
-    })?;
-    let response = decode_response(&mut BufReader::new(stream))?;
+    let mut line = open(port, timeout)?;
+    line.write_all(&request)
+        .and_then(|()| line.flush())
+        .map_err(|e| Failure {
+            code: 56,
+            message: format!("could not send to the device: {e}"),
+        })?;
+    let response = decode_response(&mut BufReader::new(line))?;
     let mut out = io::stdout().lock();
     let write = |e: io::Error| Failure {
         code: failure::OTHER,

@@ -378,11 +378,11 @@ fn tls_download_matches_sha256() {
 }
 
 #[test]
-fn device_paths_are_not_supported_yet() {
-    let out = mreq(&["--device", "/dev/ttyUSB0", "get", "http://x/"]);
-    assert_eq!(out.status.code(), Some(2));
+fn device_that_cannot_be_opened_is_a_clear_error() {
+    let out = mreq(&["--device", "/dev/no-such-serial-port", "get", "http://x/"]);
+    assert_eq!(out.status.code(), Some(7));
     assert!(
-        stderr(&out).contains("not supported yet"),
+        stderr(&out).contains("could not open /dev/no-such-serial-port"),
         "{}",
         stderr(&out)
     );
