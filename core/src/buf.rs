@@ -69,3 +69,16 @@ pub(crate) fn push_uint(out: &mut Cursor<'_>, mut n: u64, radix: u64) -> Result<
     }
     out.push(&digits[i..])
 }
+
+/// Strips optional whitespace (SP and HT, RFC 9110 `OWS`) from both ends of a field value.
+pub(crate) fn trim_ows(value: &[u8]) -> &[u8] {
+    let start = value
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .unwrap_or(value.len());
+    let end = value
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map_or(start, |i| i + 1);
+    &value[start..end]
+}

@@ -6,7 +6,7 @@
 //! module does not decide *what* to send (redirect rules live in `redirect`); it only writes it.
 
 use crate::auth::{self, Auth};
-use crate::buf::{push_uint, Cursor};
+use crate::buf::{push_uint, trim_ows, Cursor};
 use crate::url::Url;
 use crate::{Error, Result};
 
@@ -179,18 +179,6 @@ pub(crate) const fn is_tchar(b: u8) -> bool {
                 | b'|'
                 | b'~'
         )
-}
-
-fn trim_ows(value: &[u8]) -> &[u8] {
-    let start = value
-        .iter()
-        .position(|&b| b != b' ' && b != b'\t')
-        .unwrap_or(value.len());
-    let end = value
-        .iter()
-        .rposition(|&b| b != b' ' && b != b'\t')
-        .map_or(start, |i| i + 1);
-    &value[start..end]
 }
 
 #[cfg(test)]

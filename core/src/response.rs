@@ -7,6 +7,7 @@
 //! header array has to be lent. Line ends may be CRLF or a bare LF (RFC 9112 section 2.2); a bare
 //! CR, obsolete line folding, a header name that is not a token, or a control character in a value
 //! is an error. HTTP/1.0 and 1.1 only.
+use crate::buf::trim_ows;
 use crate::{Error, Result};
 
 /// Default limit on the number of header fields in a head (or trailer section).
@@ -163,7 +164,7 @@ fn note_field(info: &mut HeadInfo, name: &[u8], range: (usize, usize), value: &[
     match name.len() {
         14 if name.eq_ignore_ascii_case(b"content-length") => {
             for item in value.split(|&b| b == b',') {
-                let len = parse_decimal(trim(item)).ok_or(Error::InvalidContentLength)?;
+                let len = parse_decimal(trim_ows(item)).ok_or(Error::InvalidContentLength)?;
                 match info.content_length {
                     Some(seen) if seen != len => return Err(Error::InvalidContentLength),
                     _ => info.content_length = Some(len),
@@ -173,7 +174,7 @@ fn note_field(info: &mut HeadInfo, name: &[u8], range: (usize, usize), value: &[
         17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
             info.transfer_encoding = true;
             for coding in value.split(|&b| b == b',') {
-                let coding = trim(coding);
+                let coding = trim_ows(coding);
                 if !coding.is_empty() {
                     info.chunked_last = coding.eq_ignore_ascii_case(b"chunked");
                 }
@@ -181,7 +182,7 @@ fn note_field(info: &mut HeadInfo, name: &[u8], range: (usize, usize), value: &[
         }
         10 if name.eq_ignore_ascii_case(b"connection") => {
             for option in value.split(|&b| b == b',') {
-                let option = trim(option);
+                let option = trim_ows(option);
                 info.connection_close |= option.eq_ignore_ascii_case(b"close");
                 info.connection_keep_alive |= option.eq_ignore_ascii_case(b"keep-alive");
             }
@@ -200,18 +201,6 @@ fn parse_decimal(digits: &[u8]) -> Option<u64> {
         let digit = (b as char).to_digit(10)?;
         acc.checked_mul(10)?.checked_add(u64::from(digit))
     })
-}
-
-fn trim(bytes: &[u8]) -> &[u8] {
-    let start = bytes
-        .iter()
-        .position(|&b| b != b' ' && b != b'\t')
-        .unwrap_or(bytes.len());
-    let end = bytes
-        .iter()
-        .rposition(|&b| b != b' ' && b != b'\t')
-        .map_or(start, |i| i + 1);
-    &bytes[start..end]
 }
 
 /// (minor version, status, reason range, offset of the next line).
