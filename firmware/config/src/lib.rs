@@ -19,6 +19,8 @@
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+pub mod boards;
+
 use core::fmt;
 
 pub const MAGIC: [u8; 4] = *b"MRQC";

@@ -1,0 +1,205 @@
+//! The board table: one source of truth for every board's chip, target, flash layout and flash
+//! method. The flasher reads it to build and flash; each board crate's `build.rs` reads it to place
+//! the configuration block, so the two can never disagree about where the block lives.
+
+/// How an image gets onto a board.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlashMethod {
+    /// espflash over the chip's serial ROM loader (ESP32-C3, ESP32-S3).
+    Espflash,
+    /// Espressif's ESP8266 ROM loader protocol, for a given image (no Rust toolchain builds it).
+    Esp8266Rom,
+    /// A UF2 file copied onto the BOOTSEL drive (or probe-rs with a debug probe).
+    Uf2,
+    /// probe-rs through a debug probe (ST-Link, CMSIS-DAP, J-Link).
+    ProbeRs,
+    /// The virtual board: the block goes into a pflash image and QEMU boots the ELF.
+    Qemu,
+}
+
+/// Whether this machine's CI can build the board's firmware.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuildStatus {
+    /// Built in CI from the crate in `firmware/boards/<name>`.
+    BuiltInCi,
+    /// Needs the Espressif Xtensa toolchain (`espup`), which cannot be installed here.
+    NeedsEspToolchain,
+    /// No Rust toolchain targets the chip: only a given image can be flashed.
+    FlashOnly,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Board {
+    /// The `--board` name and the crate directory under `firmware/boards/`.
+    pub name: &'static str,
+    pub chip: &'static str,
+    pub description: &'static str,
+    /// Rust target triple (`None` when no Rust toolchain targets the chip).
+    pub target: Option<&'static str>,
+    pub network: &'static str,
+    pub console: &'static str,
+    pub method: FlashMethod,
+    pub status: BuildStatus,
+    /// Where the flash is mapped (0 for flash that is not memory-mapped by address).
+    pub flash_origin: u32,
+    pub flash_size: u32,
+    /// The smallest unit the flash erases: the configuration region is one whole unit.
+    pub erase_size: u32,
+    /// Address of the configuration block (a [`crate::BLOCK_SIZE`] block at the start of its own
+    /// erase unit, after the firmware).
+    pub config_address: u32,
+    pub default_baud: u32,
+}
+
+impl Board {
+    /// The flash below the configuration region: where the firmware image must fit.
+    pub fn firmware_limit(&self) -> u32 {
+        self.config_address
+    }
+}
+
+pub const BOARDS: &[Board] = &[
+    Board {
+        name: "qemu",
+        chip: "riscv32 (QEMU virt)",
+        description: "QEMU virt machine, virtio-net on user-mode networking",
+        target: Some("riscv32imac-unknown-none-elf"),
+        network: "virtio-net",
+        console: "ns16550 UART",
+        method: FlashMethod::Qemu,
+        status: BuildStatus::BuiltInCi,
+        // Second pflash bank; the firmware itself is loaded into RAM.
+        flash_origin: 0x2200_0000,
+        flash_size: 32 * 1024 * 1024,
+        erase_size: 4096,
+        config_address: 0x2200_0000,
+        default_baud: 115_200,
+    },
+    Board {
+        name: "esp32c3",
+        chip: "ESP32-C3",
+        description: "Seeed XIAO ESP32-C3 (4 MB flash)",
+        target: Some("riscv32imc-unknown-none-elf"),
+        network: "Wi-Fi (esp-radio)",
+        console: "USB-Serial-JTAG",
+        method: FlashMethod::Espflash,
+        status: BuildStatus::BuiltInCi,
+        flash_origin: 0,
+        flash_size: 4 * 1024 * 1024,
+        erase_size: 4096,
+        config_address: 0x3F_F000,
+        default_baud: 460_800,
+    },
+    Board {
+        name: "esp32s3",
+        chip: "ESP32-S3",
+        description: "Waveshare ESP32-S3-Zero (4 MB flash)",
+        target: Some("xtensa-esp32s3-none-elf"),
+        network: "Wi-Fi (esp-radio)",
+        console: "USB-Serial-JTAG",
+        method: FlashMethod::Espflash,
+        status: BuildStatus::NeedsEspToolchain,
+        flash_origin: 0,
+        flash_size: 4 * 1024 * 1024,
+        erase_size: 4096,
+        config_address: 0x3F_F000,
+        default_baud: 460_800,
+    },
+    Board {
+        name: "rp2-pico-w",
+        chip: "RP2040",
+        description: "Raspberry Pi Pico W (RP2040 + CYW43439, 2 MB flash)",
+        target: Some("thumbv6m-none-eabi"),
+        network: "Wi-Fi (cyw43)",
+        console: "USB CDC-ACM",
+        method: FlashMethod::Uf2,
+        status: BuildStatus::BuiltInCi,
+        flash_origin: 0x1000_0000,
+        flash_size: 2 * 1024 * 1024,
+        erase_size: 4096,
+        config_address: 0x101F_F000,
+        default_baud: 115_200,
+    },
+    Board {
+        name: "stm32f407-w5500",
+        chip: "STM32F407VG",
+        description: "STM32F407 (1 MB flash) with a WIZnet W5500 on SPI",
+        target: Some("thumbv7em-none-eabihf"),
+        network: "Ethernet (W5500)",
+        console: "USART",
+        method: FlashMethod::ProbeRs,
+        status: BuildStatus::BuiltInCi,
+        flash_origin: 0x0800_0000,
+        flash_size: 1024 * 1024,
+        // Sector 11, the last 128 KiB sector: the smallest erase unit at the end of this flash.
+        erase_size: 128 * 1024,
+        config_address: 0x080E_0000,
+        default_baud: 115_200,
+    },
+    Board {
+        name: "esp8266",
+        chip: "ESP8266",
+        description: "NodeMCU v3 (ESP8266, 4 MB flash)",
+        target: None,
+        network: "Wi-Fi",
+        console: "UART0",
+        method: FlashMethod::Esp8266Rom,
+        status: BuildStatus::FlashOnly,
+        flash_origin: 0,
+        flash_size: 4 * 1024 * 1024,
+        erase_size: 4096,
+        // Below the SDK's RF calibration and system parameter sectors at the top of flash.
+        config_address: 0x3F_A000,
+        default_baud: 115_200,
+    },
+];
+
+/// The board called `name`.
+pub fn board(name: &str) -> Option<&'static Board> {
+    BOARDS.iter().find(|b| b.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_regions_are_whole_erase_units_inside_flash() {
+        for b in BOARDS {
+            let offset = b.config_address - b.flash_origin;
+            assert_eq!(
+                offset % b.erase_size,
+                0,
+                "{}: config not at an erase boundary",
+                b.name
+            );
+            assert!(b.erase_size as usize >= crate::BLOCK_SIZE, "{}", b.name);
+            assert!(
+                offset + b.erase_size <= b.flash_size,
+                "{}: config region outside flash",
+                b.name
+            );
+        }
+    }
+
+    #[test]
+    fn names_are_unique_and_found() {
+        for b in BOARDS {
+            assert_eq!(board(b.name), Some(b));
+            assert_eq!(BOARDS.iter().filter(|o| o.name == b.name).count(), 1);
+        }
+        assert_eq!(board("nope"), None);
+    }
+
+    #[test]
+    fn targets_match_build_status() {
+        for b in BOARDS {
+            assert_eq!(
+                b.target.is_none(),
+                b.status == BuildStatus::FlashOnly,
+                "{}",
+                b.name
+            );
+        }
+    }
+}
