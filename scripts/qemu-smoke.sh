@@ -8,7 +8,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 (cd firmware/boards/qemu && cargo build --release --quiet)
 ELF=firmware/boards/qemu/target/riscv32imac-unknown-none-elf/release/mreq-board-qemu
-cargo build --quiet -p mreq -p mreq-fwconfig --examples --bins
+cargo build --quiet -p mreq -p mreq-flash
 echo "firmware image: $(size -A "$ELF" 2>/dev/null | awk '$1 ~ /^\.(text|rodata|data|bss)$/ {printf "%s %d  ", $1, $2}')"
 exec timeout 900 /usr/bin/python3 scripts/qemu_smoke.py --elf "$ELF" --mreq target/debug/mreq \
-    --image-tool target/debug/examples/pflash_image "$@"
+    --flasher target/debug/mreq-flash "$@"

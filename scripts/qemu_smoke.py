@@ -7,7 +7,7 @@ points at httpbin, boots QEMU with its console on a TCP socket, asserts on what 
 prints, then drives the firmware's request shell with `mreq --device` and compares with local
 requests. Every step is bounded in time; QEMU and the servers are always stopped.
 """
-import argparse, hashlib, http.server, json, os, re, shutil, socket, subprocess, sys, tempfile, threading, time, zlib
+import argparse, hashlib, http.server, json, os, signal, re, shutil, socket, subprocess, sys, tempfile, threading, time, zlib
 
 RESULTS = []
 
@@ -32,6 +32,16 @@ def wait_port(port, timeout):
         except OSError:
             time.sleep(0.1)
     return False
+
+
+def connect(port, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            return socket.create_connection(("127.0.0.1", port), timeout=1)
+        except OSError:
+            time.sleep(0.1)
+    return None
 
 
 def read_until(sock, marker, timeout):
@@ -65,7 +75,7 @@ def qemu_pty(args, image, host_hb, local_hb, procs, work):
             "-netdev", "user,id=n0", "-device", "virtio-net-device,netdev=n0",
             "-drive", f"if=pflash,unit=1,format=raw,file={image}",
             "-serial", "pty", "-monitor", "none"]
-    procs.append(subprocess.Popen(qemu, stdout=open(log, "wb"), stderr=subprocess.STDOUT))
+    procs.append(subprocess.Popen(qemu, stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True))
     pty = None
     deadline = time.time() + 20
     while pty is None and time.time() < deadline:
@@ -85,7 +95,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--elf", required=True)
     ap.add_argument("--mreq", required=True)
-    ap.add_argument("--image-tool", required=True, help="the pflash_image example binary")
+    ap.add_argument("--flasher", required=True, help="the mreq-flash binary")
     ap.add_argument("--qemu-args", default="", help="extra QEMU arguments")
     args = ap.parse_args()
 
@@ -94,7 +104,7 @@ def main():
     try:
         # A real httpbin and a static file server (1 MiB of random bytes) on 127.0.0.1.
         hb_port = free_port()
-        procs.append(subprocess.Popen(
+        procs.append(subprocess.Popen(start_new_session=True, args=
             ["/usr/bin/python3", "-m", "gunicorn", "-k", "gthread", "--threads", "8", "-b", f"127.0.0.1:{hb_port}",
              "--log-level", "warning", "httpbin:app"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         www = os.path.join(work, "www")
@@ -114,22 +124,23 @@ def main():
         host_hb = f"http://10.0.2.2:{hb_port}"
         local_hb = f"http://127.0.0.1:{hb_port}"
         image = os.path.join(work, "cfg.img")
-        subprocess.run([args.image_tool, image, "--startup-url", f"{host_hb}/get"], check=True, timeout=30)
+        subprocess.run([args.flasher, "--board", "qemu", "--no-build", "--elf", args.elf,
+                        "--startup-url", f"{host_hb}/get", "--pflash-out", image], check=True, timeout=30)
 
+        # The QEMU method of mreq-flash boots it, the console on a socket this harness reads.
         console_port = free_port()
-        qemu = ["qemu-system-riscv32", "-machine", "virt", "-m", "128M", "-nographic", "-bios", "none",
-                # Not -kernel: with pflash unit 1 attached, virt would take it for firmware and skip -kernel.
-                "-device", f"loader,file={args.elf}", "-global", "virtio-mmio.force-legacy=false",
-                "-netdev", "user,id=n0", "-device", "virtio-net-device,netdev=n0",
-                "-drive", f"if=pflash,unit=1,format=raw,file={image}",
-                "-chardev", f"socket,id=con,host=127.0.0.1,port={console_port},server=on,wait=on",
-                "-serial", "chardev:con", "-monitor", "none", *args.qemu_args.split()]
         started = time.time()
-        procs.append(subprocess.Popen(qemu, stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "qemu.err"), "wb")))
-        if not wait_port(console_port, 20):
+        flasher = subprocess.Popen([args.flasher, "--board", "qemu", "--no-build", "--elf", args.elf,
+                                    "--startup-url", f"{host_hb}/get", "--qemu-console", f"tcp:{console_port}",
+                                    "--timeout", "600"],
+                                   stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "qemu.err"), "wb"),
+                                   start_new_session=True)
+        procs.append(flasher)
+        # QEMU starts the machine when the first client connects: that client must be us, reading.
+        con = connect(console_port, 20)
+        if con is None:
             check("QEMU listens on its console socket", False, open(os.path.join(work, "qemu.err")).read())
             return 1
-        con = socket.create_connection(("127.0.0.1", console_port))
         boot = read_until(con, b"mreq> ", 120).decode("utf-8", "replace")
         boot_seconds = time.time() - started
         print("---- console ----\n" + boot + "\n---- end ----", flush=True)
@@ -186,6 +197,10 @@ def main():
         check("smoke run", False, repr(err))
     finally:
         for proc in procs:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)  # the flasher and the QEMU it started
+            except (ProcessLookupError, PermissionError):
+                pass
             proc.kill()
             proc.wait()
         shutil.rmtree(work, ignore_errors=True)

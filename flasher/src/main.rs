@@ -1,4 +1,285 @@
-fn main() {
-    eprintln!("mreq-flash: the flasher is not built yet (see the flasher issue)");
-    std::process::exit(2);
+//! `mreq-flash`: build, flash and configure mreq firmware for a board, from one board table.
+
+mod cargo_build;
+mod config;
+mod elf;
+mod ports;
+mod qemu;
+mod uf2;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use mreq_fwconfig::boards::{self, Board, BuildStatus, FlashMethod};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mreq-flash",
+    version,
+    about = "Build, flash and configure mreq firmware for a board"
+)]
+struct Args {
+    /// The board (see --list-boards).
+    #[arg(long, required_unless_present_any = ["list_boards", "list_ports"])]
+    board: Option<String>,
+    /// Serial port (default: the single matching USB serial port).
+    #[arg(long)]
+    port: Option<String>,
+    /// Flash through a debug probe (probe-rs selector) instead of the serial/UF2 method.
+    #[arg(long, value_name = "SEL")]
+    probe: Option<String>,
+    #[command(flatten)]
+    config: config::ConfigArgs,
+    /// Open the console after flashing (QEMU: attach it to this terminal).
+    #[arg(long)]
+    monitor: bool,
+    #[arg(long)]
+    baud: Option<u32>,
+    /// Use this ELF instead of building.
+    #[arg(long, value_name = "PATH", conflicts_with = "image")]
+    elf: Option<PathBuf>,
+    /// Flash this ready image (the ESP8266 way).
+    #[arg(long, value_name = "PATH")]
+    image: Option<PathBuf>,
+    /// Do not build: needs --elf or --image.
+    #[arg(long)]
+    no_build: bool,
+    /// Say what would be done, do nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// RP2040: write the UF2 (firmware + configuration) to FILE instead of the BOOTSEL drive.
+    #[arg(long, value_name = "FILE")]
+    uf2_out: Option<PathBuf>,
+    /// QEMU: write the pflash image holding the configuration to FILE instead of booting.
+    #[arg(long, value_name = "FILE")]
+    pflash_out: Option<PathBuf>,
+    /// QEMU: serve the console on tcp:PORT (for `mreq --device tcp:127.0.0.1:PORT`).
+    #[arg(long, value_name = "tcp:PORT")]
+    qemu_console: Option<String>,
+    /// QEMU: stop after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    timeout: Option<u64>,
+    #[arg(long)]
+    list_boards: bool,
+    #[arg(long)]
+    list_ports: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("mreq-flash: error: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<u8> {
+    if args.list_boards {
+        print_boards();
+        return Ok(0);
+    }
+    if args.list_ports {
+        print_ports();
+        return Ok(0);
+    }
+    let name = args.board.as_deref().unwrap_or_default();
+    let Some(board) = boards::board(name) else {
+        let names: Vec<&str> = boards::BOARDS.iter().map(|b| b.name).collect();
+        bail!("unknown board {name:?}; boards: {}", names.join(", "));
+    };
+    let block = args.config.block()?;
+    let root = cargo_build::repo_root();
+    if args.dry_run {
+        println!(
+            "board {} ({}), method {:?}",
+            board.name, board.chip, board.method
+        );
+        println!(
+            "configuration block: {} bytes at {:#010x}",
+            mreq_fwconfig::BLOCK_SIZE,
+            board.config_address
+        );
+        match (&args.elf, &args.image) {
+            (Some(elf), _) => println!("firmware: {}", elf.display()),
+            (_, Some(image)) => println!("image: {}", image.display()),
+            _ => println!(
+                "firmware: cargo build --release in {}",
+                cargo_build::board_dir(&root, board).display()
+            ),
+        }
+        return Ok(0);
+    }
+    let firmware = firmware(args, &root, board)?;
+    match board.method {
+        FlashMethod::Qemu => flash_qemu(args, &firmware, &block),
+        FlashMethod::Uf2 if args.probe.is_none() => flash_uf2(args, board, &firmware, &block),
+        FlashMethod::Uf2 | FlashMethod::ProbeRs => not_yet(
+            board,
+            "probe-rs",
+            "probe-rs download --chip <chip> FIRMWARE.elf",
+        ),
+        FlashMethod::Espflash => {
+            not_yet(board, "espflash", "espflash flash --monitor FIRMWARE.elf")
+        }
+        FlashMethod::Esp8266Rom => not_yet(
+            board,
+            "the ESP8266 ROM loader",
+            "esptool.py write_flash 0x0 IMAGE.bin",
+        ),
+    }
+}
+
+/// The ELF (or image) to flash: given, or built.
+fn firmware(args: &Args, root: &Path, board: &Board) -> Result<PathBuf> {
+    if let Some(path) = args.elf.as_ref().or(args.image.as_ref()) {
+        if !path.is_file() {
+            bail!("{} does not exist", path.display());
+        }
+        return Ok(path.clone());
+    }
+    if args.no_build {
+        bail!("--no-build needs --elf PATH or --image PATH");
+    }
+    if board.status == BuildStatus::FlashOnly {
+        bail!(
+            "no Rust toolchain builds {} firmware: give --image FILE",
+            board.chip
+        );
+    }
+    eprintln!("building the {} firmware...", board.name);
+    cargo_build::build(root, board)
+}
+
+fn not_yet(board: &Board, what: &str, by_hand: &str) -> Result<u8> {
+    bail!("flashing the {} with {what} is not built into mreq-flash yet; by hand: `{by_hand}` (the configuration block goes at {:#x})", board.chip, board.config_address)
+}
+
+fn flash_qemu(args: &Args, elf: &Path, block: &[u8]) -> Result<u8> {
+    if let Some(out) = &args.pflash_out {
+        std::fs::write(out, qemu::pflash_image(block))
+            .with_context(|| format!("cannot write {}", out.display()))?;
+        eprintln!(
+            "wrote {} (QEMU pflash bank 1 with the configuration block)",
+            out.display()
+        );
+        return Ok(0);
+    }
+    let console = match &args.qemu_console {
+        Some(text) => qemu::parse_console(text)?,
+        None => qemu::Console::Terminal,
+    };
+    if args.monitor && console != qemu::Console::Terminal {
+        bail!("--monitor attaches the console to this terminal; leave out --qemu-console");
+    }
+    let status = qemu::boot(elf, block, &console, args.timeout.map(Duration::from_secs))?;
+    Ok(status
+        .code()
+        .and_then(|c| u8::try_from(c).ok())
+        .unwrap_or(0))
+}
+
+fn flash_uf2(args: &Args, board: &Board, elf: &Path, block: &[u8]) -> Result<u8> {
+    let mut segments = elf::load_segments(elf)?;
+    let flash_end = board.flash_origin + board.flash_size;
+    segments.retain(|s| s.address >= board.flash_origin && s.address < flash_end);
+    if segments.is_empty() {
+        bail!(
+            "{}: nothing to place in flash at {:#x}",
+            elf.display(),
+            board.flash_origin
+        );
+    }
+    let image_end = segments
+        .iter()
+        .map(|s| s.address + s.data.len() as u32)
+        .max()
+        .unwrap_or(0);
+    if image_end > board.firmware_limit() {
+        bail!("the firmware ends at {image_end:#x}, past the configuration region at {:#x}: it is too large for this board", board.firmware_limit());
+    }
+    segments.push(uf2::Segment {
+        address: board.config_address,
+        data: block.to_vec(),
+    });
+    let data = uf2::write(&segments, uf2::RP2040_FAMILY);
+    let target = match &args.uf2_out {
+        Some(path) => path.clone(),
+        None => bootsel_drive()?.join("mreq.uf2"),
+    };
+    std::fs::write(&target, &data).with_context(|| format!("cannot write {}", target.display()))?;
+    eprintln!(
+        "wrote {} ({} blocks, firmware up to {image_end:#x}, configuration at {:#x})",
+        target.display(),
+        data.len() / 512,
+        board.config_address
+    );
+    Ok(0)
+}
+
+/// The mounted RP2040 boot drive: the one with INFO_UF2.TXT.
+fn bootsel_drive() -> Result<PathBuf> {
+    let user = std::env::var("USER").unwrap_or_default();
+    let bases = [
+        format!("/media/{user}"),
+        format!("/run/media/{user}"),
+        "/media".into(),
+        "/mnt".into(),
+    ];
+    let found: Vec<PathBuf> = bases
+        .iter()
+        .filter_map(|b| std::fs::read_dir(b).ok())
+        .flat_map(|d| d.filter_map(Result::ok).map(|e| e.path()))
+        .filter(|p| p.join("INFO_UF2.TXT").is_file())
+        .collect();
+    match found.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => bail!("no RP2040 boot drive found: hold BOOTSEL while plugging the board in, or write a file with --uf2-out FILE"),
+        many => bail!("several boot drives: {many:?}; use --uf2-out FILE"),
+    }
+}
+
+fn print_boards() {
+    println!(
+        "{:<16} {:<12} {:<28} {:<18} {:<12} {:>12}  status",
+        "board", "chip", "target", "network", "flash", "config at"
+    );
+    for b in boards::BOARDS {
+        let status = match b.status {
+            BuildStatus::BuiltInCi => "built in CI",
+            BuildStatus::NeedsEspToolchain => "needs esp toolchain",
+            BuildStatus::FlashOnly => "flash a given image only",
+        };
+        let method = format!("{:?}", b.method);
+        println!(
+            "{:<16} {:<12} {:<28} {:<18} {:<12} {:>#12x}  {status}",
+            b.name,
+            b.chip,
+            b.target.unwrap_or("-"),
+            b.network,
+            method,
+            b.config_address
+        );
+    }
+}
+
+fn print_ports() {
+    let ports = ports::list();
+    if ports.is_empty() {
+        println!("no USB serial ports found");
+    }
+    for port in ports {
+        match port.usb {
+            Some((vid, pid)) => println!(
+                "{}  {vid:04x}:{pid:04x}  {}",
+                port.path,
+                ports::guess(vid, pid)
+            ),
+            None => println!("{}  (no USB IDs)", port.path),
+        }
+    }
 }

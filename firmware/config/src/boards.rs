@@ -61,7 +61,7 @@ impl Board {
 pub const BOARDS: &[Board] = &[
     Board {
         name: "qemu",
-        chip: "riscv32 (QEMU virt)",
+        chip: "QEMU virt",
         description: "QEMU virt machine, virtio-net on user-mode networking",
         target: Some("riscv32imac-unknown-none-elf"),
         network: "virtio-net",

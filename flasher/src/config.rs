@@ -1,0 +1,179 @@
+//! The configuration block from the command line (`--wifi-ssid`, `--ip`, `--startup-url`, ...).
+
+use anyhow::{bail, Context, Result};
+use mreq_fwconfig::{Builder, Ipv4Cidr, BLOCK_SIZE};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct ConfigArgs {
+    /// Wi-Fi network name.
+    #[arg(long, value_name = "SSID")]
+    pub wifi_ssid: Option<String>,
+    /// Wi-Fi password (WPA2).
+    #[arg(long, value_name = "PASSWORD")]
+    pub wifi_pass: Option<String>,
+    /// Static address instead of DHCP.
+    #[arg(long, value_name = "ADDR/NN")]
+    pub ip: Option<String>,
+    #[arg(long, value_name = "ADDR")]
+    pub gateway: Option<Ipv4Addr>,
+    /// DNS server (up to three).
+    #[arg(long, value_name = "ADDR")]
+    pub dns: Vec<Ipv4Addr>,
+    /// A request the firmware makes at start-up.
+    #[arg(long, value_name = "URL")]
+    pub startup_url: Option<String>,
+    /// CA certificates (PEM) the firmware trusts for https.
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Vec<PathBuf>,
+    /// Let the firmware skip TLS certificate verification (it warns at every request).
+    #[arg(long)]
+    pub insecure: bool,
+    /// A ready configuration block (4096 bytes) instead of the options above.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["wifi_ssid", "wifi_pass", "ip", "gateway", "dns", "startup_url", "cacert", "insecure"])]
+    pub config: Option<PathBuf>,
+}
+
+impl ConfigArgs {
+    /// The block to write (erased-flash filler after the used part), validated by parsing it back.
+    pub fn block(&self) -> Result<Vec<u8>> {
+        if let Some(path) = &self.config {
+            let block =
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            if block.len() > BLOCK_SIZE {
+                bail!(
+                    "{}: {} bytes, a configuration block is at most {BLOCK_SIZE}",
+                    path.display(),
+                    block.len()
+                );
+            }
+            mreq_fwconfig::Config::parse(&block).with_context(|| {
+                format!("{} is not a valid configuration block", path.display())
+            })?;
+            let mut padded = vec![0xFF; BLOCK_SIZE];
+            padded[..block.len()].copy_from_slice(&block);
+            return Ok(padded);
+        }
+        if self.wifi_pass.is_some() && self.wifi_ssid.is_none() {
+            bail!("--wifi-pass needs --wifi-ssid");
+        }
+        if self.dns.len() > 3 {
+            bail!("at most three --dns servers");
+        }
+        let certs = self.ca_certs()?;
+        let mut block = vec![0xFFu8; BLOCK_SIZE];
+        let mut builder = Builder::new(&mut block);
+        if let Some(ssid) = &self.wifi_ssid {
+            builder.wifi(ssid, self.wifi_pass.as_deref().unwrap_or(""));
+        }
+        if let Some(ip) = &self.ip {
+            builder.static_ipv4(parse_cidr(ip)?);
+        }
+        if let Some(gateway) = self.gateway {
+            builder.gateway(gateway.octets());
+        }
+        for dns in &self.dns {
+            builder.dns(dns.octets());
+        }
+        if let Some(url) = &self.startup_url {
+            builder.startup_url(url);
+        }
+        for der in &certs {
+            builder.ca_cert_der(der);
+        }
+        if self.insecure {
+            builder.tls_insecure();
+        }
+        builder.finish().map_err(|e| {
+            anyhow::anyhow!(
+                "configuration: {e} (SSID up to 32 bytes, password up to 64, all in 4 KiB)"
+            )
+        })?;
+        Ok(block)
+    }
+
+    fn ca_certs(&self) -> Result<Vec<Vec<u8>>> {
+        let mut all = Vec::new();
+        for path in &self.cacert {
+            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+                .with_context(|| format!("cannot read {}", path.display()))?
+                .collect::<Result<_, _>>()
+                .with_context(|| format!("{}: bad PEM", path.display()))?;
+            if certs.is_empty() {
+                bail!("{}: no certificates", path.display());
+            }
+            all.extend(certs.into_iter().map(|c| c.to_vec()));
+        }
+        Ok(all)
+    }
+}
+
+fn parse_cidr(text: &str) -> Result<Ipv4Cidr> {
+    let (address, prefix) = text
+        .split_once('/')
+        .with_context(|| format!("--ip {text}: expected ADDR/NN"))?;
+    let address: Ipv4Addr = address
+        .parse()
+        .with_context(|| format!("--ip {text}: bad address"))?;
+    let prefix: u8 = prefix
+        .parse()
+        .ok()
+        .filter(|p| *p <= 32)
+        .with_context(|| format!("--ip {text}: prefix must be 0-32"))?;
+    Ok(Ipv4Cidr {
+        address: address.octets(),
+        prefix,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_a_block_the_firmware_reads() {
+        let args = ConfigArgs {
+            wifi_ssid: Some("home".into()),
+            wifi_pass: Some("pw".into()),
+            ip: Some("10.0.2.16/24".into()),
+            gateway: Some("10.0.2.2".parse().unwrap()),
+            dns: vec!["10.0.2.3".parse().unwrap()],
+            startup_url: Some("http://10.0.2.2/get".into()),
+            ..ConfigArgs::default()
+        };
+        let block = args.block().unwrap();
+        assert_eq!(block.len(), BLOCK_SIZE);
+        let config = mreq_fwconfig::Config::parse(&block).unwrap();
+        assert_eq!(config.wifi_ssid(), Some("home"));
+        assert_eq!(
+            config.static_ipv4(),
+            Some(Ipv4Cidr {
+                address: [10, 0, 2, 16],
+                prefix: 24
+            })
+        );
+        assert_eq!(config.startup_url(), Some("http://10.0.2.2/get"));
+    }
+
+    #[test]
+    fn rejects_bad_options() {
+        let bad_ip = ConfigArgs {
+            ip: Some("10.0.2.16".into()),
+            ..ConfigArgs::default()
+        };
+        assert!(bad_ip.block().is_err());
+        let long_ssid = ConfigArgs {
+            wifi_ssid: Some("x".repeat(40)),
+            ..ConfigArgs::default()
+        };
+        assert!(long_ssid.block().is_err());
+        let pass_only = ConfigArgs {
+            wifi_pass: Some("pw".into()),
+            ..ConfigArgs::default()
+        };
+        assert!(pass_only.block().is_err());
+    }
+}
