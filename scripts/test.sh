@@ -109,6 +109,16 @@ cargo build -p mreq-core --no-default-features --features alloc --target thumbv6
 cargo build -p mreq-fwconfig --target thumbv6m-none-eabi
 stage_end
 
+# --- firmware ------------------------------------------------------------------------------------
+# Every board built here, in release, through the flasher (it reads the board table, builds with
+# cargo and checks that the image stays below the configuration region); prints each image's size.
+stage firmware
+cargo build --quiet -p mreq-flash
+for board in qemu; do
+    target/debug/mreq-flash --board "$board" --check-image
+done
+stage_end
+
 # --- qemu ----------------------------------------------------------------------------------------
 stage qemu
 scripts/qemu-smoke.sh

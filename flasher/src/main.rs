@@ -58,6 +58,10 @@ struct Args {
     /// QEMU: serve the console on tcp:PORT (for `mreq --device tcp:127.0.0.1:PORT`).
     #[arg(long, value_name = "tcp:PORT")]
     qemu_console: Option<String>,
+    /// Build (or take --elf), check that the image fits below the configuration region, print its
+    /// size, and stop.
+    #[arg(long)]
+    check_image: bool,
     /// QEMU: stop after this many seconds.
     #[arg(long, value_name = "SECONDS")]
     timeout: Option<u64>,
@@ -115,6 +119,9 @@ fn run(args: &Args) -> Result<u8> {
         return Ok(0);
     }
     let firmware = firmware(args, &root, board)?;
+    if args.check_image {
+        return check_image(board, &firmware);
+    }
     match board.method {
         FlashMethod::Qemu => flash_qemu(args, &firmware, &block),
         FlashMethod::Uf2 if args.probe.is_none() => flash_uf2(args, board, &firmware, &block),
@@ -183,24 +190,50 @@ fn flash_qemu(args: &Args, elf: &Path, block: &[u8]) -> Result<u8> {
         .unwrap_or(0))
 }
 
-fn flash_uf2(args: &Args, board: &Board, elf: &Path, block: &[u8]) -> Result<u8> {
+/// The ELF's segments that go into the board's flash, checked to end below the configuration
+/// region; also returns where they end.
+fn flash_segments(board: &Board, elf: &Path) -> Result<(Vec<uf2::Segment>, u32)> {
     let mut segments = elf::load_segments(elf)?;
     let flash_end = board.flash_origin + board.flash_size;
     segments.retain(|s| s.address >= board.flash_origin && s.address < flash_end);
+    let image_end = segments
+        .iter()
+        .map(|s| s.address + s.data.len() as u32)
+        .max()
+        .unwrap_or(board.flash_origin);
+    if image_end > board.firmware_limit() {
+        bail!("the firmware ends at {image_end:#x}, past the configuration region at {:#x}: it is too large for this board", board.firmware_limit());
+    }
+    Ok((segments, image_end))
+}
+
+fn check_image(board: &Board, elf: &Path) -> Result<u8> {
+    let (segments, image_end) = flash_segments(board, elf)?;
+    let in_flash: usize = segments.iter().map(|s| s.data.len()).sum();
+    let all: usize = elf::load_segments(elf)?.iter().map(|s| s.data.len()).sum();
+    if in_flash == 0 {
+        println!(
+            "{}: {all} bytes, loaded into RAM; configuration block at {:#x}",
+            board.name, board.config_address
+        );
+    } else {
+        let free = board.firmware_limit().saturating_sub(image_end);
+        println!(
+            "{}: {in_flash} bytes in flash up to {image_end:#x}; configuration region at {:#x}, {free} bytes free below it",
+            board.name, board.config_address
+        );
+    }
+    Ok(0)
+}
+
+fn flash_uf2(args: &Args, board: &Board, elf: &Path, block: &[u8]) -> Result<u8> {
+    let (mut segments, image_end) = flash_segments(board, elf)?;
     if segments.is_empty() {
         bail!(
             "{}: nothing to place in flash at {:#x}",
             elf.display(),
             board.flash_origin
         );
-    }
-    let image_end = segments
-        .iter()
-        .map(|s| s.address + s.data.len() as u32)
-        .max()
-        .unwrap_or(0);
-    if image_end > board.firmware_limit() {
-        bail!("the firmware ends at {image_end:#x}, past the configuration region at {:#x}: it is too large for this board", board.firmware_limit());
     }
     segments.push(uf2::Segment {
         address: board.config_address,
