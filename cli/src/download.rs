@@ -106,6 +106,16 @@ impl Sink {
         })
     }
 
+    /// The open file, for zero-copy writes (report them with [`advance`](Self::advance)).
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
+    pub fn advance(&mut self, n: u64) {
+        self.written += n;
+        self.bar.set_position(self.written);
+    }
+
     pub fn write(&mut self, data: &[u8]) -> Result<()> {
         self.file
             .write_all(data)

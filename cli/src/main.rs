@@ -9,6 +9,7 @@ mod output;
 mod plan;
 mod run;
 mod transport;
+mod zerocopy;
 
 use clap::{CommandFactory, Parser};
 use std::process::ExitCode;

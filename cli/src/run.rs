@@ -7,6 +7,7 @@ use crate::failure::{self, Failure};
 use crate::output::{self, PrintSpec, Style};
 use crate::plan::{self, AuthSpec, Body, Plan};
 use crate::transport::{Conn, NetConnector, TlsSettings};
+use crate::zerocopy::{Splice, Splicer};
 use mreq_core::auth::Auth;
 use mreq_core::client::blocking::{Client, Response};
 use mreq_core::client::tcp::TcpConnector;
@@ -239,10 +240,19 @@ fn print_body(
     let mut chunk = vec![0u8; CHUNK];
     let engine = |err: mreq_core::Error| Failure::from_engine(&err, host, None);
     if !(style.format || style.colors || terminal) {
+        out.flush().map_err(output_failure)?;
+        let stdout = io::stdout();
+        let splicer = Splicer::for_stdout(&stdout);
         loop {
-            match response.read(&mut chunk).map_err(engine)? {
-                0 => return Ok(()),
-                n => out.write_all(&chunk[..n]).map_err(output_failure)?,
+            match next_body_bytes(response, &mut chunk, splicer.as_ref(), &stdout)
+                .map_err(engine)?
+            {
+                Step::Spliced(0) | Step::Read(0) => return Ok(()),
+                Step::Spliced(_) => {}
+                Step::Read(n) => out.write_all(&chunk[..n]).map_err(output_failure)?,
+            }
+            if response.is_complete() {
+                return Ok(());
             }
         }
     }
@@ -300,9 +310,22 @@ fn save(
     )
     .map_err(Failure::other)?;
     let mut chunk = vec![0u8; CHUNK];
+    // Appending (a resumed download) cannot be spliced: splice refuses O_APPEND files.
+    let splicer = if append {
+        None
+    } else {
+        Splicer::for_file(sink.file())
+    };
     loop {
-        let n = match response.read(&mut chunk) {
-            Ok(n) => n,
+        let n = match next_body_bytes(response, &mut chunk, splicer.as_ref(), sink.file()) {
+            Ok(Step::Spliced(n)) => {
+                sink.advance(n as u64);
+                if n > 0 && !response.is_complete() {
+                    continue;
+                }
+                0
+            }
+            Ok(Step::Read(n)) => n,
             Err(err) => {
                 let partial = sink.abandon();
                 let mut failure = Failure::from_engine(&err, host, None);
@@ -324,6 +347,26 @@ fn save(
         eprintln!("saved {} ({written} bytes)", path.display());
     }
     Ok(())
+}
+
+/// The next body bytes: spliced straight to the output (`Spliced(n)`), or read into `chunk`.
+enum Step {
+    Spliced(usize),
+    Read(usize),
+}
+
+fn next_body_bytes<O: Splice>(
+    response: &mut Response<'_, Conn>,
+    chunk: &mut [u8],
+    splicer: Option<&Splicer>,
+    out: &O,
+) -> Result<Step, mreq_core::Error> {
+    if let Some(splicer) = splicer {
+        if let Some(n) = splicer.splice_some(response, out)? {
+            return Ok(Step::Spliced(n));
+        }
+    }
+    response.read(chunk).map(Step::Read)
 }
 
 /// A file as an `embedded_io` reader, for streamed uploads.

@@ -249,3 +249,53 @@ fn https_never_redirects_to_http() {
         other => panic!("expected InsecureRedirect, got {other:?}"),
     }
 }
+
+/// Reads a body the zero-copy way (as `mreq` splices it): buffered bytes through `read`, the rest
+/// straight from the socket through `direct_body`/`direct_consumed`.
+fn read_direct(target: &str) -> mreq_core::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut client = blocking::Client::new(drive::connector(Duration::from_secs(5)));
+    let mut buf = [0u8; 4096];
+    let mut response = client.send(&Request::get(target), &mut buf)?;
+    let mut body = Vec::new();
+    let mut chunk = [0u8; 1000];
+    loop {
+        if let Some((conn, limit)) = response.direct_body() {
+            let want = chunk
+                .len()
+                .min(usize::try_from(limit).unwrap_or(usize::MAX));
+            let n = conn
+                .0
+                .read(&mut chunk[..want])
+                .map_err(|e| mreq_core::client::tcp::map_io(&e))?;
+            body.extend_from_slice(&chunk[..n]);
+            response.direct_consumed(n)?;
+            if n == 0 || response.is_complete() {
+                return Ok(body);
+            }
+        } else {
+            match response.read(&mut chunk)? {
+                0 => return Ok(body),
+                n => body.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+}
+
+#[test]
+fn direct_body_reads_are_checked_like_reads() {
+    assert_eq!(
+        read_direct(&url("/close-delimited")).unwrap(),
+        support::pattern(1000)
+    );
+    assert_eq!(read_direct(&url("/truncated")), Err(Error::BodyTruncated));
+    assert_eq!(
+        read_direct(&url("/chunked-trailers")).unwrap(),
+        b"hello world"
+    );
+    assert_eq!(
+        read_direct(&url("/truncated-chunked")),
+        Err(Error::BodyTruncated)
+    );
+    assert_eq!(read_direct(&url("/lying-length")).unwrap().len(), 10);
+}

@@ -408,6 +408,38 @@ macro_rules! driver {
                 }
             }
 
+            /// For zero-copy transfers (splice, sendfile): when nothing is buffered and the next
+            /// bytes on the connection are pure body data, the connection and how many body bytes
+            /// may be taken from it directly. Report what was taken with
+            /// [`direct_consumed`](Self::direct_consumed).
+            pub fn direct_body(&mut self) -> Option<(&mut C, u64)> {
+                if self.pos < self.end {
+                    return None;
+                }
+                let limit = self.decoder.direct_limit()?;
+                let conn = self.conn.as_mut()?;
+                Some((&mut conn.stream, limit))
+            }
+
+            /// Records `n` body bytes taken through [`direct_body`](Self::direct_body); `n == 0`
+            /// means the connection ended (an error unless the body is close-delimited).
+            pub fn direct_consumed(&mut self, n: usize) -> Result<()> {
+                if n == 0 {
+                    self.keep_alive = false;
+                    let ended = self.decoder.eof();
+                    if ended.is_err() {
+                        *self.conn = None;
+                    }
+                    ended?;
+                } else {
+                    self.decoder.consume_direct(n);
+                }
+                if self.decoder.is_done() {
+                    self.finish();
+                }
+                Ok(())
+            }
+
             /// Reads the whole body into `out`; `Error::BufferTooSmall` if it does not fit.
             pub $($async)? fn read_to_end_into(&mut self, out: &mut [u8]) -> Result<usize> {
                 let mut filled = 0;
