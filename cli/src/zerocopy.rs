@@ -55,10 +55,17 @@ mod linux {
             Self::for_output(stdout)
         }
 
-        /// A splicer if the output is a regular file or a pipe (splice cannot write to a terminal).
+        /// A splicer if the output is a regular file, a pipe or /dev/null.
         fn for_output(out: &impl Splice) -> Option<Splicer> {
-            let kind = FileType::from_raw_mode(rustix::fs::fstat(out.fd()).ok()?.st_mode);
-            if !matches!(kind, FileType::RegularFile | FileType::Fifo) {
+            let stat = rustix::fs::fstat(out.fd()).ok()?;
+            let kind = FileType::from_raw_mode(stat.st_mode);
+            // Character devices only when it is /dev/null (1:3): a terminal refuses splice.
+            let null = kind == FileType::CharacterDevice
+                && (
+                    rustix::fs::major(stat.st_rdev),
+                    rustix::fs::minor(stat.st_rdev),
+                ) == (1, 3);
+            if !(null || matches!(kind, FileType::RegularFile | FileType::Fifo)) {
                 return None;
             }
             let (read_end, write_end) = rustix::pipe::pipe().ok()?;
