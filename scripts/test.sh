@@ -10,6 +10,8 @@ if [ ! -t 1 ]; then
 fi
 
 TOTAL_START=$SECONDS
+# Board crates built here (firmware/boards/*, each with its own target; see mreq-flash --list-boards).
+BOARDS="qemu stm32f407-w5500"
 STAGE=""
 STAGE_START=0
 
@@ -69,7 +71,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 installed_targets=$(rustup target list --installed)
-for target in thumbv6m-none-eabi riscv32imc-unknown-none-elf riscv32imac-unknown-none-elf; do
+for target in thumbv6m-none-eabi riscv32imc-unknown-none-elf riscv32imac-unknown-none-elf thumbv7em-none-eabihf; do
     if ! grep -qx "$target" <<<"$installed_targets"; then
         rustup target add "$target"
     fi
@@ -88,12 +90,16 @@ cargo fmt --all -- --check
 stage_end
 
 # The board crates are not workspace members (each builds for its own target).
-(cd firmware/boards/qemu && cargo fmt -- --check)
+for board in $BOARDS; do
+    (cd "firmware/boards/$board" && cargo fmt -- --check)
+done
 
 # --- clippy --------------------------------------------------------------------------------------
 stage clippy
 cargo clippy --workspace --all-targets -- -D warnings
-(cd firmware/boards/qemu && cargo clippy --release --quiet -- -D warnings)
+for board in $BOARDS; do
+    (cd "firmware/boards/$board" && cargo clippy --release --quiet -- -D warnings)
+done
 stage_end
 
 # --- test ----------------------------------------------------------------------------------------
@@ -114,7 +120,7 @@ stage_end
 # cargo and checks that the image stays below the configuration region); prints each image's size.
 stage firmware
 cargo build --quiet -p mreq-flash
-for board in qemu; do
+for board in $BOARDS; do
     target/debug/mreq-flash --board "$board" --check-image
 done
 stage_end

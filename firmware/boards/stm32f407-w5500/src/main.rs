@@ -101,8 +101,12 @@ async fn main(_spawner: Spawner) -> ! {
     let seed = Rng::new(p.RNG, Irqs).next_u64();
     static RESOURCES: StaticCell<StackResources<SOCKETS>> = StaticCell::new();
     let net_config = mreq_fw::net_config(config.as_ref());
-    let (stack, mut runner) =
-        embassy_net::new(device, net_config, RESOURCES.init(StackResources::new()), seed);
+    let (stack, mut runner) = embassy_net::new(
+        device,
+        net_config,
+        RESOURCES.init(StackResources::new()),
+        seed,
+    );
 
     let app = mreq_fw::run(stack, &mut uart, block, &BOARD);
     join3(wiznet.run(), runner.run(), app).await.0

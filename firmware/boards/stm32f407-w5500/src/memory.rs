@@ -21,7 +21,10 @@ pub fn heap_usage() -> (usize, usize) {
 
 /// The deepest the stack has been since reset, in bytes, for `BoardInfo::stack_peak`.
 pub fn stack_peak() -> usize {
-    let (bottom, top) = (addr_of!(_stack_end) as usize, addr_of!(_stack_start) as usize);
+    let (bottom, top) = (
+        addr_of!(_stack_end) as usize,
+        addr_of!(_stack_start) as usize,
+    );
     let mut word = bottom;
     // SAFETY: reads words within the stack region that link.x lays out.
     while word < top && unsafe { read_volatile(word as *const u32) } == STACK_PAINT_VALUE {
