@@ -3,6 +3,7 @@
 mod cargo_build;
 mod config;
 mod elf;
+mod esp_rom;
 mod ports;
 mod qemu;
 mod uf2;
@@ -133,11 +134,7 @@ fn run(args: &Args) -> Result<u8> {
         FlashMethod::Espflash => {
             not_yet(board, "espflash", "espflash flash --monitor FIRMWARE.elf")
         }
-        FlashMethod::Esp8266Rom => not_yet(
-            board,
-            "the ESP8266 ROM loader",
-            "esptool.py write_flash 0x0 IMAGE.bin",
-        ),
+        FlashMethod::Esp8266Rom => flash_esp8266(args, board, &firmware, &block),
     }
 }
 
@@ -252,6 +249,93 @@ fn flash_uf2(args: &Args, board: &Board, elf: &Path, block: &[u8]) -> Result<u8>
         board.config_address
     );
     Ok(0)
+}
+
+/// The ESP8266 through its ROM loader: the given image at 0, the configuration block at its
+/// address, then a reset into the new firmware.
+fn flash_esp8266(args: &Args, board: &Board, image: &Path, block: &[u8]) -> Result<u8> {
+    let data = std::fs::read(image).with_context(|| format!("cannot read {}", image.display()))?;
+    if data.len() as u64 > u64::from(board.firmware_limit()) {
+        bail!(
+            "{} is {} bytes: larger than the {} bytes below the configuration region",
+            image.display(),
+            data.len(),
+            board.firmware_limit()
+        );
+    }
+    let port_name = choose_port(args)?;
+    let baud = args.baud.unwrap_or(board.default_baud);
+    let mut port = serialport::new(&port_name, baud)
+        .timeout(Duration::from_millis(100))
+        .open()
+        .map_err(|e| port_error(&port_name, e))?;
+    enter_bootloader(port.as_mut());
+    esp_rom::sync(&mut port)?;
+    let bar = progress_bar((data.len() + block.len()) as u64);
+    esp_rom::write_flash(&mut port, 0, &data, |n| bar.set_position(n as u64))?;
+    esp_rom::write_flash(&mut port, board.config_address, block, |n| {
+        bar.set_position((data.len() + n) as u64)
+    })?;
+    esp_rom::finish(&mut port, true)?;
+    bar.finish_and_clear();
+    eprintln!("flashed {} bytes and the configuration block to the {} on {port_name}; every block acknowledged by the ROM", data.len(), board.chip);
+    Ok(0)
+}
+
+fn progress_bar(total: u64) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(total),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "writing {bar:30} {bytes}/{total_bytes} {bytes_per_sec}",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// NodeMCU-style auto-reset: DTR and RTS drive GPIO0 and EN through two transistors. Ports without
+/// modem lines (a pty) ignore this; the board must then be put in boot mode by hand.
+fn enter_bootloader(port: &mut dyn serialport::SerialPort) {
+    let _ = port.write_data_terminal_ready(false);
+    let _ = port.write_request_to_send(true);
+    std::thread::sleep(Duration::from_millis(100));
+    let _ = port.write_data_terminal_ready(true);
+    let _ = port.write_request_to_send(false);
+    std::thread::sleep(Duration::from_millis(50));
+    let _ = port.write_data_terminal_ready(false);
+    let _ = port.clear(serialport::ClearBuffer::Input);
+}
+
+/// `--port`, or the single USB serial port there is.
+fn choose_port(args: &Args) -> Result<String> {
+    if let Some(port) = &args.port {
+        return Ok(port.clone());
+    }
+    let found = ports::list();
+    match found.as_slice() {
+        [one] => Ok(one.path.clone()),
+        [] => bail!("no USB serial port found: plug the board in, or give --port"),
+        many => {
+            let names: Vec<&str> = many.iter().map(|p| p.path.as_str()).collect();
+            bail!(
+                "several serial ports ({}): choose one with --port",
+                names.join(", ")
+            )
+        }
+    }
+}
+
+fn port_error(name: &str, err: serialport::Error) -> anyhow::Error {
+    let hint = match err.kind() {
+        serialport::ErrorKind::NoDevice => " (is it plugged in? is another program using it?)",
+        serialport::ErrorKind::Io(std::io::ErrorKind::PermissionDenied) => {
+            " (permission denied: add yourself to the dialout group)"
+        }
+        _ => "",
+    };
+    anyhow::anyhow!("cannot open {name}: {err}{hint}")
 }
 
 /// The mounted RP2040 boot drive: the one with INFO_UF2.TXT.

@@ -1,0 +1,255 @@
+//! Espressif's serial ROM loader protocol, as Espressif documents it ("Serial Protocol" in the
+//! esptool docs): SLIP-framed command packets, SYNC, FLASH_BEGIN / FLASH_DATA / FLASH_END, XOR
+//! checksums seeded with 0xEF. Used for the ESP8266, which espflash no longer supports.
+//!
+//! The ESP8266 ROM cannot read flash back or hash it, so verification is what the ROM offers: every
+//! data packet carries a checksum the ROM checks, and every command must be acknowledged with
+//! status 0. A packet the ROM rejects is sent again (a few times); anything else is an error.
+
+use anyhow::{bail, Context, Result};
+use std::io::{ErrorKind, Read, Write};
+use std::time::{Duration, Instant};
+
+pub const SYNC: u8 = 0x08;
+pub const FLASH_BEGIN: u8 = 0x02;
+pub const FLASH_DATA: u8 = 0x03;
+pub const FLASH_END: u8 = 0x04;
+/// The ESP8266 ROM's flash write block size.
+pub const BLOCK_SIZE: usize = 0x400;
+pub const CHECKSUM_SEED: u8 = 0xEF;
+const ATTEMPTS: usize = 3;
+
+/// SLIP-encodes one frame (RFC 1055 with Espressif's frame delimiters at both ends).
+pub fn slip_encode(packet: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(packet.len() + 2);
+    out.push(0xC0);
+    for &byte in packet {
+        match byte {
+            0xC0 => out.extend_from_slice(&[0xDB, 0xDC]),
+            0xDB => out.extend_from_slice(&[0xDB, 0xDD]),
+            b => out.push(b),
+        }
+    }
+    out.push(0xC0);
+    out
+}
+
+/// XOR of the bytes, seeded with 0xEF: the checksum of a FLASH_DATA payload.
+pub fn checksum(data: &[u8]) -> u32 {
+    u32::from(data.iter().fold(CHECKSUM_SEED, |acc, b| acc ^ b))
+}
+
+/// A command packet: direction 0, command, data length, checksum, data.
+pub fn command(op: u8, data: &[u8], check: u32) -> Vec<u8> {
+    let mut packet = vec![0x00, op];
+    packet.extend_from_slice(&(data.len() as u16).to_le_bytes());
+    packet.extend_from_slice(&check.to_le_bytes());
+    packet.extend_from_slice(data);
+    packet
+}
+
+/// The ROM loader's answer to a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub op: u8,
+    pub value: u32,
+    pub status: u8,
+    pub error: u8,
+}
+
+/// Reads SLIP frames until one is a reply to `op` (the ROM may echo noise or older replies).
+fn read_reply(port: &mut impl Read, op: u8, timeout: Duration) -> Result<Reply> {
+    let deadline = Instant::now() + timeout;
+    let mut frame = Vec::new();
+    let mut in_frame = false;
+    let mut escaped = false;
+    let mut byte = [0u8; 1];
+    while Instant::now() < deadline {
+        match port.read(&mut byte) {
+            Ok(0) => bail!("the serial port closed"),
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::TimedOut | ErrorKind::WouldBlock | ErrorKind::Interrupted
+                ) =>
+            {
+                continue
+            }
+            Err(e) => return Err(e).context("reading from the serial port"),
+        }
+        match byte[0] {
+            // A delimiter ends the frame being read (if any) and starts the next one.
+            0xC0 => {
+                if frame.len() >= 10 && frame[0] == 0x01 && frame[1] == op {
+                    // Response: direction 1, op, size u16, value u32, then status and error bytes.
+                    let value = u32::from_le_bytes([frame[4], frame[5], frame[6], frame[7]]);
+                    return Ok(Reply {
+                        op,
+                        value,
+                        status: frame[8],
+                        error: frame[9],
+                    });
+                }
+                frame.clear();
+                in_frame = true;
+                escaped = false;
+            }
+            _ if !in_frame => {}
+            0xDB if !escaped => escaped = true,
+            b if escaped => {
+                escaped = false;
+                match b {
+                    0xDC => frame.push(0xC0),
+                    0xDD => frame.push(0xDB),
+                    // A broken escape: drop this frame, wait for the next delimiter.
+                    _ => {
+                        frame.clear();
+                        in_frame = false;
+                    }
+                }
+            }
+            b => frame.push(b),
+        }
+    }
+    bail!("no answer from the ROM loader to command {op:#04x} within {timeout:?}")
+}
+
+/// Sends a command and waits for an acknowledgement with status 0; rejected packets are sent
+/// again up to three times in all.
+pub fn transact(
+    port: &mut (impl Read + Write),
+    op: u8,
+    data: &[u8],
+    check: u32,
+    timeout: Duration,
+) -> Result<Reply> {
+    let frame = slip_encode(&command(op, data, check));
+    let mut last = None;
+    for _ in 0..ATTEMPTS {
+        port.write_all(&frame)
+            .and_then(|()| port.flush())
+            .context("writing to the serial port")?;
+        match read_reply(port, op, timeout) {
+            Ok(reply) if reply.status == 0 => return Ok(reply),
+            Ok(reply) => {
+                last = Some(format!(
+                    "the ROM rejected command {op:#04x} (error {:#04x})",
+                    reply.error
+                ))
+            }
+            Err(err) => last = Some(format!("{err:#}")),
+        }
+    }
+    bail!("{} after {ATTEMPTS} attempts", last.unwrap_or_default())
+}
+
+/// SYNC until the ROM answers (it needs a few to detect the baud rate).
+pub fn sync(port: &mut (impl Read + Write)) -> Result<()> {
+    let mut payload = vec![0x07, 0x07, 0x12, 0x20];
+    payload.extend_from_slice(&[0x55; 32]);
+    for _ in 0..10 {
+        if transact(port, SYNC, &payload, 0, Duration::from_millis(300)).is_ok() {
+            return Ok(());
+        }
+    }
+    bail!("the ESP8266 ROM loader does not answer: hold FLASH/GPIO0 low while resetting the board, and check --port")
+}
+
+/// The erase size to ask the ESP8266 ROM for: its FLASH_BEGIN erases in a known-buggy way, so the
+/// size is adjusted as Espressif's tools do to erase exactly the sectors written.
+pub fn esp8266_erase_size(offset: u32, size: u32) -> u32 {
+    const SECTOR: u32 = 4096;
+    const SECTORS_PER_BLOCK: u32 = 16;
+    let sectors = size.div_ceil(SECTOR);
+    let start = offset / SECTOR;
+    let head = (SECTORS_PER_BLOCK - start % SECTORS_PER_BLOCK).min(sectors);
+    if sectors < 2 * head {
+        sectors.div_ceil(2) * SECTOR
+    } else {
+        (sectors - head) * SECTOR
+    }
+}
+
+/// Writes `image` at `offset`, block by block; `progress` gets the bytes written so far.
+pub fn write_flash(
+    port: &mut (impl Read + Write),
+    offset: u32,
+    image: &[u8],
+    mut progress: impl FnMut(usize),
+) -> Result<()> {
+    let blocks = image.len().div_ceil(BLOCK_SIZE) as u32;
+    let mut begin = Vec::with_capacity(16);
+    for word in [
+        esp8266_erase_size(offset, image.len() as u32),
+        blocks,
+        BLOCK_SIZE as u32,
+        offset,
+    ] {
+        begin.extend_from_slice(&word.to_le_bytes());
+    }
+    // Erasing takes time: the ROM answers FLASH_BEGIN only when it is done.
+    transact(port, FLASH_BEGIN, &begin, 0, Duration::from_secs(30)).context("FLASH_BEGIN")?;
+    for (seq, chunk) in image.chunks(BLOCK_SIZE).enumerate() {
+        let mut block = vec![0xFF; BLOCK_SIZE];
+        block[..chunk.len()].copy_from_slice(chunk);
+        let mut data = Vec::with_capacity(16 + BLOCK_SIZE);
+        for word in [BLOCK_SIZE as u32, seq as u32, 0, 0] {
+            data.extend_from_slice(&word.to_le_bytes());
+        }
+        data.extend_from_slice(&block);
+        transact(
+            port,
+            FLASH_DATA,
+            &data,
+            checksum(&block),
+            Duration::from_secs(5),
+        )
+        .with_context(|| format!("FLASH_DATA block {seq} of {blocks}"))?;
+        progress((seq + 1) * BLOCK_SIZE);
+    }
+    Ok(())
+}
+
+/// Ends flashing; `reboot` runs the new firmware.
+pub fn finish(port: &mut (impl Read + Write), reboot: bool) -> Result<()> {
+    let flag: u32 = if reboot { 0 } else { 1 };
+    transact(
+        port,
+        FLASH_END,
+        &flag.to_le_bytes(),
+        0,
+        Duration::from_secs(2),
+    )
+    .map(|_| ())
+    .context("FLASH_END")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slip_escapes_delimiters() {
+        assert_eq!(
+            slip_encode(&[1, 0xC0, 2, 0xDB, 3]),
+            [0xC0, 1, 0xDB, 0xDC, 2, 0xDB, 0xDD, 3, 0xC0]
+        );
+    }
+
+    #[test]
+    fn checksum_is_seeded_xor() {
+        assert_eq!(checksum(&[]), 0xEF);
+        assert_eq!(checksum(&[0xEF]), 0);
+        assert_eq!(checksum(&[1, 2, 4]), u32::from(0xEF ^ 7u8));
+    }
+
+    #[test]
+    fn erase_size_correction() {
+        // Within one 64 KiB block: half the sectors, rounded up (the ROM erases double).
+        assert_eq!(esp8266_erase_size(0, 4096), 4096);
+        assert_eq!(esp8266_erase_size(0, 8 * 4096), 4 * 4096);
+        // Across blocks: the head sectors are erased by the ROM anyway.
+        assert_eq!(esp8266_erase_size(0, 40 * 4096), 24 * 4096);
+    }
+}

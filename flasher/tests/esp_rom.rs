@@ -1,0 +1,267 @@
+//! `mreq-flash --board esp8266` against an emulated ESP8266 ROM loader on a pseudo-terminal. The
+//! emulator, written here from Espressif's protocol description, keeps what it is told to write in
+//! a memory image that is compared with what was meant to be flashed. Line faults (a dropped byte,
+//! a corrupted byte) must be retried or end in a clear failure, never in a reported success.
+
+use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
+use std::fs::File;
+use std::io::{Read, Write};
+use std::process::Command;
+use std::sync::mpsc;
+use std::time::Duration;
+
+const FLASH_SIZE: usize = 4 * 1024 * 1024;
+
+#[derive(Clone, Copy, Default)]
+struct Faults {
+    /// Drop one byte of this FLASH_DATA block, the first time it arrives.
+    drop_byte_once: Option<u32>,
+    /// Flip one data byte of this block, the first time it arrives.
+    corrupt_once: Option<u32>,
+    /// Flip one data byte of this block every time.
+    corrupt_always: Option<u32>,
+}
+
+struct Outcome {
+    flash: Vec<u8>,
+    ended: bool,
+    rejected: usize,
+}
+
+fn open_pty() -> (File, String) {
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).expect("openpt");
+    grantpt(&master).expect("grantpt");
+    unlockpt(&master).expect("unlockpt");
+    let name = ptsname(&master, Vec::new())
+        .expect("ptsname")
+        .into_string()
+        .expect("pty name");
+    (File::from(master), name)
+}
+
+fn slip(packet: &[u8]) -> Vec<u8> {
+    let mut out = vec![0xC0];
+    for &b in packet {
+        match b {
+            0xC0 => out.extend_from_slice(&[0xDB, 0xDC]),
+            0xDB => out.extend_from_slice(&[0xDB, 0xDD]),
+            b => out.push(b),
+        }
+    }
+    out.push(0xC0);
+    out
+}
+
+fn reply(op: u8, ok: bool) -> Vec<u8> {
+    let mut packet = vec![0x01, op, 2, 0, 0, 0, 0, 0];
+    packet.extend_from_slice(if ok { &[0, 0] } else { &[1, 0x07] });
+    slip(&packet)
+}
+
+fn word(data: &[u8], i: usize) -> u32 {
+    u32::from_le_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]])
+}
+
+/// Serves the ROM loader protocol until the other side closes the pty.
+fn emulate(mut master: File, faults: Faults) -> Outcome {
+    let mut flash = vec![0xFFu8; FLASH_SIZE];
+    let (mut offset, mut block_size) = (0u32, 0u32);
+    let (mut ended, mut rejected) = (false, 0);
+    let mut seen_blocks = std::collections::HashSet::new();
+    let mut frame: Vec<u8> = Vec::new();
+    let mut in_frame = false;
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = match master.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        for &byte in &buf[..n] {
+            if byte != 0xC0 {
+                if in_frame {
+                    frame.push(byte);
+                }
+                continue;
+            }
+            if frame.is_empty() {
+                in_frame = true;
+                continue;
+            }
+            let mut raw = std::mem::take(&mut frame);
+            let mut packet = Vec::with_capacity(raw.len());
+            let mut iter = raw.drain(..);
+            while let Some(b) = iter.next() {
+                packet.push(match (b, iter.as_slice().first()) {
+                    (0xDB, Some(0xDC)) => (iter.next(), 0xC0).1,
+                    (0xDB, Some(0xDD)) => (iter.next(), 0xDB).1,
+                    (b, _) => b,
+                });
+            }
+            if packet.len() < 8 || packet[0] != 0 {
+                continue;
+            }
+            let op = packet[1];
+            if op == 0x03 && packet.len() > 16 {
+                let seq = word(&packet, 12);
+                // Faults hit the image's blocks (at offset 0), not the configuration's.
+                let first = seen_blocks.insert((offset, seq)) && offset == 0;
+                if first && faults.drop_byte_once == Some(seq) {
+                    packet.remove(20);
+                }
+                let always = offset == 0 && faults.corrupt_always == Some(seq);
+                if (first && faults.corrupt_once == Some(seq)) || always {
+                    packet[40] ^= 0x40;
+                }
+            }
+            let size = u16::from_le_bytes([packet[2], packet[3]]) as usize;
+            let check = packet[4];
+            let data = &packet[8..];
+            let ok = data.len() == size
+                && match op {
+                    0x08 => data.len() == 36 && data[..4] == [0x07, 0x07, 0x12, 0x20],
+                    0x02 => {
+                        block_size = word(data, 8);
+                        offset = word(data, 12);
+                        true
+                    }
+                    0x03 => {
+                        let (len, seq) = (word(data, 0) as usize, word(data, 4));
+                        let payload = &data[16..];
+                        let sum = payload.iter().fold(0xEFu8, |a, b| a ^ b);
+                        let at = offset as usize + seq as usize * block_size as usize;
+                        if payload.len() == len && sum == check && at + len <= FLASH_SIZE {
+                            flash[at..at + len].copy_from_slice(payload);
+                            true
+                        } else {
+                            false
+                        }
+                    }
+                    0x04 => {
+                        ended = true;
+                        true
+                    }
+                    _ => false,
+                };
+            if !ok {
+                rejected += 1;
+            }
+            let _ = master.write_all(&reply(op, ok));
+        }
+    }
+    Outcome {
+        flash,
+        ended,
+        rejected,
+    }
+}
+
+fn flash_with(faults: Faults, image: &[u8]) -> (std::process::Output, Outcome) {
+    let (master, slave) = open_pty();
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(emulate(master, faults));
+    });
+    let path = std::env::temp_dir().join(format!(
+        "mreq-esp8266-{}-{:?}.bin",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::write(&path, image).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mreq-flash"))
+        .args([
+            "--board",
+            "esp8266",
+            "--port",
+            &slave,
+            "--image",
+            path.to_str().unwrap(),
+            "--startup-url",
+            "http://192.168.1.2/",
+        ])
+        .output()
+        .expect("run mreq-flash");
+    let _ = std::fs::remove_file(&path);
+    let outcome = receiver
+        .recv_timeout(Duration::from_secs(60))
+        .expect("emulator finished");
+    (out, outcome)
+}
+
+fn image() -> Vec<u8> {
+    (0..5000u32).map(|i| (i * 31 % 251) as u8).collect()
+}
+
+fn assert_flashed(out: &std::process::Output, outcome: &Outcome, image: &[u8]) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(outcome.ended, "FLASH_END was sent");
+    assert_eq!(&outcome.flash[..image.len()], image);
+    let board = mreq_fwconfig::boards::board("esp8266").unwrap();
+    let at = board.config_address as usize;
+    let config = mreq_fwconfig::Config::parse(&outcome.flash[at..at + mreq_fwconfig::BLOCK_SIZE])
+        .expect("configuration block written");
+    assert_eq!(config.startup_url(), Some("http://192.168.1.2/"));
+}
+
+#[test]
+fn flashes_image_and_configuration() {
+    let image = image();
+    let (out, outcome) = flash_with(Faults::default(), &image);
+    assert_flashed(&out, &outcome, &image);
+    assert_eq!(outcome.rejected, 0);
+}
+
+#[test]
+fn a_dropped_byte_is_retried() {
+    let image = image();
+    let (out, outcome) = flash_with(
+        Faults {
+            drop_byte_once: Some(2),
+            ..Faults::default()
+        },
+        &image,
+    );
+    assert_flashed(&out, &outcome, &image);
+    assert_eq!(
+        outcome.rejected, 1,
+        "the damaged packet was rejected once, then resent"
+    );
+}
+
+#[test]
+fn a_bad_checksum_is_retried() {
+    let image = image();
+    let (out, outcome) = flash_with(
+        Faults {
+            corrupt_once: Some(1),
+            ..Faults::default()
+        },
+        &image,
+    );
+    assert_flashed(&out, &outcome, &image);
+    assert_eq!(outcome.rejected, 1);
+}
+
+#[test]
+fn a_block_that_never_gets_through_fails_clearly() {
+    let (out, outcome) = flash_with(
+        Faults {
+            corrupt_always: Some(3),
+            ..Faults::default()
+        },
+        &image(),
+    );
+    assert!(
+        !out.status.success(),
+        "a failed flash must not report success"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("FLASH_DATA block 3") && stderr.contains("rejected"),
+        "{stderr}"
+    );
+    assert!(!outcome.ended, "no FLASH_END after a failure");
+}
