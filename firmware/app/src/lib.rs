@@ -98,24 +98,21 @@ pub async fn run<S: Read + Write>(
         }
     };
     let _ = report_memory(&mut console, board).await;
-    let _ = say!(console, "net: waiting for the network\r\n");
-    stack.wait_config_up().await;
-    if let Some(v4) = stack.config_v4() {
-        let _ = say!(
-            console,
-            "net: up {} gateway {:?}\r\n",
-            v4.address,
-            v4.gateway
-        );
+    // The shell does not wait for the network (a board without Wi-Fi credentials still has a
+    // console); requests do, in the connector. The start-up request waits here.
+    let startup = config.as_ref().and_then(|c| c.startup_url());
+    if startup.is_some() {
+        let _ = say!(console, "net: waiting for the network\r\n");
+        let _ = embassy_time::with_timeout(net::NETWORK_WAIT, stack.wait_config_up()).await;
     }
-
+    let _ = report_network(&mut console, stack).await;
     let pool_state = TcpClientState::<1, { net::TCP_TX }, { net::TCP_RX }>::new();
     let mut pool = TcpClient::new(stack, &pool_state);
     // Every read can time out: a stalled server must not hang the shell.
     pool.set_timeout(Some(embassy_time::Duration::from_secs(10)));
     let mut client = Client::new(net::NetConnector::new(stack, &pool));
 
-    if let Some(url) = config.as_ref().and_then(|c| c.startup_url()) {
+    if let Some(url) = startup {
         let _ = say!(console, "startup: GET {url}\r\n");
         let _ = fetch::fetch(&mut client, &mut console, Mode::Human, &Request::get(url)).await;
         let _ = report_memory(&mut console, board).await;
@@ -135,7 +132,7 @@ pub async fn run<S: Read + Write>(
             }
             Err(ConsoleError::Serial) => continue,
         }
-        let _ = serve(&mut client, &mut console, &line, board).await;
+        let _ = serve(&mut client, &mut console, &line, board, stack).await;
     }
 }
 
@@ -144,11 +141,13 @@ async fn serve<S: Read + Write>(
     console: &mut Console<'_, S>,
     line: &[u8],
     board: &BoardInfo,
+    stack: Stack<'_>,
 ) -> Result<(), ConsoleError> {
     match shell::parse(line) {
         Command::Empty => Ok(()),
         Command::Help => console.write(shell::HELP.as_bytes()).await,
         Command::Memory => report_memory(console, board).await,
+        Command::Network => report_network(console, stack).await,
         Command::Unknown if line.first() == Some(&b'@') => {
             say!(console, "\n@end err malformed request line\n")
         }
@@ -191,6 +190,25 @@ async fn serve<S: Read + Write>(
             fetch::fetch(client, console, Mode::Framed, &request).await?;
             report_memory(console, board).await
         }
+    }
+}
+
+async fn report_network<S: Read + Write>(
+    console: &mut Console<'_, S>,
+    stack: Stack<'_>,
+) -> Result<(), ConsoleError> {
+    match stack.config_v4() {
+        Some(v4) => say!(
+            console,
+            "net: up {} gateway {:?}\r\n",
+            v4.address,
+            v4.gateway
+        ),
+        None => say!(
+            console,
+            "net: no address yet (link {})\r\n",
+            if stack.is_link_up() { "up" } else { "down" }
+        ),
     }
 }
 

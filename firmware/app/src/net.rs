@@ -15,6 +15,9 @@ use mreq_core::{Error, Result};
 pub const TCP_TX: usize = 1024;
 pub const TCP_RX: usize = 2048;
 
+/// How long a request (or the start-up request) waits for the network to come up.
+pub const NETWORK_WAIT: embassy_time::Duration = embassy_time::Duration::from_secs(20);
+
 pub type Pool<'d> = TcpClient<'d, 1, TCP_TX, TCP_RX>;
 
 pub struct NetConnector<'d> {
@@ -50,6 +53,13 @@ impl<'d> Connect for NetConnector<'d> {
         if scheme == Scheme::Https {
             // TLS in firmware is its own piece of work (rustls no_std); until then, say so.
             return Err(Error::Tls);
+        }
+        if !self.stack.is_config_up()
+            && embassy_time::with_timeout(NETWORK_WAIT, self.stack.wait_config_up())
+                .await
+                .is_err()
+        {
+            return Err(Error::Connect(IoErrorKind::NotConnected));
         }
         let ip = self.resolve(host).await?;
         // embassy-net reports every failed connect as a reset (refused, unreachable, timed out).

@@ -18,6 +18,8 @@ pub enum Command<'a> {
     },
     Help,
     Memory,
+    /// `net`: address, gateway, link state.
+    Network,
     Empty,
     Unknown,
 }
@@ -47,6 +49,9 @@ pub fn parse(line: &[u8]) -> Command<'_> {
     }
     if word.eq_ignore_ascii_case("mem") {
         return Command::Memory;
+    }
+    if word.eq_ignore_ascii_case("net") {
+        return Command::Network;
     }
     let Some(method) = METHODS.iter().find(|m| m.eq_ignore_ascii_case(word)) else {
         return Command::Unknown;
@@ -80,7 +85,7 @@ fn parse_framed(rest: &str) -> Option<Command<'_>> {
     })
 }
 
-pub const HELP: &str = "commands:\r\n  get URL | head URL | delete URL | options URL\r\n  post URL [body text] | put URL [body text] | patch URL [body text]\r\n  mem    heap and stack use\r\n  help   this text\r\nprograms: see firmware/PROTOCOL.md (@req ...)\r\n";
+pub const HELP: &str = "commands:\r\n  get URL | head URL | delete URL | options URL\r\n  post URL [body text] | put URL [body text] | patch URL [body text]\r\n  mem    heap and stack use\r\n  net    network address and link\r\n  help   this text\r\nprograms: see firmware/PROTOCOL.md (@req ...)\r\n";
 
 #[cfg(test)]
 mod tests {
@@ -106,6 +111,7 @@ mod tests {
         );
         assert_eq!(parse(b"help"), Command::Help);
         assert_eq!(parse(b"mem"), Command::Memory);
+        assert_eq!(parse(b"NET"), Command::Network);
         assert_eq!(parse(b""), Command::Empty);
         assert_eq!(parse(b"get"), Command::Unknown);
         assert_eq!(parse(b"fetch http://h/"), Command::Unknown);

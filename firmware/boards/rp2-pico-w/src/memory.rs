@@ -1,0 +1,47 @@
+//! What the board reads from its memory layout (the generated memory.x): the configuration block
+//! and the stack high-water mark.
+//!
+//! No heap: every buffer is static or on the stack, so the app is told `(0, 0)`.
+
+use core::ptr::{addr_of, read_volatile};
+
+use cortex_m_rt::STACK_PAINT_VALUE;
+use mreq_fwconfig::BLOCK_SIZE;
+
+extern "C" {
+    // memory.x: the start of the configuration block's flash sector.
+    static _config_block: [u8; BLOCK_SIZE];
+    // cortex-m-rt's link.x: the stack grows down from `_stack_start` towards `_stack_end`, the
+    // end of .bss. With its `paint-stack` feature the reset handler fills that span with
+    // `STACK_PAINT_VALUE` before `main`.
+    static _stack_start: u32;
+    static _stack_end: u32;
+}
+
+/// The configuration block, read in place: RP2040 flash is memory-mapped (XIP) and nothing in
+/// this firmware writes to it.
+pub fn config_block() -> &'static [u8] {
+    // SAFETY: memory.x places the symbol at a BLOCK_SIZE block inside the mapped flash, which
+    // stays readable and unchanged while the firmware runs.
+    unsafe { &*addr_of!(_config_block) }
+}
+
+/// `(used, peak)` heap bytes, for `BoardInfo::heap`: there is no heap.
+pub fn heap_usage() -> (usize, usize) {
+    (0, 0)
+}
+
+/// The deepest the stack has been since reset, in bytes, for `BoardInfo::stack_peak`.
+pub fn stack_peak() -> usize {
+    let (bottom, top) = (
+        addr_of!(_stack_end) as usize,
+        addr_of!(_stack_start) as usize,
+    );
+    let mut word = bottom;
+    // SAFETY: volatile reads of aligned words within RAM, between the end of .bss and the top of
+    // the stack.
+    while word < top && unsafe { read_volatile(word as *const u32) } == STACK_PAINT_VALUE {
+        word += 4;
+    }
+    top - word
+}
