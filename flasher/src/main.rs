@@ -4,6 +4,7 @@ mod cargo_build;
 mod config;
 mod elf;
 mod esp_rom;
+mod monitor;
 mod ports;
 mod qemu;
 mod uf2;
@@ -279,6 +280,9 @@ fn flash_esp8266(args: &Args, board: &Board, image: &Path, block: &[u8]) -> Resu
     esp_rom::finish(&mut port, true)?;
     bar.finish_and_clear();
     eprintln!("flashed {} bytes and the configuration block to the {} on {port_name}; every block acknowledged by the ROM", data.len(), board.chip);
+    if args.monitor {
+        monitor::run(port)?;
+    }
     Ok(0)
 }
 

@@ -138,7 +138,10 @@ fn emulate(mut master: File, faults: Faults) -> Outcome {
                     }
                     0x04 => {
                         ended = true;
-                        true
+                        // The new firmware "boots" and says hello on the console.
+                        let _ = master.write_all(&reply(op, true));
+                        let _ = master.write_all(b"hello from the firmware\r\n");
+                        continue;
                     }
                     _ => false,
                 };
@@ -264,4 +267,44 @@ fn a_block_that_never_gets_through_fails_clearly() {
         "{stderr}"
     );
     assert!(!outcome.ended, "no FLASH_END after a failure");
+}
+
+#[test]
+fn monitor_shows_the_console_after_flashing_and_ctrl_bracket_leaves() {
+    use std::process::Stdio;
+    let (master, slave) = open_pty();
+    std::thread::spawn(move || emulate(master, Faults::default()));
+    let path =
+        std::env::temp_dir().join(format!("mreq-esp8266-monitor-{}.bin", std::process::id()));
+    std::fs::write(&path, image()).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mreq-flash"))
+        .args([
+            "--board",
+            "esp8266",
+            "--port",
+            &slave,
+            "--image",
+            path.to_str().unwrap(),
+            "--monitor",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run mreq-flash");
+    std::thread::sleep(Duration::from_secs(2));
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&[0x1d]).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("hello from the firmware"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }

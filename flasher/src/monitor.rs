@@ -1,0 +1,87 @@
+//! `--monitor`: the board's console on this terminal. Everything typed goes to the board; Ctrl-]
+//! (or Ctrl-C, as a byte, when the terminal is raw) leaves.
+
+use anyhow::{Context, Result};
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The bytes that end the monitor: Ctrl-] and Ctrl-C.
+const EXIT_KEYS: [u8; 2] = [0x1d, 0x03];
+
+/// Copies the port to stdout and stdin to the port until an exit key or the port goes away.
+pub fn run(mut port: Box<dyn serialport::SerialPort>) -> Result<()> {
+    let _raw = RawTerminal::enter();
+    eprintln!("--- console: Ctrl-] leaves ---\r");
+    let done = Arc::new(AtomicBool::new(false));
+    let mut writer = port.try_clone().context("cannot share the serial port")?;
+    let keyboard_done = done.clone();
+    std::thread::spawn(move || {
+        let mut stdin = std::io::stdin();
+        let mut byte = [0u8; 1];
+        while let Ok(1) = stdin.read(&mut byte) {
+            if EXIT_KEYS.contains(&byte[0]) || writer.write_all(&byte).is_err() {
+                break;
+            }
+        }
+        keyboard_done.store(true, Ordering::SeqCst);
+    });
+    let mut stdout = std::io::stdout();
+    let mut buf = [0u8; 1024];
+    port.set_timeout(Duration::from_millis(50))
+        .context("serial port timeout")?;
+    while !done.load(Ordering::SeqCst) {
+        match port.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                stdout
+                    .write_all(&buf[..n])
+                    .and_then(|()| stdout.flush())
+                    .context("writing the console")?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(e) => return Err(e).context("the serial port went away"),
+        }
+    }
+    eprintln!("\r\n--- console closed ---\r");
+    Ok(())
+}
+
+/// Puts a terminal stdin into raw mode (keys go to the board as typed) and restores it on drop.
+struct RawTerminal {
+    #[cfg(target_os = "linux")]
+    saved: Option<rustix::termios::Termios>,
+}
+
+impl RawTerminal {
+    fn enter() -> RawTerminal {
+        #[cfg(target_os = "linux")]
+        {
+            let stdin = rustix::stdio::stdin();
+            let saved = rustix::termios::tcgetattr(stdin).ok();
+            if let Some(original) = &saved {
+                let mut raw = original.clone();
+                raw.make_raw();
+                let _ =
+                    rustix::termios::tcsetattr(stdin, rustix::termios::OptionalActions::Now, &raw);
+            }
+            RawTerminal { saved }
+        }
+        #[cfg(not(target_os = "linux"))]
+        RawTerminal {}
+    }
+}
+
+impl Drop for RawTerminal {
+    fn drop(&mut self) {
+        #[cfg(target_os = "linux")]
+        if let Some(original) = &self.saved {
+            let _ = rustix::termios::tcsetattr(
+                rustix::stdio::stdin(),
+                rustix::termios::OptionalActions::Now,
+                original,
+            );
+        }
+    }
+}
