@@ -11,7 +11,7 @@ fi
 
 TOTAL_START=$SECONDS
 # Board crates built here (firmware/boards/*, each with its own target; see mreq-flash --list-boards).
-BOARDS="qemu stm32f407-w5500 rp2-pico-w"
+BOARDS="qemu stm32f407-w5500 rp2-pico-w esp32c3"
 STAGE=""
 STAGE_START=0
 

@@ -205,7 +205,25 @@ fn flash_segments(board: &Board, elf: &Path) -> Result<(Vec<uf2::Segment>, u32)>
     Ok((segments, image_end))
 }
 
+/// Where an ESP-IDF-style partition table puts the application (the bootloader and the table
+/// sit below it).
+const ESP_APP_OFFSET: u32 = 0x1_0000;
+
 fn check_image(board: &Board, elf: &Path) -> Result<u8> {
+    if board.method == FlashMethod::Espflash {
+        // The ELF's segments are at their run (cache-mapped) addresses; the app image holds them
+        // all, so their sum (plus headers) must fit between the app offset and the block.
+        let all: u32 = elf::load_segments(elf)?
+            .iter()
+            .map(|s| s.data.len() as u32)
+            .sum();
+        let room = board.firmware_limit() - ESP_APP_OFFSET;
+        if all > room {
+            bail!("the {} firmware is {all} bytes: more than the {room} bytes between the app partition at {ESP_APP_OFFSET:#x} and the configuration block", board.name);
+        }
+        println!("{}: {all} bytes of segments for the app partition at {ESP_APP_OFFSET:#x}; configuration block at {:#x}, {} bytes to spare", board.name, board.config_address, room - all);
+        return Ok(0);
+    }
     let (segments, image_end) = flash_segments(board, elf)?;
     let in_flash: usize = segments.iter().map(|s| s.data.len()).sum();
     let all: usize = elf::load_segments(elf)?.iter().map(|s| s.data.len()).sum();

@@ -1,0 +1,73 @@
+//! The heap (esp-radio's buffers and driver tasks, esp-rtos's thread stacks) and the figures the
+//! app reports: heap bytes in use and at peak, from esp-alloc's own statistics, and the main
+//! stack's high-water mark.
+//!
+//! The main stack (esp-hal's linker scripts: from `_stack_start` down to `_stack_end`, the RAM
+//! left after the statics) runs the embassy executor, so every task of ours and the app; the
+//! radio driver's own threads have stacks on the heap and are not counted. It is painted at boot;
+//! the deepest word no longer holding the pattern marks the peak. The painting starts above
+//! `__stack_chk_guard`: esp-hal keeps a guard word there under a write watchpoint.
+
+use core::ptr::{addr_of, read_volatile, write_volatile};
+
+/// Heap in the RAM that held the second-stage bootloader, free once the app runs.
+const RECLAIMED_HEAP: usize = 64 * 1024;
+/// Heap among the statics.
+const STATIC_HEAP: usize = 32 * 1024;
+
+/// Hands the heap regions to esp-alloc. Call once, after `esp_hal::init`.
+pub fn init_heap() {
+    esp_alloc::heap_allocator!(#[esp_hal::ram(reclaimed)] size: RECLAIMED_HEAP);
+    esp_alloc::heap_allocator!(size: STATIC_HEAP);
+}
+
+/// `(used, peak)` heap bytes, for `BoardInfo::heap`.
+pub fn heap_usage() -> (usize, usize) {
+    let stats = esp_alloc::HEAP.stats();
+    (stats.current_usage, stats.max_usage)
+}
+
+extern "C" {
+    // From esp-hal's linker scripts.
+    static __stack_chk_guard: u32;
+    static _stack_start: u32;
+}
+
+const PAINT: u32 = 0x5AFE_C0DE;
+
+/// `(lowest paintable word, top)` of the main stack.
+fn stack_bounds() -> (usize, usize) {
+    (
+        addr_of!(__stack_chk_guard) as usize + 4,
+        addr_of!(_stack_start) as usize,
+    )
+}
+
+/// Fills the unused part of the stack (below the current stack pointer) with `PAINT`.
+/// Volatile word stores, so the compiler cannot turn the loop into a `memset` call that would
+/// itself use the stack being painted. Call before any interrupt is enabled.
+#[inline(never)]
+pub fn paint_stack() {
+    let (bottom, _) = stack_bounds();
+    let sp: usize;
+    // SAFETY: reads the stack pointer register, nothing else.
+    unsafe { core::arch::asm!("mv {}, sp", out(reg) sp) };
+    let mut word = bottom;
+    while word < sp {
+        // SAFETY: [bottom, sp) is main-stack memory below every live frame, above the guard word.
+        unsafe { write_volatile(word as *mut u32, PAINT) };
+        word += 4;
+    }
+}
+
+/// The deepest the main stack has been since `paint_stack`, in bytes, for
+/// `BoardInfo::stack_peak`.
+pub fn stack_peak() -> usize {
+    let (bottom, top) = stack_bounds();
+    let mut word = bottom;
+    // SAFETY: reads within the main stack region.
+    while word < top && unsafe { read_volatile(word as *const u32) } == PAINT {
+        word += 4;
+    }
+    top - word
+}
