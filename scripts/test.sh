@@ -123,6 +123,13 @@ cargo build --quiet -p mreq-flash
 for board in $BOARDS; do
     target/debug/mreq-flash --board "$board" --check-image
 done
+# ESP32-S3: the esp32c3 crate with its chip feature switched, on Espressif's Xtensa toolchain.
+if rustup toolchain list | grep -q '^esp'; then
+    (cd firmware/boards/esp32c3 && cargo +esp build --release --quiet --no-default-features \
+        --features esp32s3 --target xtensa-esp32s3-none-elf)
+else
+    echo "esp32s3: not built: needs the Espressif Xtensa toolchain (cargo install espup && espup install)"
+fi
 stage_end
 
 # --- qemu ----------------------------------------------------------------------------------------

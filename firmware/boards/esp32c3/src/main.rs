@@ -34,6 +34,8 @@ esp_bootloader_esp_idf::esp_app_desc!();
 /// The board's name in `mreq_fwconfig::boards` (where the configuration block lives).
 #[cfg(feature = "esp32c3")]
 const BOARD_NAME: &str = "esp32c3";
+#[cfg(feature = "esp32s3")]
+const BOARD_NAME: &str = "esp32s3";
 
 /// Sockets embassy-net can hold: DHCP, DNS, and a few TCP connections for the app.
 const SOCKETS: usize = 6;
