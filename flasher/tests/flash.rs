@@ -204,3 +204,31 @@ fn unknown_board_and_missing_firmware_are_clear_errors() {
         assert!(text.contains(board.name), "{text}");
     }
 }
+
+#[test]
+fn esp_partition_tables_put_the_configuration_where_the_table_says() {
+    for board in boards::BOARDS
+        .iter()
+        .filter(|b| b.method == boards::FlashMethod::Espflash && b.status == BuildStatus::BuiltInCi)
+    {
+        let csv = std::fs::read_to_string(
+            Path::new(ROOT)
+                .join("firmware/boards")
+                .join(board.name)
+                .join("partitions.csv"),
+        )
+        .expect("partitions.csv");
+        let row = csv
+            .lines()
+            .find(|l| l.trim_start().starts_with("mreqcfg"))
+            .expect("an mreqcfg partition");
+        let fields: Vec<&str> = row.split(',').map(str::trim).collect();
+        let offset =
+            u32::from_str_radix(fields[3].trim_start_matches("0x"), 16).expect("hex offset");
+        assert_eq!(
+            offset, board.config_address,
+            "{}: partitions.csv and the board table disagree",
+            board.name
+        );
+    }
+}
