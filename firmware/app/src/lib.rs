@@ -11,6 +11,7 @@ pub mod console;
 pub mod fetch;
 pub mod net;
 pub mod shell;
+pub mod stack;
 
 pub use mreq_fwconfig;
 

@@ -8,7 +8,7 @@
 //! the deepest word no longer holding the pattern marks the peak. The painting starts above
 //! `__stack_chk_guard`: esp-hal keeps a guard word there under a write watchpoint.
 
-use core::ptr::{addr_of, read_volatile, write_volatile};
+use core::ptr::{addr_of, write_volatile};
 
 /// Heap in the RAM that held the second-stage bootloader, free once the app runs.
 const RECLAIMED_HEAP: usize = 64 * 1024;
@@ -64,10 +64,6 @@ pub fn paint_stack() {
 /// `BoardInfo::stack_peak`.
 pub fn stack_peak() -> usize {
     let (bottom, top) = stack_bounds();
-    let mut word = bottom;
-    // SAFETY: reads within the main stack region.
-    while word < top && unsafe { read_volatile(word as *const u32) } == PAINT {
-        word += 4;
-    }
-    top - word
+    // SAFETY: the main stack region above the guard word is readable RAM.
+    unsafe { mreq_fw::stack::high_water(bottom, top, PAINT) }
 }

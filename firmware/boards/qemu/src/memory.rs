@@ -6,7 +6,7 @@
 //! holding it marks the peak.
 
 use core::alloc::{GlobalAlloc, Layout};
-use core::ptr::{addr_of, read_volatile, write_volatile};
+use core::ptr::{addr_of, write_volatile};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use embedded_alloc::LlffHeap;
@@ -94,10 +94,6 @@ pub fn paint_stack() {
 /// The deepest the stack has been since `paint_stack`, in bytes, for `BoardInfo::stack_peak`.
 pub fn stack_peak() -> usize {
     let (bottom, top) = stack_bounds();
-    let mut word = bottom;
-    // SAFETY: reads within the stack region of memory.x.
-    while word < top && unsafe { read_volatile(word as *const u32) } == PAINT {
-        word += 4;
-    }
-    top - word
+    // SAFETY: the stack region of memory.x is readable RAM.
+    unsafe { mreq_fw::stack::high_water(bottom, top, PAINT) }
 }

@@ -3,7 +3,7 @@
 //!
 //! No heap: every buffer is static or on the stack, so the app is told `(0, 0)`.
 
-use core::ptr::{addr_of, read_volatile};
+use core::ptr::addr_of;
 
 use cortex_m_rt::STACK_PAINT_VALUE;
 use mreq_fwconfig::BLOCK_SIZE;
@@ -37,11 +37,6 @@ pub fn stack_peak() -> usize {
         addr_of!(_stack_end) as usize,
         addr_of!(_stack_start) as usize,
     );
-    let mut word = bottom;
-    // SAFETY: volatile reads of aligned words within RAM, between the end of .bss and the top of
-    // the stack.
-    while word < top && unsafe { read_volatile(word as *const u32) } == STACK_PAINT_VALUE {
-        word += 4;
-    }
-    top - word
+    // SAFETY: between the end of .bss and the top of the stack: readable RAM, painted at reset.
+    unsafe { mreq_fw::stack::high_water(bottom, top, STACK_PAINT_VALUE) }
 }

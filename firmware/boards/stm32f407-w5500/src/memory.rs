@@ -4,7 +4,7 @@
 //! .bss) up to `_stack_start` (the top of RAM), with `STACK_PAINT_VALUE` before `main`; the
 //! lowest word that no longer holds it marks the deepest the stack has been.
 
-use core::ptr::{addr_of, read_volatile};
+use core::ptr::addr_of;
 
 use cortex_m_rt::STACK_PAINT_VALUE;
 
@@ -25,10 +25,6 @@ pub fn stack_peak() -> usize {
         addr_of!(_stack_end) as usize,
         addr_of!(_stack_start) as usize,
     );
-    let mut word = bottom;
-    // SAFETY: reads words within the stack region that link.x lays out.
-    while word < top && unsafe { read_volatile(word as *const u32) } == STACK_PAINT_VALUE {
-        word += 4;
-    }
-    top - word
+    // SAFETY: the stack region link.x lays out: readable RAM, painted at reset.
+    unsafe { mreq_fw::stack::high_water(bottom, top, STACK_PAINT_VALUE) }
 }

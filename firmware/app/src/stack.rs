@@ -1,0 +1,39 @@
+//! Stack high-water measurement shared by the boards: each board paints its stack at reset (the
+//! painting is architecture-specific) and asks here how deep the paint has been overwritten.
+
+/// Bytes of the stack `[bottom, top)` (word addresses, growing down from `top`) that no longer
+/// hold `paint`: the deepest the stack has been.
+///
+/// # Safety
+/// `[bottom, top)` must be readable, word-aligned memory (the board's stack region).
+pub unsafe fn high_water(bottom: usize, top: usize, paint: u32) -> usize {
+    let mut word = bottom;
+    // SAFETY: the caller vouches that every word in [bottom, top) is readable; volatile, because
+    // the compiler cannot know that other code wrote there.
+    while word < top && unsafe { core::ptr::read_volatile(word as *const u32) } == paint {
+        word += 4;
+    }
+    top - word
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_overwritten_words_from_the_top() {
+        let mut stack = [0xAAAA_AAAAu32; 16];
+        stack[12..].fill(7);
+        stack[5] = 1; // below the deepest use: a lone write does not count twice
+        let bottom = stack.as_ptr() as usize;
+        let top = bottom + 16 * 4;
+        // The scan stops at the first overwritten word from the bottom.
+        assert_eq!(
+            unsafe { super::high_water(bottom, top, 0xAAAA_AAAA) },
+            11 * 4
+        );
+        stack[5] = 0xAAAA_AAAA;
+        assert_eq!(
+            unsafe { super::high_water(bottom, top, 0xAAAA_AAAA) },
+            4 * 4
+        );
+    }
+}
