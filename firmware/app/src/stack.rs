@@ -22,15 +22,16 @@ mod tests {
     fn counts_overwritten_words_from_the_top() {
         let mut stack = [0xAAAA_AAAAu32; 16];
         stack[12..].fill(7);
-        stack[5] = 1; // below the deepest use: a lone write does not count twice
-        let bottom = stack.as_ptr() as usize;
-        let top = bottom + 16 * 4;
-        // The scan stops at the first overwritten word from the bottom.
+        let words = stack.as_mut_ptr();
+        let (bottom, top) = (words as usize, words as usize + 16 * 4);
+        // A word overwritten deeper down marks the high water, even if the words above it kept
+        // their paint.
+        unsafe { core::ptr::write_volatile(words.add(5), 1) };
         assert_eq!(
             unsafe { super::high_water(bottom, top, 0xAAAA_AAAA) },
             11 * 4
         );
-        stack[5] = 0xAAAA_AAAA;
+        unsafe { core::ptr::write_volatile(words.add(5), 0xAAAA_AAAA) };
         assert_eq!(
             unsafe { super::high_water(bottom, top, 0xAAAA_AAAA) },
             4 * 4
