@@ -102,19 +102,6 @@ for board in $BOARDS; do
 done
 stage_end
 
-# --- test ----------------------------------------------------------------------------------------
-stage test
-cargo test --workspace
-stage_end
-
-# --- nostd ---------------------------------------------------------------------------------------
-stage nostd
-cargo build -p mreq-core --no-default-features --target thumbv6m-none-eabi
-cargo build -p mreq-core --no-default-features --target riscv32imc-unknown-none-elf
-cargo build -p mreq-core --no-default-features --features alloc --target thumbv6m-none-eabi
-cargo build -p mreq-fwconfig --target thumbv6m-none-eabi
-stage_end
-
 # --- firmware ------------------------------------------------------------------------------------
 # Every board built here, in release, through the flasher (it reads the board table, builds with
 # cargo and checks that the image stays below the configuration region); prints each image's size.
@@ -130,6 +117,19 @@ if rustup toolchain list | grep -q '^esp'; then
 else
     echo "esp32s3: not built: needs the Espressif Xtensa toolchain (cargo install espup && espup install)"
 fi
+stage_end
+
+# --- test ----------------------------------------------------------------------------------------
+stage test
+cargo test --workspace
+stage_end
+
+# --- nostd ---------------------------------------------------------------------------------------
+stage nostd
+cargo build -p mreq-core --no-default-features --target thumbv6m-none-eabi
+cargo build -p mreq-core --no-default-features --target riscv32imc-unknown-none-elf
+cargo build -p mreq-core --no-default-features --features alloc --target thumbv6m-none-eabi
+cargo build -p mreq-fwconfig --target thumbv6m-none-eabi
 stage_end
 
 # --- qemu ----------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ mod cargo_build;
 mod config;
 mod elf;
 mod esp_rom;
+mod espressif;
 mod monitor;
 mod ports;
 mod qemu;
@@ -54,6 +55,10 @@ struct Args {
     /// RP2040: write the UF2 (firmware + configuration) to FILE instead of the BOOTSEL drive.
     #[arg(long, value_name = "FILE")]
     uf2_out: Option<PathBuf>,
+    /// ESP32: write the whole flash image (bootloader, partition table, app, configuration) to
+    /// FILE instead of flashing.
+    #[arg(long, value_name = "FILE")]
+    merged_out: Option<PathBuf>,
     /// QEMU: write the pflash image holding the configuration to FILE instead of booting.
     #[arg(long, value_name = "FILE")]
     pflash_out: Option<PathBuf>,
@@ -132,9 +137,7 @@ fn run(args: &Args) -> Result<u8> {
             "probe-rs",
             "probe-rs download --chip <chip> FIRMWARE.elf",
         ),
-        FlashMethod::Espflash => {
-            not_yet(board, "espflash", "espflash flash --monitor FIRMWARE.elf")
-        }
+        FlashMethod::Espflash => flash_espressif(args, &root, board, &firmware, &block),
         FlashMethod::Esp8266Rom => flash_esp8266(args, board, &firmware, &block),
     }
 }
@@ -267,6 +270,45 @@ fn flash_uf2(args: &Args, board: &Board, elf: &Path, block: &[u8]) -> Result<u8>
         data.len() / 512,
         board.config_address
     );
+    Ok(0)
+}
+
+/// ESP32-C3/S3: an ESP-IDF image from the ELF and the board's partition table, plus the
+/// configuration block, written and verified by espflash (or saved with --merged-out).
+fn flash_espressif(
+    args: &Args,
+    root: &Path,
+    board: &Board,
+    elf: &Path,
+    block: &[u8],
+) -> Result<u8> {
+    let elf_data = std::fs::read(elf).with_context(|| format!("cannot read {}", elf.display()))?;
+    let partitions = cargo_build::board_dir(root, board).join("partitions.csv");
+    let segments = espressif::segments(board, &elf_data, &partitions, block)?;
+    if let Some(out) = &args.merged_out {
+        std::fs::write(out, espressif::merged(&segments))
+            .with_context(|| format!("cannot write {}", out.display()))?;
+        eprintln!(
+            "wrote {} (bootloader, partition table, app, configuration at {:#x})",
+            out.display(),
+            board.config_address
+        );
+        return Ok(0);
+    }
+    let port_name = choose_port(args)?;
+    espressif::flash(
+        board,
+        &port_name,
+        args.baud.unwrap_or(board.default_baud),
+        &segments,
+    )?;
+    eprintln!("flashed and verified the {} on {port_name}", board.name);
+    if args.monitor {
+        let port = serialport::new(&port_name, 115_200)
+            .open()
+            .map_err(|e| port_error(&port_name, e))?;
+        monitor::run(port)?;
+    }
     Ok(0)
 }
 

@@ -232,3 +232,139 @@ fn esp_partition_tables_put_the_configuration_where_the_table_says() {
         );
     }
 }
+
+/// The ESP-IDF app image at `offset` in `flash`: its segments by load address, checked against
+/// the format's checksum and (if present) SHA-256.
+fn esp_app_segments(flash: &[u8], offset: usize) -> Vec<(u32, Vec<u8>)> {
+    use sha2::{Digest, Sha256};
+    let image = &flash[offset..];
+    assert_eq!(image[0], 0xE9, "app image magic");
+    let count = image[1] as usize;
+    let hash_appended = image[23] == 1;
+    let mut at = 24;
+    let mut checksum = 0xEFu8;
+    let mut segments = Vec::new();
+    for _ in 0..count {
+        let addr = u32::from_le_bytes(image[at..at + 4].try_into().unwrap());
+        let len = u32::from_le_bytes(image[at + 4..at + 8].try_into().unwrap()) as usize;
+        let data = image[at + 8..at + 8 + len].to_vec();
+        checksum = data.iter().fold(checksum, |c, b| c ^ b);
+        segments.push((addr, data));
+        at += 8 + len;
+    }
+    // The checksum byte ends a 16-byte-aligned block.
+    at += 15 - (at % 16);
+    assert_eq!(image[at], checksum, "image checksum");
+    if hash_appended {
+        let digest = Sha256::digest(&image[..at + 1]);
+        assert_eq!(
+            &image[at + 1..at + 33],
+            digest.as_slice(),
+            "appended SHA-256"
+        );
+    }
+    segments
+}
+
+#[test]
+fn esp32_image_from_the_elf_without_a_device() {
+    use object::{Object, ObjectSection, SectionKind};
+    use sha2::{Digest, Sha256};
+    let board = boards::board("esp32c3").unwrap();
+    let out = temp("esp32c3-flash.bin");
+    let run = flash(&[
+        "--board",
+        "esp32c3",
+        "--merged-out",
+        out.to_str().unwrap(),
+        "--startup-url",
+        "http://10.0.0.2/",
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let flash_image = std::fs::read(&out).unwrap();
+    let _ = std::fs::remove_file(&out);
+    assert_eq!(flash_image[0], 0xE9, "second-stage bootloader at 0");
+    assert_eq!(
+        &flash_image[0x8000..0x8002],
+        &[0xAA, 0x50],
+        "partition table at 0x8000"
+    );
+    let table = &flash_image[0x8000..0x9000];
+    let mreqcfg = table
+        .chunks(32)
+        .find(|e| e[..2] == [0xAA, 0x50] && e[12..19] == *b"mreqcfg")
+        .expect("mreqcfg partition entry");
+    assert_eq!(
+        u32::from_le_bytes(mreqcfg[4..8].try_into().unwrap()),
+        board.config_address
+    );
+
+    // Every allocated, initialised ELF section must be in the app image at its address.
+    let mut by_address = std::collections::BTreeMap::new();
+    for (addr, data) in esp_app_segments(&flash_image, 0x10000) {
+        for (i, byte) in data.into_iter().enumerate() {
+            by_address.insert(addr + i as u32, byte);
+        }
+    }
+    let elf_path = Path::new(ROOT).join(
+        "firmware/boards/esp32c3/target/riscv32imc-unknown-none-elf/release/mreq-board-esp32c3",
+    );
+    let elf_data = std::fs::read(&elf_path).expect("the firmware ELF mreq-flash just built");
+    let elf = object::File::parse(&*elf_data).unwrap();
+    let mut checked = 0;
+    for section in elf.sections() {
+        let loaded = matches!(
+            section.kind(),
+            SectionKind::Text
+                | SectionKind::Data
+                | SectionKind::ReadOnlyData
+                | SectionKind::ReadOnlyString
+        );
+        if !loaded || section.size() == 0 {
+            continue;
+        }
+        let data = section.data().unwrap();
+        // The app descriptor's `app_elf_sha256` (bytes 144..176) is filled in from the ELF.
+        let patched = if section.name() == Ok(".flash.appdesc") {
+            let at = section.address() as u32 + 144;
+            let written: Vec<u8> = (at..at + 32).map(|a| by_address[&a]).collect();
+            assert_eq!(
+                written,
+                Sha256::digest(&elf_data).to_vec(),
+                "app descriptor holds the ELF's SHA-256"
+            );
+            144..176
+        } else {
+            0..0
+        };
+        for (i, byte) in data
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !patched.contains(i))
+        {
+            let addr = section.address() as u32 + i as u32;
+            assert_eq!(
+                by_address.get(&addr),
+                Some(byte),
+                "section {} byte at {addr:#x}",
+                section.name().unwrap_or("?")
+            );
+        }
+        checked += data.len();
+    }
+    assert!(
+        checked > 100_000,
+        "only {checked} bytes of sections checked"
+    );
+
+    let block = &flash_image
+        [board.config_address as usize..board.config_address as usize + mreq_fwconfig::BLOCK_SIZE];
+    assert_eq!(
+        mreq_fwconfig::Config::parse(block).unwrap().startup_url(),
+        Some("http://10.0.0.2/")
+    );
+}

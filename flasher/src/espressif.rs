@@ -1,0 +1,132 @@
+//! ESP32-C3/S3 through espflash (the library): an ESP-IDF image (bootloader, partition table, app)
+//! from the ELF and the board's `partitions.csv`, the configuration block in its own partition,
+//! written over the serial ROM loader with verification.
+
+use anyhow::{bail, Context, Result};
+use espflash::connection::{Connection, ResetAfterOperation, ResetBeforeOperation};
+use espflash::flasher::{FlashData, FlashSettings, FlashSize, Flasher};
+use espflash::image_format::idf::IdfBootloaderFormat;
+use espflash::image_format::Segment;
+use espflash::target::{Chip, DefaultProgressCallback, XtalFrequency};
+use mreq_fwconfig::boards::Board;
+use std::borrow::Cow;
+use std::path::Path;
+
+fn chip(board: &Board) -> Result<Chip> {
+    match board.name {
+        "esp32c3" => Ok(Chip::Esp32c3),
+        "esp32s3" => Ok(Chip::Esp32s3),
+        other => bail!("{other} is not an ESP32 board"),
+    }
+}
+
+fn flash_size(board: &Board) -> Result<FlashSize> {
+    match board.flash_size {
+        0x40_0000 => Ok(FlashSize::_4Mb),
+        0x80_0000 => Ok(FlashSize::_8Mb),
+        0x100_0000 => Ok(FlashSize::_16Mb),
+        other => bail!("{}: no ESP flash size for {other} bytes", board.name),
+    }
+}
+
+/// Everything that goes into flash: bootloader, partition table, app, then the configuration.
+pub fn segments(
+    board: &Board,
+    elf: &[u8],
+    partitions: &Path,
+    block: &[u8],
+) -> Result<Vec<(u32, Vec<u8>)>> {
+    let settings = FlashSettings::new(None, Some(flash_size(board)?), None);
+    let flash_data = FlashData::new(settings, 0, None, chip(board)?, XtalFrequency::_40Mhz);
+    let image = IdfBootloaderFormat::new(elf, &flash_data, Some(partitions), None, None, None)
+        .map_err(|e| anyhow::anyhow!("cannot make an ESP-IDF image: {e}"))?;
+    let mut segments: Vec<(u32, Vec<u8>)> = image
+        .flash_segments()
+        .map(|s| (s.addr, s.data.to_vec()))
+        .collect();
+    let end = segments
+        .iter()
+        .map(|(addr, data)| addr + data.len() as u32)
+        .max()
+        .unwrap_or(0);
+    if end > board.config_address {
+        bail!(
+            "the image ends at {end:#x}, past the configuration block at {:#x}",
+            board.config_address
+        );
+    }
+    segments.push((board.config_address, block.to_vec()));
+    Ok(segments)
+}
+
+/// One flash image from 0 to the end of the configuration block (gaps erased, 0xFF).
+pub fn merged(segments: &[(u32, Vec<u8>)]) -> Vec<u8> {
+    let end = segments
+        .iter()
+        .map(|(addr, data)| *addr as usize + data.len())
+        .max()
+        .unwrap_or(0);
+    let mut image = vec![0xFFu8; end];
+    for (addr, data) in segments {
+        image[*addr as usize..*addr as usize + data.len()].copy_from_slice(data);
+    }
+    image
+}
+
+/// Connects to the ROM loader on `port` (refusing a chip other than the board's), writes every
+/// segment with espflash's verification (MD5 of what was written), then resets into the firmware.
+pub fn flash(board: &Board, port_name: &str, baud: u32, segments: &[(u32, Vec<u8>)]) -> Result<()> {
+    let expected = chip(board)?;
+    let serial = serialport::new(port_name, 115_200)
+        .timeout(std::time::Duration::from_secs(3))
+        .open_native()
+        .with_context(|| format!("cannot open {port_name}"))?;
+    let port_info = serialport::UsbPortInfo {
+        vid: 0,
+        pid: 0,
+        serial_number: None,
+        manufacturer: None,
+        product: None,
+    };
+    let connection = Connection::new(
+        serial,
+        port_info,
+        ResetAfterOperation::HardReset,
+        ResetBeforeOperation::DefaultReset,
+        115_200,
+    );
+    // Connect without naming the chip, so that a mismatch is reported in the board's terms.
+    let mut flasher =
+        Flasher::connect(connection, true, true, false, None, Some(baud)).map_err(|e| {
+            anyhow::anyhow!(
+                "no ESP ROM loader answers on {port_name}: {e} (hold BOOT while pressing RESET)"
+            )
+        })?;
+    if flasher.chip() != expected {
+        bail!(
+            "{port_name} has an {} but --board {} is an {expected}: nothing written",
+            flasher.chip(),
+            board.name
+        );
+    }
+    let parts: Vec<Segment<'_>> = segments
+        .iter()
+        .map(|(addr, data)| Segment {
+            addr: *addr,
+            data: Cow::Borrowed(data),
+        })
+        .collect();
+    flasher
+        .write_bins_to_flash(&parts, &mut DefaultProgressCallback)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "writing {} failed: {e}; the board is not known to hold a complete image",
+                board.name
+            )
+        })?;
+    let mut connection = flasher.into_connection();
+    connection
+        .reset_after(true, expected)
+        .map_err(|e| anyhow::anyhow!("written and verified, but the reset failed: {e}"))?;
+    Ok(())
+}
