@@ -7,7 +7,7 @@ use espflash::connection::{Connection, ResetAfterOperation, ResetBeforeOperation
 use espflash::flasher::{FlashData, FlashSettings, FlashSize, Flasher};
 use espflash::image_format::idf::IdfBootloaderFormat;
 use espflash::image_format::Segment;
-use espflash::target::{Chip, DefaultProgressCallback, XtalFrequency};
+use espflash::target::{Chip, ProgressCallbacks, XtalFrequency};
 use mreq_fwconfig::boards::Board;
 use std::borrow::Cow;
 use std::path::Path;
@@ -87,6 +87,7 @@ pub fn flash(board: &Board, port_name: &str, baud: u32, segments: &[(u32, Vec<u8
         serial_number: None,
         manufacturer: None,
         product: None,
+        interface: None,
     };
     let connection = Connection::new(
         serial,
@@ -117,7 +118,7 @@ pub fn flash(board: &Board, port_name: &str, baud: u32, segments: &[(u32, Vec<u8
         })
         .collect();
     flasher
-        .write_bins_to_flash(&parts, &mut DefaultProgressCallback)
+        .write_bins_to_flash(&parts, &mut Progress(None))
         .map_err(|e| {
             anyhow::anyhow!(
                 "writing {} failed: {e}; the board is not known to hold a complete image",
@@ -129,4 +130,44 @@ pub fn flash(board: &Board, port_name: &str, baud: u32, segments: &[(u32, Vec<u8
         .reset_after(true, expected)
         .map_err(|e| anyhow::anyhow!("written and verified, but the reset failed: {e}"))?;
     Ok(())
+}
+
+/// espflash's progress reports as an indicatif bar per segment on stderr.
+struct Progress(Option<indicatif::ProgressBar>);
+
+impl ProgressCallbacks for Progress {
+    fn init(&mut self, addr: u32, total: usize) {
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(total as u64),
+            indicatif::ProgressDrawTarget::stderr(),
+        );
+        if let Ok(style) = indicatif::ProgressStyle::with_template(&format!(
+            "{addr:#08x} {{bar:30}} {{pos}}/{{len}} {{msg}}"
+        )) {
+            bar.set_style(style);
+        }
+        self.0 = Some(bar);
+    }
+
+    fn update(&mut self, current: usize) {
+        if let Some(bar) = &self.0 {
+            bar.set_position(current as u64);
+        }
+    }
+
+    fn verifying(&mut self) {
+        if let Some(bar) = &self.0 {
+            bar.set_message("verifying");
+        }
+    }
+
+    fn finish(&mut self, skipped: bool) {
+        if let Some(bar) = self.0.take() {
+            bar.finish_with_message(if skipped {
+                "unchanged, skipped"
+            } else {
+                "written, verified"
+            });
+        }
+    }
 }

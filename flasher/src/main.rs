@@ -7,6 +7,7 @@ mod esp_rom;
 mod espressif;
 mod monitor;
 mod ports;
+mod probe;
 mod qemu;
 mod uf2;
 
@@ -132,11 +133,7 @@ fn run(args: &Args) -> Result<u8> {
     match board.method {
         FlashMethod::Qemu => flash_qemu(args, &firmware, &block),
         FlashMethod::Uf2 if args.probe.is_none() => flash_uf2(args, board, &firmware, &block),
-        FlashMethod::Uf2 | FlashMethod::ProbeRs => not_yet(
-            board,
-            "probe-rs",
-            "probe-rs download --chip <chip> FIRMWARE.elf",
-        ),
+        FlashMethod::Uf2 | FlashMethod::ProbeRs => flash_probe(args, board, &firmware, &block),
         FlashMethod::Espflash => flash_espressif(args, &root, board, &firmware, &block),
         FlashMethod::Esp8266Rom => flash_esp8266(args, board, &firmware, &block),
     }
@@ -161,10 +158,6 @@ fn firmware(args: &Args, root: &Path, board: &Board) -> Result<PathBuf> {
     }
     eprintln!("building the {} firmware...", board.name);
     cargo_build::build(root, board)
-}
-
-fn not_yet(board: &Board, what: &str, by_hand: &str) -> Result<u8> {
-    bail!("flashing the {} with {what} is not built into mreq-flash yet; by hand: `{by_hand}` (the configuration block goes at {:#x})", board.chip, board.config_address)
 }
 
 fn flash_qemu(args: &Args, elf: &Path, block: &[u8]) -> Result<u8> {
@@ -228,6 +221,11 @@ fn check_image(board: &Board, elf: &Path) -> Result<u8> {
         return Ok(0);
     }
     let (segments, image_end) = flash_segments(board, elf)?;
+    if let Some(chip) = board.probe_chip {
+        // probe-rs's own memory map of the chip must accept every byte too.
+        let block = vec![0xFF; mreq_fwconfig::BLOCK_SIZE];
+        probe::stage(chip, &segments, board.config_address, &block)?;
+    }
     let in_flash: usize = segments.iter().map(|s| s.data.len()).sum();
     let all: usize = elf::load_segments(elf)?.iter().map(|s| s.data.len()).sum();
     if in_flash == 0 {
@@ -269,6 +267,20 @@ fn flash_uf2(args: &Args, board: &Board, elf: &Path, block: &[u8]) -> Result<u8>
         target.display(),
         data.len() / 512,
         board.config_address
+    );
+    Ok(0)
+}
+
+/// Through a debug probe (probe-rs): firmware segments and the configuration block, verified.
+fn flash_probe(args: &Args, board: &Board, elf: &Path, block: &[u8]) -> Result<u8> {
+    let Some(chip) = board.probe_chip else {
+        bail!("the {} cannot be flashed through a debug probe", board.chip);
+    };
+    let (segments, _) = flash_segments(board, elf)?;
+    let loader = probe::stage(chip, &segments, board.config_address, block)?;
+    probe::flash(chip, args.probe.as_deref().unwrap_or("auto"), loader)?;
+    eprintln!(
+        "programmed and verified the {chip} through the probe; it is running the new firmware"
     );
     Ok(0)
 }

@@ -368,3 +368,26 @@ fn esp32_image_from_the_elf_without_a_device() {
         Some("http://10.0.0.2/")
     );
 }
+
+#[test]
+fn flashing_through_a_missing_probe_is_a_clear_error() {
+    let elf_path = temp("probe.elf");
+    std::fs::write(
+        &elf_path,
+        tiny_elf(0x0800_0000, &[0x11; 256], 0x0800_0100, &[0x22; 8]),
+    )
+    .unwrap();
+    let out = flash(&[
+        "--board",
+        "stm32f407-w5500",
+        "--no-build",
+        "--elf",
+        elf_path.to_str().unwrap(),
+        "--probe",
+        "auto",
+    ]);
+    let _ = std::fs::remove_file(elf_path);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no debug probe found"), "{stderr}");
+}

@@ -49,6 +49,8 @@ pub struct Board {
     /// erase unit, after the firmware).
     pub config_address: u32,
     pub default_baud: u32,
+    /// The chip's name in probe-rs's target database, for flashing through a debug probe.
+    pub probe_chip: Option<&'static str>,
 }
 
 impl Board {
@@ -74,6 +76,7 @@ pub const BOARDS: &[Board] = &[
         erase_size: 4096,
         config_address: 0x2200_0000,
         default_baud: 115_200,
+        probe_chip: None,
     },
     Board {
         name: "esp32c3",
@@ -89,6 +92,7 @@ pub const BOARDS: &[Board] = &[
         erase_size: 4096,
         config_address: 0x3F_F000,
         default_baud: 460_800,
+        probe_chip: None,
     },
     Board {
         name: "esp32s3",
@@ -104,6 +108,7 @@ pub const BOARDS: &[Board] = &[
         erase_size: 4096,
         config_address: 0x3F_F000,
         default_baud: 460_800,
+        probe_chip: None,
     },
     Board {
         name: "rp2-pico-w",
@@ -119,6 +124,7 @@ pub const BOARDS: &[Board] = &[
         erase_size: 4096,
         config_address: 0x101F_F000,
         default_baud: 115_200,
+        probe_chip: Some("RP2040"),
     },
     Board {
         name: "stm32f407-w5500",
@@ -135,6 +141,7 @@ pub const BOARDS: &[Board] = &[
         erase_size: 128 * 1024,
         config_address: 0x080E_0000,
         default_baud: 115_200,
+        probe_chip: Some("STM32F407VGTx"),
     },
     Board {
         name: "esp8266",
@@ -151,6 +158,7 @@ pub const BOARDS: &[Board] = &[
         // Below the SDK's RF calibration and system parameter sectors at the top of flash.
         config_address: 0x3F_A000,
         default_baud: 115_200,
+        probe_chip: None,
     },
 ];
 

@@ -1,0 +1,80 @@
+//! Flashing through a debug probe with the probe-rs library: the ELF's flash segments and the
+//! configuration block are staged against the chip's memory map from probe-rs's target database
+//! (which refuses anything outside its flash), then erased, programmed and verified.
+
+use crate::uf2::Segment;
+use anyhow::{bail, Context, Result};
+use probe_rs::config::Registry;
+use probe_rs::flashing::{DownloadOptions, FlashLoader};
+use probe_rs::probe::list::Lister;
+use probe_rs::probe::DebugProbeSelector;
+use probe_rs::Permissions;
+
+/// Stages `segments` and the block for `chip`; fails if any byte is outside the chip's memory.
+pub fn stage(
+    chip: &str,
+    segments: &[Segment],
+    config_address: u32,
+    block: &[u8],
+) -> Result<FlashLoader> {
+    let registry = Registry::from_builtin_families();
+    let target = registry
+        .get_target_by_name(chip)
+        .with_context(|| format!("probe-rs does not know the chip {chip}"))?;
+    let mut loader = target.flash_loader();
+    for segment in segments {
+        loader
+            .add_data(u64::from(segment.address), &segment.data)
+            .with_context(|| {
+                format!(
+                    "{} bytes at {:#x} do not fit the {chip}'s memory",
+                    segment.data.len(),
+                    segment.address
+                )
+            })?;
+    }
+    loader
+        .add_data(u64::from(config_address), block)
+        .with_context(|| {
+            format!("the configuration block at {config_address:#x} is outside the {chip}'s flash")
+        })?;
+    Ok(loader)
+}
+
+/// Opens the probe (`auto`: the only one connected), attaches to `chip`, programs and verifies.
+pub fn flash(chip: &str, selector: &str, loader: FlashLoader) -> Result<()> {
+    let lister = Lister::new();
+    let probe = if selector == "auto" {
+        let probes = lister.list_all();
+        match probes.as_slice() {
+            [one] => one.open().with_context(|| format!("cannot open the probe {one}"))?,
+            [] => bail!("no debug probe found (ST-Link, CMSIS-DAP, J-Link): plug one in, or check its udev permissions"),
+            many => {
+                let names: Vec<String> = many.iter().map(|p| p.to_string()).collect();
+                bail!("several probes ({}): choose one with --probe VID:PID[:SERIAL]", names.join(", "))
+            }
+        }
+    } else {
+        let wanted: DebugProbeSelector = selector
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--probe {selector}: {e} (expected VID:PID[:SERIAL])"))?;
+        lister
+            .open(wanted)
+            .with_context(|| format!("cannot open the probe {selector}"))?
+    };
+    let mut session = probe
+        .attach(chip, Permissions::default())
+        .with_context(|| {
+            format!("cannot attach to the {chip} (is it powered and wired to the probe?)")
+        })?;
+    let mut options = DownloadOptions::default();
+    options.verify = true;
+    loader
+        .commit(&mut session, options)
+        .context("programming failed; the flash is not known to hold a complete image")?;
+    session
+        .core(0)
+        .and_then(|mut core| core.reset())
+        .context("programmed and verified, but the reset failed")?;
+    Ok(())
+}
