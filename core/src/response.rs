@@ -317,10 +317,8 @@ fn scan_value(buf: &[u8], start: usize) -> Scan {
     let mut i = start;
     loop {
         // Eight bytes at a time while none of them is a control byte (the common case).
-        while let Some(word) = buf.get(i..i + 8) {
-            let x = u64::from_le_bytes([
-                word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
-            ]);
+        while let Some(word) = buf.get(i..i + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
+            let x = u64::from_le_bytes(word);
             const ONES: u64 = 0x0101_0101_0101_0101;
             const HIGHS: u64 = 0x8080_8080_8080_8080;
             let below_space = x.wrapping_sub(ONES * 0x20) & !x & HIGHS;
@@ -468,14 +466,15 @@ impl<'a> Iterator for Fields<'a> {
     type Item = (&'a str, &'a [u8]);
 
     fn next(&mut self) -> Option<Self::Item> {
-        match parse_field_line(self.raw, self.pos) {
-            Ok(FieldLine::Field { name, value, next }) => {
-                self.pos = next;
-                let name = core::str::from_utf8(&self.raw[name.0..name.1]).unwrap_or("");
-                Some((name, &self.raw[value.0..value.1]))
-            }
-            _ => None,
-        }
+        // The section was validated when it was parsed: split lines without checking them again.
+        let rest = self.raw.get(self.pos..)?;
+        let line_len = rest.iter().position(|&b| b == b'\n')?;
+        let line = &rest[..line_len];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let colon = line.iter().position(|&b| b == b':')?;
+        self.pos += line_len + 1;
+        let name = core::str::from_utf8(&line[..colon]).unwrap_or("");
+        Some((name, trim_ows(&line[colon + 1..])))
     }
 }
 
