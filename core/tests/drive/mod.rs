@@ -103,35 +103,43 @@ pub struct Stream<'a> {
     pub declared_len: Option<u64>,
 }
 
+/// The body of `fetch_blocking` and `fetch_async`, written once (with or without `.await`), as
+/// the drivers themselves are.
+macro_rules! fetch_with {
+    ($client:expr, $req:expr, $stream:expr $(, .$await:ident)?) => {{
+        let mut buf = vec![0u8; 8192];
+        let mut response = match $stream {
+            None => $client.send($req, &mut buf) $(.$await)??,
+            Some(s) => {
+                let mut reader = s.data;
+                $client.send_streaming($req, &mut reader, s.declared_len, &mut buf) $(.$await)??
+            }
+        };
+        let mut body = Vec::new();
+        let mut chunk = [0u8; 777];
+        loop {
+            match response.read(&mut chunk) $(.$await)?? {
+                0 => break,
+                n => body.extend_from_slice(&chunk[..n]),
+            }
+        }
+        Ok(Fetched {
+            status: response.status(),
+            reason: response.reason().to_string(),
+            url: response.url().to_string(),
+            headers: collect_fields(response.head().headers()),
+            body,
+            trailers: collect_fields(response.trailers()),
+        })
+    }};
+}
+
 pub fn fetch_blocking(
     client: &mut blocking::Client<TcpConnector>,
     req: &Request<'_>,
     stream: Option<Stream<'_>>,
 ) -> Result<Fetched> {
-    let mut buf = vec![0u8; 8192];
-    let mut response = match stream {
-        None => client.send(req, &mut buf)?,
-        Some(s) => {
-            let mut reader = s.data;
-            client.send_streaming(req, &mut reader, s.declared_len, &mut buf)?
-        }
-    };
-    let mut body = Vec::new();
-    let mut chunk = [0u8; 777];
-    loop {
-        match response.read(&mut chunk)? {
-            0 => break,
-            n => body.extend_from_slice(&chunk[..n]),
-        }
-    }
-    Ok(Fetched {
-        status: response.status(),
-        reason: response.reason().to_string(),
-        url: response.url().to_string(),
-        headers: collect_fields(response.head().headers()),
-        body,
-        trailers: collect_fields(response.trailers()),
-    })
+    fetch_with!(client, req, stream)
 }
 
 pub async fn fetch_async(
@@ -139,32 +147,7 @@ pub async fn fetch_async(
     req: &Request<'_>,
     stream: Option<Stream<'_>>,
 ) -> Result<Fetched> {
-    let mut buf = vec![0u8; 8192];
-    let mut response = match stream {
-        None => client.send(req, &mut buf).await?,
-        Some(s) => {
-            let mut reader = s.data;
-            client
-                .send_streaming(req, &mut reader, s.declared_len, &mut buf)
-                .await?
-        }
-    };
-    let mut body = Vec::new();
-    let mut chunk = [0u8; 777];
-    loop {
-        match response.read(&mut chunk).await? {
-            0 => break,
-            n => body.extend_from_slice(&chunk[..n]),
-        }
-    }
-    Ok(Fetched {
-        status: response.status(),
-        reason: response.reason().to_string(),
-        url: response.url().to_string(),
-        headers: collect_fields(response.head().headers()),
-        body,
-        trailers: collect_fields(response.trailers()),
-    })
+    fetch_with!(client, req, stream, .await)
 }
 
 /// Runs `req` through both drivers with fresh clients; asserts they agree and returns the result.
