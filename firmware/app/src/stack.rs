@@ -1,6 +1,30 @@
 //! Stack high-water measurement shared by the boards: each board paints its stack at reset (the
 //! painting is architecture-specific) and asks here how deep the paint has been overwritten.
 
+/// The word boards paint their stack with.
+pub const PAINT: u32 = 0x5AFE_C0DE;
+
+/// Fills the stack from `bottom` up to the current stack pointer with [`PAINT`] (RISC-V boards;
+/// Cortex-M boards get this from cortex-m-rt's `paint-stack`). Volatile word stores, so the loop
+/// cannot become a `memset` call that would use the stack being painted. Call it first thing,
+/// before any interrupt is enabled.
+///
+/// # Safety
+/// `bottom` must be the word-aligned lowest address of the current stack, below every live frame.
+#[cfg(target_arch = "riscv32")]
+#[inline(never)]
+pub unsafe fn paint_below_sp(bottom: usize) {
+    let sp: usize;
+    // SAFETY: reads the stack pointer register, nothing else.
+    unsafe { core::arch::asm!("mv {}, sp", out(reg) sp) };
+    let mut word = bottom;
+    while word < sp {
+        // SAFETY: [bottom, sp) is stack memory below every live frame (the caller's promise).
+        unsafe { core::ptr::write_volatile(word as *mut u32, PAINT) };
+        word += 4;
+    }
+}
+
 /// Bytes of the stack `[bottom, top)` (word addresses, growing down from `top`) that no longer
 /// hold `paint`: the deepest the stack has been.
 ///

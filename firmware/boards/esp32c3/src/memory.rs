@@ -8,7 +8,7 @@
 //! the deepest word no longer holding the pattern marks the peak. The painting starts above
 //! `__stack_chk_guard`: esp-hal keeps a guard word there under a write watchpoint.
 
-use core::ptr::{addr_of, write_volatile};
+use core::ptr::addr_of;
 
 /// Heap in the RAM that held the second-stage bootloader, free once the app runs.
 const RECLAIMED_HEAP: usize = 64 * 1024;
@@ -33,7 +33,7 @@ extern "C" {
     static _stack_start: u32;
 }
 
-const PAINT: u32 = 0x5AFE_C0DE;
+use mreq_fw::stack::PAINT;
 
 /// `(lowest paintable word, top)` of the main stack.
 fn stack_bounds() -> (usize, usize) {
@@ -43,21 +43,11 @@ fn stack_bounds() -> (usize, usize) {
     )
 }
 
-/// Fills the unused part of the stack (below the current stack pointer) with `PAINT`.
-/// Volatile word stores, so the compiler cannot turn the loop into a `memset` call that would
-/// itself use the stack being painted. Call before any interrupt is enabled.
-#[inline(never)]
+/// Paints the unused stack (see `mreq_fw::stack`), so that `stack_peak` can measure it.
 pub fn paint_stack() {
     let (bottom, _) = stack_bounds();
-    let sp: usize;
-    // SAFETY: reads the stack pointer register, nothing else.
-    unsafe { core::arch::asm!("mv {}, sp", out(reg) sp) };
-    let mut word = bottom;
-    while word < sp {
-        // SAFETY: [bottom, sp) is main-stack memory below every live frame, above the guard word.
-        unsafe { write_volatile(word as *mut u32, PAINT) };
-        word += 4;
-    }
+    // SAFETY: the main stack above its guard word, below this frame.
+    unsafe { mreq_fw::stack::paint_below_sp(bottom) }
 }
 
 /// The deepest the main stack has been since `paint_stack`, in bytes, for

@@ -6,7 +6,7 @@
 //! holding it marks the peak.
 
 use core::alloc::{GlobalAlloc, Layout};
-use core::ptr::{addr_of, write_volatile};
+use core::ptr::addr_of;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use embedded_alloc::LlffHeap;
@@ -65,7 +65,7 @@ pub fn heap_usage() -> (usize, usize) {
     )
 }
 
-const PAINT: u32 = 0x5AFE_C0DE;
+use mreq_fw::stack::PAINT;
 
 fn stack_bounds() -> (usize, usize) {
     (
@@ -74,21 +74,11 @@ fn stack_bounds() -> (usize, usize) {
     )
 }
 
-/// Fills the unused part of the stack (below the current stack pointer) with `PAINT`.
-/// Volatile word stores, so the compiler cannot turn the loop into a `memset` call that would
-/// itself use the stack being painted.
-#[inline(never)]
+/// Paints the unused stack (see `mreq_fw::stack`), so that `stack_peak` can measure it.
 pub fn paint_stack() {
     let (bottom, _) = stack_bounds();
-    let sp: usize;
-    // SAFETY: reads the stack pointer register, nothing else.
-    unsafe { core::arch::asm!("mv {}, sp", out(reg) sp) };
-    let mut word = bottom;
-    while word < sp {
-        // SAFETY: [bottom, sp) is the stack region of memory.x below every live frame.
-        unsafe { write_volatile(word as *mut u32, PAINT) };
-        word += 4;
-    }
+    // SAFETY: the stack region of memory.x, below this frame.
+    unsafe { mreq_fw::stack::paint_below_sp(bottom) }
 }
 
 /// The deepest the stack has been since `paint_stack`, in bytes, for `BoardInfo::stack_peak`.
