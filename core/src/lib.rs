@@ -19,3 +19,15 @@ pub mod response;
 pub mod url;
 
 pub use error::{Error, Result};
+
+/// JSON bodies with serde (feature `json`): serialise a value for [`client::Request::json_body`],
+/// which sends it with `Content-Type: application/json`; responses parse with `Response::json`.
+#[cfg(feature = "json")]
+pub mod json {
+    use alloc::vec::Vec;
+
+    /// Serialises `value` as a JSON request body.
+    pub fn to_body<T: serde::Serialize + ?Sized>(value: &T) -> crate::Result<Vec<u8>> {
+        serde_json::to_vec(value).map_err(|_| crate::Error::Json)
+    }
+}

@@ -391,3 +391,29 @@ fn text_and_json_helpers() {
     let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(json["args"]["x"], "1");
 }
+
+#[test]
+fn json_helpers_round_trip() {
+    use mreq_core::client::blocking::Client;
+    #[derive(serde::Serialize)]
+    struct Point {
+        x: i32,
+        label: &'static str,
+    }
+    #[derive(serde::Deserialize)]
+    struct Echo {
+        json: serde_json::Value,
+        headers: std::collections::HashMap<String, String>,
+    }
+    let body = mreq_core::json::to_body(&Point { x: 3, label: "p" }).unwrap();
+    let target = url("/post");
+    let mut client = Client::new(drive::connector(Duration::from_secs(10)));
+    let mut buf = [0u8; 4096];
+    let echo: Echo = client
+        .send(&Request::post(&target).json_body(&body), &mut buf)
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(echo.json, serde_json::json!({"x": 3, "label": "p"}));
+    assert_eq!(echo.headers["Content-Type"], "application/json");
+}
