@@ -91,6 +91,40 @@ def qemu_pty(args, image, host_hb, local_hb, procs, work):
           remote.returncode == 0 and remote.stdout == local.stdout, remote.stderr.decode(errors="replace"))
 
 
+def qemu_bad_config(args, image, work, procs):
+    """Boots with a corrupt and with an erased configuration block: the firmware must say so and
+    fall back to defaults (DHCP, no start-up request), with its shell still there."""
+    with open(image, "rb") as f:
+        good = f.read()
+    corrupt = bytearray(good)
+    corrupt[12] ^= 0x01  # inside the entries: the CRC no longer matches
+    erased = b"\xff" * len(good)
+    for name, content, expected in [("corrupt", bytes(corrupt), "CRC mismatch"), ("erased", erased, "erased flash")]:
+        path = os.path.join(work, f"cfg-{name}.img")
+        with open(path, "wb") as f:
+            f.write(content)
+        port = free_port()
+        qemu = ["qemu-system-riscv32", "-machine", "virt", "-m", "128M", "-nographic", "-bios", "none",
+                "-device", f"loader,file={args.elf}", "-global", "virtio-mmio.force-legacy=false",
+                "-netdev", "user,id=n0", "-device", "virtio-net-device,netdev=n0",
+                "-drive", f"if=pflash,unit=1,format=raw,file={path}",
+                "-chardev", f"socket,id=con,host=127.0.0.1,port={port},server=on,wait=on",
+                "-serial", "chardev:con", "-monitor", "none"]
+        procs.append(subprocess.Popen(qemu, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+        con = connect(port, 20)
+        if con is None:
+            check(f"{name} configuration: QEMU console", False)
+            continue
+        try:
+            text = read_until(con, b"mreq> ", 60).decode("utf-8", "replace")
+        except (TimeoutError, ConnectionError) as err:
+            text = repr(err)
+        finally:
+            con.close()
+        check(f"{name} configuration block: reported, defaults used, shell up",
+              expected in text and "using defaults" in text and "startup:" not in text and "mreq>" in text, text[-600:])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--elf", required=True)
@@ -193,6 +227,7 @@ def main():
               download.returncode == 0 and hashlib.sha256(download.stdout).digest() == hashlib.sha256(big).digest(),
               f"{len(download.stdout)} bytes, {download.stderr.decode(errors='replace')}")
         qemu_pty(args, image, host_hb, local_hb, procs, work)
+        qemu_bad_config(args, image, work, procs)
     except Exception as err:  # noqa: BLE001 - any failure of the harness is a failed check
         check("smoke run", False, repr(err))
     finally:
