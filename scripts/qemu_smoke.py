@@ -63,6 +63,15 @@ def mreq(binary, *args, timeout=120):
     return subprocess.run([binary, *args], capture_output=True, timeout=timeout)
 
 
+def qemu_command(elf, image, *serial):
+    """The QEMU virt machine of the firmware, with the pflash image and the given console."""
+    return ["qemu-system-riscv32", "-machine", "virt", "-m", "128M", "-nographic", "-bios", "none",
+            # Not -kernel: with pflash unit 1 attached, virt would take it for firmware.
+            "-device", f"loader,file={elf}", "-global", "virtio-mmio.force-legacy=false",
+            "-netdev", "user,id=n0", "-device", "virtio-net-device,netdev=n0",
+            "-drive", f"if=pflash,unit=1,format=raw,file={image}", *serial, "-monitor", "none"]
+
+
 def qemu_pty(args, image, host_hb, local_hb, procs, work):
     """A second boot with the console on a pseudo-terminal: `mreq --device /dev/pts/N`."""
     log = os.path.join(work, "qemu-pty.out")
@@ -70,11 +79,7 @@ def qemu_pty(args, image, host_hb, local_hb, procs, work):
     copy = os.path.join(work, "cfg-pty.img")
     shutil.copyfile(image, copy)
     image = copy
-    qemu = ["qemu-system-riscv32", "-machine", "virt", "-m", "128M", "-nographic", "-bios", "none",
-            "-device", f"loader,file={args.elf}", "-global", "virtio-mmio.force-legacy=false",
-            "-netdev", "user,id=n0", "-device", "virtio-net-device,netdev=n0",
-            "-drive", f"if=pflash,unit=1,format=raw,file={image}",
-            "-serial", "pty", "-monitor", "none"]
+    qemu = qemu_command(args.elf, image, "-serial", "pty")
     procs.append(subprocess.Popen(qemu, stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True))
     pty = None
     deadline = time.time() + 20
@@ -104,12 +109,8 @@ def qemu_bad_config(args, image, work, procs):
         with open(path, "wb") as f:
             f.write(content)
         port = free_port()
-        qemu = ["qemu-system-riscv32", "-machine", "virt", "-m", "128M", "-nographic", "-bios", "none",
-                "-device", f"loader,file={args.elf}", "-global", "virtio-mmio.force-legacy=false",
-                "-netdev", "user,id=n0", "-device", "virtio-net-device,netdev=n0",
-                "-drive", f"if=pflash,unit=1,format=raw,file={path}",
-                "-chardev", f"socket,id=con,host=127.0.0.1,port={port},server=on,wait=on",
-                "-serial", "chardev:con", "-monitor", "none"]
+        qemu = qemu_command(args.elf, path, "-chardev", f"socket,id=con,host=127.0.0.1,port={port},server=on,wait=on",
+                            "-serial", "chardev:con")
         procs.append(subprocess.Popen(qemu, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
         con = connect(port, 20)
         if con is None:

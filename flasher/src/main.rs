@@ -184,10 +184,12 @@ fn flash_qemu(args: &Args, elf: &Path, block: &[u8]) -> Result<u8> {
         .unwrap_or(0))
 }
 
-/// The ELF's segments that go into the board's flash, checked to end below the configuration
+/// The segments (of the ELF) that go into the board's flash, checked to end below the configuration
 /// region; also returns where they end.
-fn flash_segments(board: &Board, elf: &Path) -> Result<(Vec<uf2::Segment>, u32)> {
-    let mut segments = elf::load_segments(elf)?;
+fn flash_segments(
+    board: &Board,
+    mut segments: Vec<uf2::Segment>,
+) -> Result<(Vec<uf2::Segment>, u32)> {
     let flash_end = board.flash_origin + board.flash_size;
     segments.retain(|s| s.address >= board.flash_origin && s.address < flash_end);
     let image_end = segments
@@ -220,14 +222,15 @@ fn check_image(board: &Board, elf: &Path) -> Result<u8> {
         println!("{}: {all} bytes of segments for the app partition at {ESP_APP_OFFSET:#x}; configuration block at {:#x}, {} bytes to spare", board.name, board.config_address, room - all);
         return Ok(0);
     }
-    let (segments, image_end) = flash_segments(board, elf)?;
+    let loaded = elf::load_segments(elf)?;
+    let all: usize = loaded.iter().map(|s| s.data.len()).sum();
+    let (segments, image_end) = flash_segments(board, loaded)?;
     if let Some(chip) = board.probe_chip {
         // probe-rs's own memory map of the chip must accept every byte too.
         let block = vec![0xFF; mreq_fwconfig::BLOCK_SIZE];
         probe::stage(chip, &segments, board.config_address, &block)?;
     }
     let in_flash: usize = segments.iter().map(|s| s.data.len()).sum();
-    let all: usize = elf::load_segments(elf)?.iter().map(|s| s.data.len()).sum();
     if in_flash == 0 {
         println!(
             "{}: {all} bytes, loaded into RAM; configuration block at {:#x}",
@@ -244,7 +247,7 @@ fn check_image(board: &Board, elf: &Path) -> Result<u8> {
 }
 
 fn flash_uf2(args: &Args, board: &Board, elf: &Path, block: &[u8]) -> Result<u8> {
-    let (mut segments, image_end) = flash_segments(board, elf)?;
+    let (mut segments, image_end) = flash_segments(board, elf::load_segments(elf)?)?;
     if segments.is_empty() {
         bail!(
             "{}: nothing to place in flash at {:#x}",
@@ -276,7 +279,7 @@ fn flash_probe(args: &Args, board: &Board, elf: &Path, block: &[u8]) -> Result<u
     let Some(chip) = board.probe_chip else {
         bail!("the {} cannot be flashed through a debug probe", board.chip);
     };
-    let (segments, _) = flash_segments(board, elf)?;
+    let (segments, _) = flash_segments(board, elf::load_segments(elf)?)?;
     let loader = probe::stage(chip, &segments, board.config_address, block)?;
     probe::flash(chip, args.probe.as_deref().unwrap_or("auto"), loader)?;
     eprintln!(

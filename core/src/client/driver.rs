@@ -81,7 +81,7 @@ macro_rules! driver {
                     let url = Url::parse(url_text)?;
                     let (info, filled) = self.exchange_once(&mut exchange, &url, reader.as_deref_mut(), work) $(.$await)??;
                     let head = ResponseHead::new(&work[..info.len], info);
-                    if exchange.redirect_location(&self.config, &head)?.is_none() {
+                    if !exchange.follows_redirect(&self.config, &head)? {
                         break (info, filled);
                     }
                     // The redirect's own body goes first (it sits where the target will be joined).
