@@ -58,6 +58,7 @@ qemu=(qemu-system-riscv32 -machine virt -m 128M -nographic -bios none
     -serial mon:stdio
     -global virtio-mmio.force-legacy=false
     -netdev user,id=n0 -device virtio-net-device,netdev=n0
+    -device virtio-rng-device
     -drive "if=pflash,unit=1,format=raw,file=$img")
 
 if [ -n "$timeout_s" ]; then

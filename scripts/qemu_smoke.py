@@ -2,12 +2,16 @@
 """Boots the QEMU firmware and checks that it makes real requests to servers on this machine.
 
 Called by scripts/qemu-smoke.sh with the firmware ELF and the mreq binary. Starts httpbin
-(gunicorn) and a static file server on 127.0.0.1, builds a pflash image whose start-up request
-points at httpbin, boots QEMU with its console on a TCP socket, asserts on what the firmware
-prints, then drives the firmware's request shell with `mreq --device` and compares with local
-requests. Every step is bounded in time; QEMU and the servers are always stopped.
+(gunicorn), a static file server, nginx with a test CA's certificates in front of httpbin, and an
+SNTP server on 127.0.0.1, builds a pflash image whose start-up request points at httpbin, boots
+QEMU with its console on a TCP socket, asserts on what the firmware prints, then drives the
+firmware's request shell with `mreq --device` and compares with local requests. More boots check
+https without a clock, with verification off, and with bad configuration blocks. Every step is
+bounded in time; QEMU and the servers are always stopped.
 """
 import argparse, hashlib, http.server, json, os, signal, re, shutil, socket, subprocess, sys, tempfile, threading, time, zlib
+
+import qemu_tls
 
 RESULTS = []
 
@@ -68,17 +72,23 @@ def qemu_command(elf, image, *serial):
     return ["qemu-system-riscv32", "-machine", "virt", "-m", "128M", "-nographic", "-bios", "none",
             # Not -kernel: with pflash unit 1 attached, virt would take it for firmware.
             "-device", f"loader,file={elf}", "-global", "virtio-mmio.force-legacy=false",
-            "-netdev", "user,id=n0", "-device", "virtio-net-device,netdev=n0",
+            "-netdev", "user,id=n0", "-device", "virtio-net-device,netdev=n0", "-device", "virtio-rng-device",
             "-drive", f"if=pflash,unit=1,format=raw,file={image}", *serial, "-monitor", "none"]
 
 
-def qemu_pty(args, image, host_hb, local_hb, procs, work):
-    """A second boot with the console on a pseudo-terminal: `mreq --device /dev/pts/N`."""
+def flash_image(args, path, *options):
+    """A pflash image with a configuration block written by mreq-flash from `options`."""
+    subprocess.run([args.flasher, "--board", "qemu", "--no-build", "--elf", args.elf, *options,
+                    "--pflash-out", path], check=True, timeout=30)
+    return path
+
+
+def qemu_pty(args, tls, host_hb, local_hb, procs, work):
+    """A second boot with the console on a pseudo-terminal: `mreq --device /dev/pts/N`. Its
+    configuration turns TLS verification off (and trusts no CA): https to a server no CA vouches
+    for works, and the device warns about it at every request."""
     log = os.path.join(work, "qemu-pty.out")
-    # A copy: QEMU locks the image the first instance has open.
-    copy = os.path.join(work, "cfg-pty.img")
-    shutil.copyfile(image, copy)
-    image = copy
+    image = flash_image(args, os.path.join(work, "cfg-pty.img"), "--insecure", "--ntp", tls["ntp"])
     qemu = qemu_command(args.elf, image, "-serial", "pty")
     procs.append(subprocess.Popen(qemu, stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True))
     pty = None
@@ -94,11 +104,55 @@ def qemu_pty(args, image, host_hb, local_hb, procs, work):
     local = mreq(args.mreq, "get", local_hb + "/json")
     check("--device on a serial device (pty) gives the local body",
           remote.returncode == 0 and remote.stdout == local.stdout, remote.stderr.decode(errors="replace"))
+    for attempt in range(2):
+        insecure = mreq(args.mreq, "--device", pty, "--timeout", "60", "get", tls["untrusted"] + "/get")
+        warned = b"warning from the device: TLS certificate verification is OFF" in insecure.stderr
+        check(f"TLS_INSECURE: untrusted certificate accepted, with a warning (request {attempt + 1})",
+              insecure.returncode == 0 and warned and b'"url"' in insecure.stdout,
+              f"exit {insecure.returncode}: {insecure.stderr.decode(errors='replace')}")
 
 
-def qemu_bad_config(args, image, work, procs):
+def console_boot(args, image, procs):
+    """Boots `image` with the console on a TCP socket; returns the connected socket or None."""
+    port = free_port()
+    qemu = qemu_command(args.elf, image, "-chardev", f"socket,id=con,host=127.0.0.1,port={port},server=on,wait=on",
+                        "-serial", "chardev:con")
+    procs.append(subprocess.Popen(qemu, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+    return connect(port, 20)
+
+
+def ask(con, line, timeout=120):
+    """Types a line at the console; returns what came back up to the next prompt."""
+    con.sendall(line.encode() + b"\r")
+    try:
+        return read_until(con, b"mreq> ", timeout).decode("utf-8", "replace")
+    except (TimeoutError, ConnectionError) as err:
+        return repr(err)
+
+
+def qemu_no_clock(args, tls, work, procs):
+    """A boot whose SNTP server never answers: https must fail with the reason, not skip dates."""
+    image = flash_image(args, os.path.join(work, "cfg-noclock.img"), "--cacert", tls["ca"],
+                        "--ntp", f"10.0.2.2:{qemu_tls.closed_udp_port()}")
+    con = console_boot(args, image, procs)
+    if con is None:
+        check("no-clock boot: QEMU console", False)
+        return
+    try:
+        read_until(con, b"mreq> ", 60)
+        out = ask(con, f"get {tls['good']}/get")
+    except (TimeoutError, ConnectionError) as err:
+        out = repr(err)
+    finally:
+        con.close()
+    check("no SNTP answer: https refused with a clear reason",
+          "time: unknown" in out and "TLS error: no time" in out and "HTTP/1.1" not in out, out[-600:])
+
+
+def qemu_bad_config(args, image, work, procs, tls):
     """Boots with a corrupt and with an erased configuration block: the firmware must say so and
-    fall back to defaults (DHCP, no start-up request), with its shell still there."""
+    fall back to defaults (DHCP, no start-up request), with its shell still there. https there
+    trusts nothing, so it fails with a certificate error."""
     with open(image, "rb") as f:
         good = f.read()
     corrupt = bytearray(good)
@@ -108,22 +162,56 @@ def qemu_bad_config(args, image, work, procs):
         path = os.path.join(work, f"cfg-{name}.img")
         with open(path, "wb") as f:
             f.write(content)
-        port = free_port()
-        qemu = qemu_command(args.elf, path, "-chardev", f"socket,id=con,host=127.0.0.1,port={port},server=on,wait=on",
-                            "-serial", "chardev:con")
-        procs.append(subprocess.Popen(qemu, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
-        con = connect(port, 20)
+        con = console_boot(args, path, procs)
         if con is None:
             check(f"{name} configuration: QEMU console", False)
             continue
+        https = ""
         try:
             text = read_until(con, b"mreq> ", 60).decode("utf-8", "replace")
+            if name == "erased":
+                https = ask(con, f"get {tls['good']}/get")
         except (TimeoutError, ConnectionError) as err:
             text = repr(err)
         finally:
             con.close()
         check(f"{name} configuration block: reported, defaults used, shell up",
               expected in text and "using defaults" in text and "startup:" not in text and "mreq>" in text, text[-600:])
+        if name == "erased":
+            check("no CA configured: https fails with a certificate error",
+                  "TLS certificate error: no trusted CA certificates" in https, https[-600:])
+
+
+def tls_checks(args, device, tls, local_hb):
+    """https from the device against nginx: the good server works (GET, POST, a 100 KiB body over
+    several records); every bad certificate is refused with exit 60 and its reason."""
+    got = mreq(args.mreq, "--device", device, "get", tls["good"] + "/get")
+    try:
+        url = json.loads(got.stdout)["url"]
+    except (ValueError, KeyError, TypeError):
+        url = None
+    # httpbin behind nginx sees plain http, so its "url" says http://.
+    check("https GET through --device with the configured CA",
+          got.returncode == 0 and url is not None and url.split("//")[-1] == tls["good"].split("//")[1] + "/get",
+          f"{url} {got.stderr.decode(errors='replace')}")
+    posted = mreq(args.mreq, "--device", device, "post", tls["good"] + "/post", "over=tls", "n:=42")
+    try:
+        echoed = json.loads(posted.stdout)["json"]
+    except (ValueError, KeyError, TypeError):
+        echoed = None
+    check("https POST with a JSON body through --device", echoed == {"over": "tls", "n": 42},
+          posted.stderr.decode(errors="replace"))
+    path = "/bytes/102400?seed=7"
+    remote = mreq(args.mreq, "--device", device, "get", tls["good"] + path)
+    local = mreq(args.mreq, "get", local_hb + path)
+    check("100 KiB over https matches the plain-http body", remote.returncode == 0 and len(local.stdout) == 102400
+          and remote.stdout == local.stdout, f"{len(remote.stdout)} bytes, {remote.stderr.decode(errors='replace')}")
+    for kind, reason in [("wrongname", "NotValidForName"), ("expired", "Expired"), ("untrusted", "UnknownIssuer")]:
+        bad = mreq(args.mreq, "--device", device, "get", tls[kind] + "/get")
+        err = bad.stderr.decode(errors="replace")
+        check(f"{kind} certificate refused: exit 60, the reason said", bad.returncode == 60 and
+              "TLS certificate error" in err and reason.lower() in err.replace(" ", "").lower() and not bad.stdout,
+              f"exit {bad.returncode}: {err}")
 
 
 def main():
@@ -155,18 +243,28 @@ def main():
         if not wait_port(hb_port, 20):
             check("httpbin started", False)
             return 1
+        # https: nginx with the test CA's certificates in front of httpbin, and an SNTP server.
+        kinds = qemu_tls.make_certificates(work)
+        tls_ports = qemu_tls.start_nginx(work, kinds, hb_port, free_port, procs)
+        sntp = qemu_tls.SntpServer()
+        tls = {kind: f"https://10.0.2.2:{port}" for kind, port in tls_ports.items()}
+        tls["ca"] = os.path.join(work, "ca.pem")
+        tls["ntp"] = f"10.0.2.2:{sntp.port}"
+        if not all(wait_port(port, 20) for port in tls_ports.values()):
+            check("nginx started", False, open(os.path.join(work, "nginx", "error.log")).read())
+            return 1
 
         host_hb = f"http://10.0.2.2:{hb_port}"
         local_hb = f"http://127.0.0.1:{hb_port}"
         image = os.path.join(work, "cfg.img")
-        subprocess.run([args.flasher, "--board", "qemu", "--no-build", "--elf", args.elf,
-                        "--startup-url", f"{host_hb}/get", "--pflash-out", image], check=True, timeout=30)
+        main_config = ["--startup-url", f"{host_hb}/get", "--cacert", tls["ca"], "--ntp", tls["ntp"]]
+        flash_image(args, image, *main_config)
 
         # The QEMU method of mreq-flash boots it, the console on a socket this harness reads.
         console_port = free_port()
         started = time.time()
         flasher = subprocess.Popen([args.flasher, "--board", "qemu", "--no-build", "--elf", args.elf,
-                                    "--startup-url", f"{host_hb}/get", "--qemu-console", f"tcp:{console_port}",
+                                    *main_config, "--qemu-console", f"tcp:{console_port}",
                                     "--timeout", "600"],
                                    stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "qemu.err"), "wb"),
                                    start_new_session=True)
@@ -185,6 +283,9 @@ def main():
         check("start-up body is httpbin's JSON", re.search(r'"url": ?"' + re.escape(host_hb) + r'/get"', boot) is not None)
         check("start-up body verified", re.search(r"-- ok: \d+ bytes, crc32 [0-9a-f]{8}", boot) is not None)
         check("memory reported", re.search(r"mem: heap \d+ B used, \d+ B peak; stack \d+ B peak", boot) is not None)
+        check("clock set by SNTP at boot", re.search(r"time: 20\d\d-\d\d-\d\d \d\d:\d\d:\d\d UTC \(SNTP 10\.0\.2\.2:", boot) is not None
+              and sntp.answered > 0)
+        check("TLS trust anchors from the configuration", "tls: trusting 1 CA certificate(s) from the configuration" in boot)
         print(f"boot to first response: {boot_seconds:.2f} s (QEMU start to prompt)", flush=True)
 
         # A person at the console: 1 MiB download, checked by length and CRC-32 on the device.
@@ -197,6 +298,19 @@ def main():
         mem = re.findall(rb"mem: heap (\d+) B used, (\d+) B peak; stack (\d+) B peak", out)
         if mem:
             print(f"after the 1 MiB download: heap peak {int(mem[-1][1])} B, stack peak {int(mem[-1][2])} B", flush=True)
+        # https typed at the console: the handshake time and the memory it took.
+        # The second request reuses the kept-alive TLS connection: no second handshake.
+        for attempt in range(2):
+            out = ask(con, f"get {tls['good']}/get")
+            handshake = re.search(r"tls: handshake (\d+) ms \((TLSv1_[23] \w+)\)", out)
+            # httpbin behind nginx sees plain http, so its "url" says http://.
+            echoed = re.search(r'"url": ?"https?://' + re.escape(tls["good"].split("//")[1]) + '/get"', out)
+            check(f"https GET at the console ({'new connection' if attempt == 0 else 'kept alive, no new handshake'})",
+                  "HTTP/1.1 200 OK" in out and echoed is not None and (handshake is not None) == (attempt == 0), out[-600:])
+            mem = re.findall(r"mem: heap (\d+) B used, (\d+) B peak; stack (\d+) B peak", out)
+            if handshake and mem:
+                print(f"https GET {attempt + 1}: handshake {handshake.group(1)} ms ({handshake.group(2)}); heap {mem[-1][0]} B used, "
+                      f"{mem[-1][1]} B peak; stack peak {mem[-1][2]} B", flush=True)
         con.close()
 
         device = f"tcp:127.0.0.1:{console_port}"
@@ -227,8 +341,17 @@ def main():
         check("1 MiB through --device matches the source (sha256)",
               download.returncode == 0 and hashlib.sha256(download.stdout).digest() == hashlib.sha256(big).digest(),
               f"{len(download.stdout)} bytes, {download.stderr.decode(errors='replace')}")
-        qemu_pty(args, image, host_hb, local_hb, procs, work)
-        qemu_bad_config(args, image, work, procs)
+        tls_checks(args, device, tls, local_hb)
+        con = connect(console_port, 20)
+        if con is not None:
+            mem = re.search(r"mem: heap (\d+) B used, (\d+) B peak; stack (\d+) B peak", ask(con, "mem"))
+            con.close()
+            if mem:
+                print(f"after the https checks (100 KiB in 16 KiB records): heap {mem.group(1)} B used, "
+                      f"{mem.group(2)} B peak; stack peak {mem.group(3)} B", flush=True)
+        qemu_pty(args, tls, host_hb, local_hb, procs, work)
+        qemu_no_clock(args, tls, work, procs)
+        qemu_bad_config(args, image, work, procs, tls)
     except Exception as err:  # noqa: BLE001 - any failure of the harness is a failed check
         check("smoke run", False, repr(err))
     finally:

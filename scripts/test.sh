@@ -55,6 +55,10 @@ fi
 if ! [ -x "$DEB_PYTHON" ] || ! "$DEB_PYTHON" -c 'import gunicorn' >/dev/null 2>&1; then
     missing+=(python3-gunicorn)
 fi
+# The QEMU smoke test makes its TLS test CA and certificates with it (scripts/qemu_tls.py).
+if ! [ -x "$DEB_PYTHON" ] || ! "$DEB_PYTHON" -c 'import cryptography' >/dev/null 2>&1; then
+    missing+=(python3-cryptography)
+fi
 if ! command -v nginx >/dev/null 2>&1 && ! [ -x /usr/sbin/nginx ]; then
     missing+=(nginx)
 fi

@@ -107,8 +107,12 @@ pub struct DeviceResponse {
     pub body: Vec<u8>,
 }
 
-/// Reads frames until `@end`; lines without `@` (console output) are skipped.
-pub fn decode_response(reader: &mut impl BufRead) -> Result<DeviceResponse, Failure> {
+/// Reads frames until `@end`; lines without `@` (console output) are skipped. `@warn` texts
+/// (the device says TLS verification is off, say) go to `warn` as they arrive.
+pub fn decode_response(
+    reader: &mut impl BufRead,
+    warn: &mut impl FnMut(&str),
+) -> Result<DeviceResponse, Failure> {
     let lost = |e: io::Error| Failure {
         code: 56,
         message: format!("lost the device: {e}"),
@@ -125,7 +129,9 @@ pub fn decode_response(reader: &mut impl BufRead) -> Result<DeviceResponse, Fail
         }
         let text = String::from_utf8_lossy(&line);
         let text = text.trim_end_matches(['\r', '\n']);
-        if let Some(status) = text.strip_prefix("@status ") {
+        if let Some(warning) = text.strip_prefix("@warn ") {
+            warn(warning);
+        } else if let Some(status) = text.strip_prefix("@status ") {
             let (code, _) = status.split_once(' ').unwrap_or((status, ""));
             response.status = code.parse().map_err(|_| protocol(text))?;
             response.head = format!("HTTP/1.1 {status}\r\n").into_bytes();
@@ -186,6 +192,8 @@ fn error_code(message: &str) -> u8 {
         7
     } else if starts("timed out") {
         28
+    } else if starts("TLS certificate") {
+        60
     } else if starts("TLS") {
         35
     } else if starts("too many redirects") || starts("refused redirect") {
@@ -213,7 +221,9 @@ pub fn run(
             code: 56,
             message: format!("could not send to the device: {e}"),
         })?;
-    let response = decode_response(&mut BufReader::new(line))?;
+    let response = decode_response(&mut BufReader::new(line), &mut |warning| {
+        eprintln!("mreq: warning from the device: {warning}")
+    })?;
     let mut out = io::stdout().lock();
     let write = |e: io::Error| Failure {
         code: failure::OTHER,
@@ -290,7 +300,7 @@ mod tests {
             body.len(),
             mreq_fwconfig::crc32(body)
         );
-        let got = decode_response(&mut wire.as_bytes()).unwrap();
+        let got = decode_response(&mut wire.as_bytes(), &mut |_| {}).unwrap();
         assert_eq!(got.status, 200);
         assert_eq!(got.body, body);
         assert_eq!(
@@ -303,19 +313,43 @@ mod tests {
     fn damaged_or_failed_transfers_are_errors() {
         let damaged = "@status 200 OK\n@body 2\nhi@end ok 2 00000000\n";
         assert_eq!(
-            decode_response(&mut damaged.as_bytes())
+            decode_response(&mut damaged.as_bytes(), &mut |_| {})
                 .err()
                 .map(|f| f.code),
             Some(56)
         );
         let failed = "@end err could not connect: ConnectionRefused\n";
         assert_eq!(
-            decode_response(&mut failed.as_bytes())
+            decode_response(&mut failed.as_bytes(), &mut |_| {})
                 .err()
                 .map(|f| f.code),
             Some(7)
         );
         let cut = "@status 200 OK\n@body 10\nabc";
-        assert!(decode_response(&mut cut.as_bytes()).is_err());
+        assert!(decode_response(&mut cut.as_bytes(), &mut |_| {}).is_err());
+        let untrusted = "@end err TLS certificate error: invalid peer certificate: UnknownIssuer\n";
+        assert_eq!(
+            decode_response(&mut untrusted.as_bytes(), &mut |_| {})
+                .err()
+                .map(|f| f.code),
+            Some(60)
+        );
+        let handshake = "@end err TLS error: received fatal alert: HandshakeFailure\n";
+        assert_eq!(
+            decode_response(&mut handshake.as_bytes(), &mut |_| {})
+                .err()
+                .map(|f| f.code),
+            Some(35)
+        );
+    }
+
+    #[test]
+    fn warnings_are_passed_on_and_do_not_end_the_response() {
+        let wire = "@warn TLS certificate verification is OFF\n@status 204 No Content\n@end ok 0 00000000\n";
+        let mut warnings = Vec::new();
+        let got =
+            decode_response(&mut wire.as_bytes(), &mut |w| warnings.push(w.to_owned())).unwrap();
+        assert_eq!(got.status, 204);
+        assert_eq!(warnings, ["TLS certificate verification is OFF"]);
     }
 }

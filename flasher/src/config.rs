@@ -32,8 +32,12 @@ pub struct ConfigArgs {
     /// Let the firmware skip TLS certificate verification (it warns at every request).
     #[arg(long)]
     pub insecure: bool,
+    /// SNTP server for the firmware's clock (certificate dates), `HOST` or `HOST:PORT`
+    /// [firmware default: pool.ntp.org].
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub ntp: Option<String>,
     /// A ready configuration block (4096 bytes) instead of the options above.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["wifi_ssid", "wifi_pass", "ip", "gateway", "dns", "startup_url", "cacert", "insecure"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["wifi_ssid", "wifi_pass", "ip", "gateway", "dns", "startup_url", "cacert", "insecure", "ntp"])]
     pub config: Option<PathBuf>,
 }
 
@@ -87,6 +91,10 @@ impl ConfigArgs {
         if self.insecure {
             builder.tls_insecure();
         }
+        if let Some(server) = &self.ntp {
+            check_ntp_server(server)?;
+            builder.ntp_server(server);
+        }
         builder.finish().map_err(|e| {
             anyhow::anyhow!(
                 "configuration: {e} (SSID up to 32 bytes, password up to 64, all in 4 KiB)"
@@ -109,6 +117,24 @@ impl ConfigArgs {
         }
         Ok(all)
     }
+}
+
+/// `HOST` or `HOST:PORT`, as the firmware reads it (no scheme, no path, a port that is a number).
+fn check_ntp_server(server: &str) -> Result<()> {
+    let host = match server.rsplit_once(':') {
+        Some((host, port)) => {
+            port.parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .with_context(|| format!("--ntp {server}: bad port"))?;
+            host
+        }
+        None => server,
+    };
+    if host.is_empty() || host.contains(['/', ' ', ':']) {
+        bail!("--ntp {server}: expected HOST or HOST:PORT");
+    }
+    Ok(())
 }
 
 fn parse_cidr(text: &str) -> Result<Ipv4Cidr> {
@@ -142,6 +168,7 @@ mod tests {
             gateway: Some("10.0.2.2".parse().unwrap()),
             dns: vec!["10.0.2.3".parse().unwrap()],
             startup_url: Some("http://10.0.2.2/get".into()),
+            ntp: Some("10.0.2.2:1123".into()),
             ..ConfigArgs::default()
         };
         let block = args.block().unwrap();
@@ -156,6 +183,7 @@ mod tests {
             })
         );
         assert_eq!(config.startup_url(), Some("http://10.0.2.2/get"));
+        assert_eq!(config.ntp_server(), Some("10.0.2.2:1123"));
     }
 
     #[test]
@@ -175,5 +203,19 @@ mod tests {
             ..ConfigArgs::default()
         };
         assert!(pass_only.block().is_err());
+        for bad in [
+            "",
+            "http://pool.ntp.org",
+            "host:",
+            "host:0",
+            "host:99999",
+            ":123",
+        ] {
+            let ntp = ConfigArgs {
+                ntp: Some(bad.into()),
+                ..ConfigArgs::default()
+            };
+            assert!(ntp.block().is_err(), "--ntp {bad:?} accepted");
+        }
     }
 }

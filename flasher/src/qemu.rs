@@ -76,6 +76,9 @@ fn run(
         "user,id=n0",
         "-device",
         "virtio-net-device,netdev=n0",
+        // The hardware RNG that TLS draws on (the host's /dev/urandom).
+        "-device",
+        "virtio-rng-device",
     ])
     .arg("-drive")
     .arg(format!(

@@ -2,12 +2,13 @@
 //! Bodies stream through a fixed buffer: a 10 MB response needs no more RAM than a 10 byte one.
 
 use crate::console::{Console, ConsoleError};
-use crate::net::NetConnector;
+use crate::net::{Conn, NetConnector};
 use crate::say;
 use embedded_io_async::{Read, Write};
-use mreq_core::client::asynch::Client;
+use mreq_core::client::asynch::{Client, Response};
 use mreq_core::client::Request;
 use mreq_core::request::Header;
+use mreq_core::Error;
 use mreq_fwconfig::crc32_update;
 
 /// How the response is written back.
@@ -32,10 +33,27 @@ pub async fn fetch<S: Read + Write>(
     request: &Request<'_>,
 ) -> Result<(), ConsoleError> {
     let mut engine_buf = [0u8; ENGINE_BUF];
-    let mut response = match client.send(request, &mut engine_buf).await {
-        Ok(response) => response,
-        Err(err) => return report_error(console, mode, &err).await,
+    // In a block of its own: the failed send must have let go of the client before the
+    // connector is asked why.
+    let err = {
+        match client.send(request, &mut engine_buf).await {
+            Ok(response) => return report_response(console, mode, response).await,
+            Err(err) => err,
+        }
     };
+    // The engine's `Error::Tls` says only "TLS error"; the connector knows why.
+    match (&err, client.connector_mut().tls_failure()) {
+        (Error::Tls, Some(why)) => report_error(console, mode, why).await,
+        _ => report_error(console, mode, &err).await,
+    }
+}
+
+/// Writes the status, headers and streamed body, then the summary with length and CRC-32.
+async fn report_response<S: Read + Write>(
+    console: &mut Console<'_, S>,
+    mode: Mode,
+    mut response: Response<'_, Conn<'_>>,
+) -> Result<(), ConsoleError> {
     match mode {
         Mode::Human => {
             say!(
@@ -99,7 +117,7 @@ pub async fn fetch<S: Read + Write>(
 async fn report_error<S: Read + Write>(
     console: &mut Console<'_, S>,
     mode: Mode,
-    err: &mreq_core::Error,
+    err: &dyn core::fmt::Display,
 ) -> Result<(), ConsoleError> {
     match mode {
         Mode::Human => say!(console, "\r\n-- error: {}\r\n", err),

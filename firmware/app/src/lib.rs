@@ -7,11 +7,20 @@
 //! request goes through `mreq-core`'s async driver: this crate has no HTTP logic of its own.
 #![cfg_attr(not(test), no_std)]
 
+#[cfg(feature = "tls")]
+extern crate alloc;
+
+pub mod clock;
 pub mod console;
 pub mod fetch;
+#[cfg(target_has_atomic = "ptr")]
+pub mod heap;
 pub mod net;
 pub mod shell;
+pub mod sntp;
 pub mod stack;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use mreq_fwconfig;
 
@@ -107,16 +116,38 @@ pub async fn run<S: Read + Write>(
         let _ = embassy_time::with_timeout(net::NETWORK_WAIT, stack.wait_config_up()).await;
     }
     let _ = report_network(&mut console, stack).await;
+    let ntp_server = config
+        .as_ref()
+        .and_then(|c| c.ntp_server())
+        .unwrap_or(sntp::DEFAULT_SERVER);
+    if stack.is_config_up() {
+        let _ = sync_clock(&mut console, stack, ntp_server).await;
+    }
     let pool_state = TcpClientState::<1, { net::TCP_TX }, { net::TCP_RX }>::new();
     let mut pool = TcpClient::new(stack, &pool_state);
     // Every read can time out: a stalled server must not hang the shell.
     pool.set_timeout(Some(embassy_time::Duration::from_secs(10)));
-    let mut client = Client::new(net::NetConnector::new(stack, &pool));
+    #[cfg(feature = "tls")]
+    let tls = tls::TlsSettings::new(config.as_ref());
+    let _ = report_tls(&mut console, config.as_ref()).await;
+    let mut client = Client::new(net::NetConnector::new(
+        stack,
+        &pool,
+        #[cfg(feature = "tls")]
+        &tls,
+    ));
+    let shell = Shell {
+        stack,
+        board,
+        ntp_server,
+        insecure: config.as_ref().is_some_and(|c| c.tls_insecure()),
+    };
 
     if let Some(url) = startup {
         let _ = say!(console, "startup: GET {url}\r\n");
+        let _ = shell.before_request(&mut console, Mode::Human, url).await;
         let _ = fetch::fetch(&mut client, &mut console, Mode::Human, &Request::get(url)).await;
-        let _ = report_memory(&mut console, board).await;
+        let _ = report_after(&mut client, &mut console, board).await;
     }
     let mut line = Line::new();
     loop {
@@ -133,65 +164,163 @@ pub async fn run<S: Read + Write>(
             }
             Err(ConsoleError::Serial) => continue,
         }
-        let _ = serve(&mut client, &mut console, &line, board, stack).await;
+        let _ = shell.serve(&mut client, &mut console, &line).await;
     }
 }
 
-async fn serve<S: Read + Write>(
-    client: &mut Client<net::NetConnector<'_>>,
-    console: &mut Console<'_, S>,
-    line: &[u8],
-    board: &BoardInfo,
-    stack: Stack<'_>,
-) -> Result<(), ConsoleError> {
-    match shell::parse(line) {
-        Command::Empty => Ok(()),
-        Command::Help => console.write(shell::HELP.as_bytes()).await,
-        Command::Memory => report_memory(console, board).await,
-        Command::Network => report_network(console, stack).await,
-        Command::Unknown if line.first() == Some(&b'@') => {
-            say!(console, "\n@end err malformed request line\n")
+/// What the shell needs besides the client and the console.
+struct Shell<'a> {
+    stack: Stack<'a>,
+    board: &'a BoardInfo,
+    ntp_server: &'a str,
+    insecure: bool,
+}
+
+impl Shell<'_> {
+    /// Before an https request: the clock (certificate dates need it) and the insecure warning.
+    async fn before_request<S: Read + Write>(
+        &self,
+        console: &mut Console<'_, S>,
+        mode: Mode,
+        url: &str,
+    ) -> Result<(), ConsoleError> {
+        let https = url
+            .get(..8)
+            .is_some_and(|s| s.eq_ignore_ascii_case("https://"));
+        if !https {
+            return Ok(());
         }
-        Command::Unknown => say!(console, "unknown command (type help)\r\n"),
-        Command::Request { method, url, body } => {
-            fetch::fetch(
-                client,
-                console,
-                Mode::Human,
-                &Request::new(method, url).body(body),
-            )
-            .await?;
-            report_memory(console, board).await
+        if clock::unix_ms().is_none() {
+            // The request would wait for the network anyway; the clock needs it first.
+            let up = self.stack.is_config_up()
+                || embassy_time::with_timeout(net::NETWORK_WAIT, self.stack.wait_config_up())
+                    .await
+                    .is_ok();
+            if up {
+                sync_clock(console, self.stack, self.ntp_server).await?;
+            }
         }
-        Command::Framed {
-            method,
-            url,
-            body_len,
-            header_count,
-        } => {
-            // End the prompt's line, so that every frame starts a line of its own.
-            console.write(b"\n").await?;
-            let mut header_area = heapless::Vec::<u8, 1024>::new();
-            let mut header_line = Line::new();
-            let mut fits = true;
-            for _ in 0..header_count {
-                console.read_raw_line(&mut header_line).await?;
-                fits &= header_area.extend_from_slice(&header_line).is_ok()
-                    && header_area.push(b'\n').is_ok();
+        if self.insecure {
+            let warning = "TLS certificate verification is OFF (configuration entry TLS_INSECURE)";
+            match mode {
+                Mode::Human => say!(console, "warning: {warning}\r\n")?,
+                Mode::Framed => say!(console, "@warn {warning}\n")?,
             }
-            let mut body = [0u8; shell::MAX_BODY];
-            console.read_exact(&mut body[..body_len]).await?;
-            let mut headers = heapless::Vec::new();
-            if !fits || !fetch::parse_headers(&header_area, &mut headers) {
-                return say!(console, "@end err malformed request headers\n");
+        }
+        Ok(())
+    }
+
+    async fn serve<S: Read + Write>(
+        &self,
+        client: &mut Client<net::NetConnector<'_>>,
+        console: &mut Console<'_, S>,
+        line: &[u8],
+    ) -> Result<(), ConsoleError> {
+        let (board, stack) = (self.board, self.stack);
+        match shell::parse(line) {
+            Command::Empty => Ok(()),
+            Command::Help => console.write(shell::HELP.as_bytes()).await,
+            Command::Memory => report_memory(console, board).await,
+            Command::Network => report_network(console, stack).await,
+            Command::Time => match clock::unix_ms() {
+                Some(ms) => say!(console, "time: {}\r\n", clock::Utc(ms / 1000)),
+                None if stack.is_config_up() => sync_clock(console, stack, self.ntp_server).await,
+                None => say!(console, "time: unknown (no network yet)\r\n"),
+            },
+            Command::Unknown if line.first() == Some(&b'@') => {
+                say!(console, "\n@end err malformed request line\n")
             }
-            let request = Request::new(method, url)
-                .headers(&headers)
-                .body(&body[..body_len]);
-            fetch::fetch(client, console, Mode::Framed, &request).await?;
-            report_memory(console, board).await
+            Command::Unknown => say!(console, "unknown command (type help)\r\n"),
+            Command::Request { method, url, body } => {
+                self.before_request(console, Mode::Human, url).await?;
+                fetch::fetch(
+                    client,
+                    console,
+                    Mode::Human,
+                    &Request::new(method, url).body(body),
+                )
+                .await?;
+                report_after(client, console, board).await
+            }
+            Command::Framed {
+                method,
+                url,
+                body_len,
+                header_count,
+            } => {
+                // End the prompt's line, so that every frame starts a line of its own.
+                console.write(b"\n").await?;
+                let mut header_area = heapless::Vec::<u8, 1024>::new();
+                let mut header_line = Line::new();
+                let mut fits = true;
+                for _ in 0..header_count {
+                    console.read_raw_line(&mut header_line).await?;
+                    fits &= header_area.extend_from_slice(&header_line).is_ok()
+                        && header_area.push(b'\n').is_ok();
+                }
+                let mut body = [0u8; shell::MAX_BODY];
+                console.read_exact(&mut body[..body_len]).await?;
+                let mut headers = heapless::Vec::new();
+                if !fits || !fetch::parse_headers(&header_area, &mut headers) {
+                    return say!(console, "@end err malformed request headers\n");
+                }
+                let request = Request::new(method, url)
+                    .headers(&headers)
+                    .body(&body[..body_len]);
+                self.before_request(console, Mode::Framed, url).await?;
+                fetch::fetch(client, console, Mode::Framed, &request).await?;
+                report_after(client, console, board).await
+            }
         }
     }
+}
+
+/// Asks the SNTP server for the time and sets the clock; says what happened either way.
+async fn sync_clock<S: Read + Write>(
+    console: &mut Console<'_, S>,
+    stack: Stack<'_>,
+    server: &str,
+) -> Result<(), ConsoleError> {
+    match sntp::query(stack, server).await {
+        Ok(unix_ms) => {
+            clock::set(unix_ms);
+            say!(
+                console,
+                "time: {} (SNTP {server})\r\n",
+                clock::Utc(unix_ms / 1000)
+            )
+        }
+        Err(err) => say!(
+            console,
+            "time: unknown: SNTP {server}: {err}; https cannot check certificates until it answers\r\n"
+        ),
+    }
+}
+
+/// What https will trust, said once at boot.
+async fn report_tls<S: Read + Write>(
+    console: &mut Console<'_, S>,
+    config: Option<&Config<'_>>,
+) -> Result<(), ConsoleError> {
+    if !cfg!(feature = "tls") {
+        return say!(console, "tls: not built into this board's firmware\r\n");
+    }
+    if config.is_some_and(|c| c.tls_insecure()) {
+        return say!(
+            console,
+            "tls: WARNING: certificate verification is OFF (configuration entry TLS_INSECURE)\r\n"
+        );
+    }
+    let from_block = config.map_or(0, |c| c.ca_certs().count());
+    let builtin = if cfg!(feature = "webpki-roots") {
+        " + the Mozilla roots"
+    } else {
+        ""
+    };
+    say!(
+        console,
+        "tls: trusting {from_block} CA certificate(s) from the configuration{builtin}\r\n"
+    )
 }
 
 async fn report_network<S: Read + Write>(
@@ -211,6 +340,24 @@ async fn report_network<S: Read + Write>(
             if stack.is_link_up() { "up" } else { "down" }
         ),
     }
+}
+
+/// After a request: the TLS handshake time (if there was one) and the memory figures. Neither
+/// line starts with `@`, so programs skip them.
+async fn report_after<S: Read + Write>(
+    client: &mut Client<net::NetConnector<'_>>,
+    console: &mut Console<'_, S>,
+    board: &BoardInfo,
+) -> Result<(), ConsoleError> {
+    if let Some(handshake) = client.connector_mut().take_handshake() {
+        say!(
+            console,
+            "tls: handshake {} ms ({})\r\n",
+            handshake.took.as_millis(),
+            handshake.agreed
+        )?;
+    }
+    report_memory(console, board).await
 }
 
 async fn report_memory<S: Read + Write>(

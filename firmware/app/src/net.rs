@@ -1,10 +1,13 @@
 //! Connections for the engine over embassy-net: DNS through the stack's resolver, TCP from a
-//! fixed pool of socket buffers. `https` is refused here until the TLS transport exists.
+//! fixed pool of socket buffers, and TLS over that TCP for `https` (feature `tls`, see
+//! [`crate::tls`]). The engine sees one connection type, [`Conn`], either way.
 
+use core::fmt;
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 use embassy_net::dns::DnsQueryType;
 use embassy_net::tcp::client::{TcpClient, TcpConnection};
 use embassy_net::Stack;
+use embedded_io_async::{Read, Write};
 use embedded_nal_async::TcpConnect;
 use mreq_core::client::asynch::Connect;
 use mreq_core::error::IoErrorKind;
@@ -19,15 +22,98 @@ pub const TCP_RX: usize = 2048;
 pub const NETWORK_WAIT: embassy_time::Duration = embassy_time::Duration::from_secs(20);
 
 pub type Pool<'d> = TcpClient<'d, 1, TCP_TX, TCP_RX>;
+type Tcp<'d> = TcpConnection<'d, 1, TCP_TX, TCP_RX>;
+
+/// Why the last https connection failed, in words (the engine's `Error::Tls` carries none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFailure {
+    /// The server's certificate was refused (untrusted, expired, wrong name...).
+    pub certificate: bool,
+    pub message: heapless::String<256>,
+}
+
+impl TlsFailure {
+    fn new(certificate: bool, args: fmt::Arguments<'_>) -> Self {
+        let mut message = heapless::String::new();
+        // A message longer than the buffer is cut; what fits still says what went wrong.
+        let _ = fmt::write(&mut message, args);
+        TlsFailure {
+            certificate,
+            message,
+        }
+    }
+
+    pub fn certificate(args: fmt::Arguments<'_>) -> Self {
+        Self::new(true, args)
+    }
+
+    pub fn handshake(args: fmt::Arguments<'_>) -> Self {
+        Self::new(false, args)
+    }
+
+    pub fn other(message: &str) -> Self {
+        Self::new(false, format_args!("{message}"))
+    }
+}
+
+/// `TLS certificate error: ...` or `TLS error: ...`: `mreq --device` maps the first to exit 60.
+impl fmt::Display for TlsFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.certificate {
+            write!(f, "TLS certificate error: {}", self.message)
+        } else {
+            write!(f, "TLS error: {}", self.message)
+        }
+    }
+}
 
 pub struct NetConnector<'d> {
     stack: Stack<'d>,
     pool: &'d Pool<'d>,
+    #[cfg(feature = "tls")]
+    tls: &'d crate::tls::TlsSettings,
+    tls_failure: Option<TlsFailure>,
+    handshake: Option<Handshake>,
+}
+
+/// The last completed TLS handshake: how long it took and what it agreed on.
+#[derive(Debug, Clone)]
+pub struct Handshake {
+    pub took: embassy_time::Duration,
+    /// `TLSv1_3 TLS13_AES_128_GCM_SHA256`.
+    pub agreed: heapless::String<64>,
 }
 
 impl<'d> NetConnector<'d> {
+    #[cfg(feature = "tls")]
+    pub fn new(stack: Stack<'d>, pool: &'d Pool<'d>, tls: &'d crate::tls::TlsSettings) -> Self {
+        NetConnector {
+            stack,
+            pool,
+            tls,
+            tls_failure: None,
+            handshake: None,
+        }
+    }
+
+    #[cfg(not(feature = "tls"))]
     pub fn new(stack: Stack<'d>, pool: &'d Pool<'d>) -> Self {
-        NetConnector { stack, pool }
+        NetConnector {
+            stack,
+            pool,
+            tls_failure: None,
+            handshake: None,
+        }
+    }
+
+    /// Why the last `Error::Tls` happened; cleared by the next connection attempt.
+    pub fn tls_failure(&self) -> Option<&TlsFailure> {
+        self.tls_failure.as_ref()
+    }
+
+    /// The last completed TLS handshake; `take` so that it is reported once.
+    pub fn take_handshake(&mut self) -> Option<Handshake> {
+        self.handshake.take()
     }
 
     async fn resolve(&self, host: &str) -> Result<IpAddr> {
@@ -44,16 +130,35 @@ impl<'d> NetConnector<'d> {
             .map(|a| IpAddr::from(*a))
             .ok_or(Error::Dns)
     }
+
+    #[cfg(feature = "tls")]
+    async fn secure(&mut self, tcp: Tcp<'d>, host: &str) -> Result<Conn<'d>> {
+        let started = embassy_time::Instant::now();
+        let stream = self.tls.connect(tcp, host, &mut self.tls_failure).await?;
+        let mut agreed = heapless::String::new();
+        // Cut if ever longer than the buffer: it is only reported.
+        let _ = stream.describe(&mut agreed);
+        self.handshake = Some(Handshake {
+            took: started.elapsed(),
+            agreed,
+        });
+        Ok(Conn::Tls(alloc::boxed::Box::new(stream)))
+    }
+
+    #[cfg(not(feature = "tls"))]
+    async fn secure(&mut self, _tcp: Tcp<'d>, _host: &str) -> Result<Conn<'d>> {
+        self.tls_failure = Some(TlsFailure::other(
+            "https is not built into this board's firmware (see README: TLS per board)",
+        ));
+        Err(Error::Tls)
+    }
 }
 
 impl<'d> Connect for NetConnector<'d> {
-    type Conn = TcpConnection<'d, 1, TCP_TX, TCP_RX>;
+    type Conn = Conn<'d>;
 
     async fn connect(&mut self, scheme: Scheme, host: &str, port: u16) -> Result<Self::Conn> {
-        if scheme == Scheme::Https {
-            // TLS in firmware is its own piece of work (rustls no_std); until then, say so.
-            return Err(Error::Tls);
-        }
+        self.tls_failure = None;
         if !self.stack.is_config_up()
             && embassy_time::with_timeout(NETWORK_WAIT, self.stack.wait_config_up())
                 .await
@@ -63,9 +168,62 @@ impl<'d> Connect for NetConnector<'d> {
         }
         let ip = self.resolve(host).await?;
         // embassy-net reports every failed connect as a reset (refused, unreachable, timed out).
-        self.pool
+        let tcp = self
+            .pool
             .connect(SocketAddr::new(ip, port))
             .await
-            .map_err(|_| Error::Connect(IoErrorKind::ConnectionRefused))
+            .map_err(|_| Error::Connect(IoErrorKind::ConnectionRefused))?;
+        match scheme {
+            Scheme::Http => Ok(Conn::Plain(tcp)),
+            Scheme::Https => self.secure(tcp, host).await,
+        }
+    }
+}
+
+/// A connection the engine talks HTTP over: plain TCP, or TLS over TCP.
+pub enum Conn<'d> {
+    Plain(Tcp<'d>),
+    /// Boxed: the TLS state is large and lives on the heap anyway.
+    #[cfg(feature = "tls")]
+    Tls(alloc::boxed::Box<crate::tls::TlsStream<Tcp<'d>>>),
+}
+
+/// A connection's I/O error as the engine's error (a timeout keeps its own variant).
+pub(crate) fn io_error<E: embedded_io::Error>(err: E) -> Error {
+    match err.kind() {
+        IoErrorKind::TimedOut => Error::Timeout,
+        kind => Error::Io(kind),
+    }
+}
+
+impl embedded_io_async::ErrorType for Conn<'_> {
+    type Error = Error;
+}
+
+impl Read for Conn<'_> {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
+        match self {
+            Conn::Plain(tcp) => tcp.read(buf).await.map_err(io_error),
+            #[cfg(feature = "tls")]
+            Conn::Tls(tls) => tls.read(buf).await,
+        }
+    }
+}
+
+impl Write for Conn<'_> {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize> {
+        match self {
+            Conn::Plain(tcp) => tcp.write(buf).await.map_err(io_error),
+            #[cfg(feature = "tls")]
+            Conn::Tls(tls) => tls.write(buf).await,
+        }
+    }
+
+    async fn flush(&mut self) -> Result<()> {
+        match self {
+            Conn::Plain(tcp) => tcp.flush().await.map_err(io_error),
+            #[cfg(feature = "tls")]
+            Conn::Tls(tls) => tls.flush().await,
+        }
     }
 }

@@ -20,6 +20,8 @@ pub enum Command<'a> {
     Memory,
     /// `net`: address, gateway, link state.
     Network,
+    /// `time`: the wall clock (asks the SNTP server again when it is not known).
+    Time,
     Empty,
     Unknown,
 }
@@ -53,6 +55,9 @@ pub fn parse(line: &[u8]) -> Command<'_> {
     if word.eq_ignore_ascii_case("net") {
         return Command::Network;
     }
+    if word.eq_ignore_ascii_case("time") {
+        return Command::Time;
+    }
     let Some(method) = METHODS.iter().find(|m| m.eq_ignore_ascii_case(word)) else {
         return Command::Unknown;
     };
@@ -85,7 +90,7 @@ fn parse_framed(rest: &str) -> Option<Command<'_>> {
     })
 }
 
-pub const HELP: &str = "commands:\r\n  get URL | head URL | delete URL | options URL\r\n  post URL [body text] | put URL [body text] | patch URL [body text]\r\n  mem    heap and stack use\r\n  net    network address and link\r\n  help   this text\r\nprograms: see firmware/PROTOCOL.md (@req ...)\r\n";
+pub const HELP: &str = "commands:\r\n  get URL | head URL | delete URL | options URL\r\n  post URL [body text] | put URL [body text] | patch URL [body text]\r\n  mem    heap and stack use\r\n  net    network address and link\r\n  time   the clock (SNTP; https needs it)\r\n  help   this text\r\nprograms: see firmware/PROTOCOL.md (@req ...)\r\n";
 
 #[cfg(test)]
 mod tests {
@@ -112,6 +117,7 @@ mod tests {
         assert_eq!(parse(b"help"), Command::Help);
         assert_eq!(parse(b"mem"), Command::Memory);
         assert_eq!(parse(b"NET"), Command::Network);
+        assert_eq!(parse(b"time"), Command::Time);
         assert_eq!(parse(b""), Command::Empty);
         assert_eq!(parse(b"get"), Command::Unknown);
         assert_eq!(parse(b"fetch http://h/"), Command::Unknown);

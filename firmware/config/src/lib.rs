@@ -44,6 +44,8 @@ pub mod tag {
     pub const CA_CERT_DER: u8 = 7;
     /// One byte, 1: skip TLS certificate verification (the console warns at every request).
     pub const TLS_INSECURE: u8 = 8;
+    /// The SNTP server for the wall clock (certificate dates): `host` or `host:port`, UTF-8.
+    pub const NTP_SERVER: u8 = 9;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,7 +126,7 @@ impl<'a> Config<'a> {
                 tag::WIFI_PASSWORD => value.len() <= 64,
                 tag::STATIC_IPV4 => value.len() == 5 && value[4] <= 32,
                 tag::GATEWAY_IPV4 | tag::DNS_IPV4 => value.len() == 4,
-                tag::STARTUP_URL => core::str::from_utf8(value).is_ok(),
+                tag::STARTUP_URL | tag::NTP_SERVER => core::str::from_utf8(value).is_ok(),
                 tag::TLS_INSECURE => value.len() == 1,
                 _ => true,
             };
@@ -193,6 +195,12 @@ impl<'a> Config<'a> {
 
     pub fn tls_insecure(&self) -> bool {
         self.first(tag::TLS_INSECURE) == Some(&[1])
+    }
+
+    /// The configured SNTP server (`host` or `host:port`); `None` means the firmware's default.
+    pub fn ntp_server(&self) -> Option<&'a str> {
+        self.first(tag::NTP_SERVER)
+            .and_then(|v| core::str::from_utf8(v).ok())
     }
 }
 
@@ -295,6 +303,10 @@ impl<'b> Builder<'b> {
         self.entry(tag::TLS_INSECURE, &[1])
     }
 
+    pub fn ntp_server(&mut self, server: &str) -> &mut Self {
+        self.entry(tag::NTP_SERVER, server.as_bytes())
+    }
+
     /// Writes header and CRC; returns the block's used length. Fails if anything did not fit or
     /// a value was invalid for its tag.
     pub fn finish(&mut self) -> Result<usize, ConfigError> {
@@ -353,6 +365,7 @@ mod tests {
             .dns([1, 1, 1, 1])
             .startup_url("http://10.0.2.2:8000/get")
             .ca_cert_der(&[0x30, 0x82, 1, 2])
+            .ntp_server("10.0.2.2:1123")
             .entry(200, b"future entry")
             .finish()
             .unwrap()
@@ -383,12 +396,16 @@ mod tests {
             [&[0x30, 0x82, 1, 2][..]]
         );
         assert!(!config.tls_insecure());
+        assert_eq!(config.ntp_server(), Some("10.0.2.2:1123"));
         assert_eq!(
             config.entries().count(),
-            9,
+            10,
             "unknown tags are kept and skipped"
         );
-        assert_eq!(len, 8 + 9 * 3 + (4 + 11 + 5 + 4 + 4 + 4 + 24 + 4 + 12) + 4);
+        assert_eq!(
+            len,
+            8 + 10 * 3 + (4 + 11 + 5 + 4 + 4 + 4 + 24 + 4 + 13 + 12) + 4
+        );
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! mreq firmware for `qemu-system-riscv32 -machine virt`: wiring only.
 //!
 //! Boot order: stack paint and heap, console, configuration block (second pflash bank), virtio-net
-//! under embassy-net (DHCP from QEMU's user-mode network, the host at 10.0.2.2), then the app
-//! (`mreq_fw::run`), which owns the console from there on.
+//! under embassy-net (DHCP from QEMU's user-mode network, the host at 10.0.2.2), virtio-rng for
+//! TLS, then the app (`mreq_fw::run`), which owns the console from there on.
 //! One hart, no interrupts: a busy-polling loop runs the network stack and the app together.
 #![no_std]
 #![no_main]
@@ -12,6 +12,7 @@ extern crate alloc;
 mod config_block;
 mod exit;
 mod memory;
+mod rng;
 mod time;
 mod uart;
 mod virtio;
@@ -53,6 +54,10 @@ fn main() -> ! {
             qemu_exit(1)
         }
     };
+    // Without it https fails with a clear error; plain http still works.
+    if let Err(e) = rng::init() {
+        println!("mreq-fw qemu: {e}; https will not work");
+    }
     let mac = net.mac();
     println!(
         "mreq-fw qemu: virtio-net {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",

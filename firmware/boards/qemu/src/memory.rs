@@ -1,47 +1,17 @@
-//! The heap (virtio-drivers allocates its queues and receive buffers) and the figures the app
-//! reports: heap bytes in use and at peak, and the stack high-water mark.
+//! The heap (virtio-drivers allocates its queues and receive buffers, TLS its record buffers) and
+//! the figures the app reports: heap bytes in use and at peak, and the stack high-water mark.
 //!
 //! Both regions are laid out in memory.x. The heap counts the bytes callers asked for, not the
 //! allocator's overhead. The stack is painted with a pattern at boot; the deepest word no longer
 //! holding it marks the peak.
 
-use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::addr_of;
-use core::sync::atomic::{AtomicUsize, Ordering};
 
 use embedded_alloc::LlffHeap;
-
-struct Counting {
-    heap: LlffHeap,
-    used: AtomicUsize,
-    peak: AtomicUsize,
-}
+use mreq_fw::heap::Counting;
 
 #[global_allocator]
-static HEAP: Counting = Counting {
-    heap: LlffHeap::empty(),
-    used: AtomicUsize::new(0),
-    peak: AtomicUsize::new(0),
-};
-
-// SAFETY: forwards to a sound allocator; the counters do not touch the memory.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's contract is passed on unchanged.
-        let ptr = unsafe { self.heap.alloc(layout) };
-        if !ptr.is_null() {
-            let now = self.used.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            self.peak.fetch_max(now, Ordering::Relaxed);
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: as in `alloc`.
-        unsafe { self.heap.dealloc(ptr, layout) };
-        self.used.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
+static HEAP: Counting<LlffHeap> = Counting::new(LlffHeap::empty());
 
 extern "C" {
     // From memory.x.
@@ -54,15 +24,12 @@ extern "C" {
 pub fn init_heap() {
     let size = addr_of!(_heap_size) as usize;
     // SAFETY: riscv-rt reserves `_heap_size` bytes at `heap_start()` for us alone; called once.
-    unsafe { HEAP.heap.init(riscv_rt::heap_start() as usize, size) };
+    unsafe { HEAP.inner().init(riscv_rt::heap_start() as usize, size) };
 }
 
 /// `(used, peak)` heap bytes, for `BoardInfo::heap`.
 pub fn heap_usage() -> (usize, usize) {
-    (
-        HEAP.used.load(Ordering::Relaxed),
-        HEAP.peak.load(Ordering::Relaxed),
-    )
+    HEAP.usage()
 }
 
 use mreq_fw::stack::PAINT;

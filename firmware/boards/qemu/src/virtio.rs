@@ -1,5 +1,5 @@
-//! The virtio-net NIC: found by probing QEMU `virt`'s virtio-mmio slots, driven by virtio-drivers,
-//! and offered to embassy-net as an `embassy_net_driver::Driver`.
+//! The virtio devices: found by probing QEMU `virt`'s virtio-mmio slots, driven by virtio-drivers.
+//! The NIC is offered to embassy-net as an `embassy_net_driver::Driver`; the RNG feeds TLS.
 //!
 //! Memory is identity-mapped and coherent, so DMA pages are plain heap pages and sharing a buffer
 //! is just taking its address. No interrupts: embassy-net polls `receive`/`transmit`.
@@ -13,6 +13,7 @@ use core::task::Context;
 
 use embassy_net_driver::{Capabilities, HardwareAddress, LinkState};
 use virtio_drivers::device::net::{RxBuffer, VirtIONet};
+use virtio_drivers::device::rng::VirtIORng;
 use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
 use virtio_drivers::transport::{DeviceType, Transport};
 use virtio_drivers::{BufferDirection, Hal, PhysAddr, PAGE_SIZE};
@@ -72,18 +73,55 @@ unsafe impl Hal for IdentityHal {
 
 #[derive(Debug)]
 pub enum ProbeError {
-    NoDevice,
-    Init(virtio_drivers::Error),
+    /// No slot holds a device of this kind; the QEMU option that adds one.
+    NoDevice(&'static str),
+    Init(&'static str, virtio_drivers::Error),
 }
 
 impl fmt::Display for ProbeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ProbeError::NoDevice => {
-                f.write_str("no virtio-net device (QEMU needs -device virtio-net-device)")
-            }
-            ProbeError::Init(e) => write!(f, "virtio-net init failed: {e}"),
+            ProbeError::NoDevice(option) => write!(f, "no {option} (QEMU needs -device {option})"),
+            ProbeError::Init(what, e) => write!(f, "{what} init failed: {e}"),
         }
+    }
+}
+
+/// The transport of the first virtio-mmio slot holding a device of type `wanted`. Empty slots
+/// (device id 0) are skipped.
+fn find(wanted: DeviceType) -> Option<MmioTransport<'static>> {
+    (0..MMIO_SLOTS).find_map(|slot| {
+        let header = NonNull::new((MMIO_BASE + slot * MMIO_SIZE) as *mut VirtIOHeader)?;
+        // SAFETY: each slot is a 4 KiB virtio-mmio register block on QEMU `virt`. Only the
+        // transport of the matching slot is kept, and each device type is probed once, so it is
+        // that slot's only user.
+        let transport = unsafe { MmioTransport::new(header, MMIO_SIZE) }.ok()?;
+        (transport.device_type() == wanted).then_some(transport)
+    })
+}
+
+/// The entropy device (`-device virtio-rng-device`: the host's /dev/urandom).
+pub struct Rng(VirtIORng<IdentityHal, MmioTransport<'static>>);
+
+impl Rng {
+    pub fn probe() -> Result<Rng, ProbeError> {
+        let transport =
+            find(DeviceType::EntropySource).ok_or(ProbeError::NoDevice("virtio-rng-device"))?;
+        VirtIORng::new(transport)
+            .map(Rng)
+            .map_err(|e| ProbeError::Init("virtio-rng", e))
+    }
+
+    /// Fills `buf` with random bytes; the device may hand out fewer than asked per request.
+    pub fn fill(&mut self, buf: &mut [u8]) -> Result<(), virtio_drivers::Error> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match self.0.request_entropy(&mut buf[filled..])? {
+                0 => return Err(virtio_drivers::Error::IoError),
+                n => filled += n,
+            }
+        }
+        Ok(())
     }
 }
 
@@ -93,26 +131,15 @@ pub struct Net {
 }
 
 impl Net {
-    /// The first network device in the virtio-mmio slots. Empty slots (device id 0) are skipped.
+    /// The first network device in the virtio-mmio slots.
     pub fn probe() -> Result<Net, ProbeError> {
-        for slot in 0..MMIO_SLOTS {
-            let Some(header) = NonNull::new((MMIO_BASE + slot * MMIO_SIZE) as *mut VirtIOHeader)
-            else {
-                continue;
-            };
-            // SAFETY: each slot is a 4 KiB virtio-mmio register block on QEMU `virt`, and this
-            // probe runs once, so the transport is its only user.
-            let Ok(transport) = (unsafe { MmioTransport::new(header, MMIO_SIZE) }) else {
-                continue;
-            };
-            if transport.device_type() == DeviceType::Network {
-                let device = VirtIONet::new(transport, BUF_LEN).map_err(ProbeError::Init)?;
-                return Ok(Net {
-                    device: RefCell::new(device),
-                });
-            }
-        }
-        Err(ProbeError::NoDevice)
+        let transport =
+            find(DeviceType::Network).ok_or(ProbeError::NoDevice("virtio-net-device"))?;
+        let device =
+            VirtIONet::new(transport, BUF_LEN).map_err(|e| ProbeError::Init("virtio-net", e))?;
+        Ok(Net {
+            device: RefCell::new(device),
+        })
     }
 
     pub fn mac(&self) -> [u8; 6] {

@@ -2,7 +2,8 @@
 //!
 //! Boot order: clocks (168 MHz from the internal HSI, so any F407 board works without knowing
 //! its crystal; PLL Q gives the RNG its 48 MHz), console on USART2, configuration block (flash
-//! sector 11), W5500 on SPI1 under embassy-net (DHCP or static, from the block), then the app
+//! sector 11), W5500 on SPI1 under embassy-net (DHCP or static, from the block), the RNG
+//! peripheral as TLS's random source, then the app
 //! (`mreq_fw::run`), which owns the console from there on. The W5500 runner, the network stack
 //! and the app are joined in the main task; nothing else is spawned.
 //!
@@ -11,8 +12,11 @@
 #![no_std]
 #![no_main]
 
+extern crate alloc;
+
 mod config_block;
 mod memory;
+mod random;
 
 use embassy_executor::Spawner;
 use embassy_futures::join::join3;
@@ -50,6 +54,7 @@ bind_interrupts!(struct Irqs {
 
 #[embassy_executor::main]
 async fn main(_spawner: Spawner) -> ! {
+    memory::init_heap();
     let p = embassy_stm32::init(clocks());
 
     static TX: StaticCell<[u8; 256]> = StaticCell::new();
@@ -98,7 +103,10 @@ async fn main(_spawner: Spawner) -> ! {
             }
         };
 
-    let seed = Rng::new(p.RNG, Irqs).next_u64();
+    let mut random = Rng::new(p.RNG, Irqs);
+    let seed = random.next_u64();
+    // From here on the RNG peripheral is TLS's random source.
+    random::init(random);
     static RESOURCES: StaticCell<StackResources<SOCKETS>> = StaticCell::new();
     let net_config = mreq_fw::net_config(config.as_ref());
     let (stack, mut runner) = embassy_net::new(

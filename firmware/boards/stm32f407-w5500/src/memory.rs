@@ -1,4 +1,8 @@
-//! The figures the app reports: no heap, and the stack high-water mark.
+//! The heap (TLS record buffers and rustls' state) and the figures the app reports: heap bytes in
+//! use and at peak, and the stack high-water mark.
+//!
+//! The heap is the 64 KiB of core-coupled RAM, which nothing else uses: DMA cannot reach it, and
+//! nothing on the heap is touched by DMA (the W5500's SPI transfers use static buffers).
 //!
 //! cortex-m-rt (feature `paint-stack`) fills the whole stack region, from `_stack_end` (the end of
 //! .bss) up to `_stack_start` (the top of RAM), with `STACK_PAINT_VALUE` before `main`; the
@@ -7,6 +11,15 @@
 use core::ptr::addr_of;
 
 use cortex_m_rt::STACK_PAINT_VALUE;
+use embedded_alloc::LlffHeap;
+use mreq_fw::heap::Counting;
+
+/// The STM32F407's core-coupled memory (CCM): 64 KiB at 0x1000_0000.
+const CCM_START: usize = 0x1000_0000;
+const CCM_SIZE: usize = 64 * 1024;
+
+#[global_allocator]
+static HEAP: Counting<LlffHeap> = Counting::new(LlffHeap::empty());
 
 extern "C" {
     // From cortex-m-rt's link.x.
@@ -14,9 +27,15 @@ extern "C" {
     static _stack_start: u32;
 }
 
-/// No allocator: every buffer is static or on the stack.
+/// Hands the CCM to the allocator. Call once, before anything allocates.
+pub fn init_heap() {
+    // SAFETY: the CCM is RAM that no linker section and no other code uses; called once.
+    unsafe { HEAP.inner().init(CCM_START, CCM_SIZE) };
+}
+
+/// `(used, peak)` heap bytes, for `BoardInfo::heap`.
 pub fn heap_usage() -> (usize, usize) {
-    (0, 0)
+    HEAP.usage()
 }
 
 /// The deepest the stack has been since reset, in bytes, for `BoardInfo::stack_peak`.
