@@ -201,6 +201,9 @@ def tls_checks(args, device, tls, local_hb):
         echoed = None
     check("https POST with a JSON body through --device", echoed == {"over": "tls", "n": 42},
           posted.stderr.decode(errors="replace"))
+    old = mreq(args.mreq, "--device", device, "get", tls["tls12"] + "/get")
+    check("https GET to a TLS 1.2-only server", old.returncode == 0 and b'"url"' in old.stdout,
+          old.stderr.decode(errors="replace"))
     path = "/bytes/102400?seed=7"
     remote = mreq(args.mreq, "--device", device, "get", tls["good"] + path)
     local = mreq(args.mreq, "get", local_hb + path)
@@ -305,8 +308,9 @@ def main():
             handshake = re.search(r"tls: handshake (\d+) ms \((TLSv1_[23] \w+)\)", out)
             # httpbin behind nginx sees plain http, so its "url" says http://.
             echoed = re.search(r'"url": ?"https?://' + re.escape(tls["good"].split("//")[1]) + '/get"', out)
-            check(f"https GET at the console ({'new connection' if attempt == 0 else 'kept alive, no new handshake'})",
-                  "HTTP/1.1 200 OK" in out and echoed is not None and (handshake is not None) == (attempt == 0), out[-600:])
+            check(f"https GET at the console ({'new connection, TLS 1.3' if attempt == 0 else 'kept alive, no new handshake'})",
+                  "HTTP/1.1 200 OK" in out and echoed is not None and (handshake is not None) == (attempt == 0)
+                  and (attempt > 0 or handshake.group(2).startswith("TLSv1_3")), out[-600:])
             mem = re.findall(r"mem: heap (\d+) B used, (\d+) B peak; stack (\d+) B peak", out)
             if handshake and mem:
                 print(f"https GET {attempt + 1}: handshake {handshake.group(1)} ms ({handshake.group(2)}); heap {mem[-1][0]} B used, "

@@ -3,7 +3,8 @@ them in front of httpbin, and an SNTP server, all on 127.0.0.1 (the firmware rea
 10.0.2.2).
 
 Certificates (ECDSA P-256, made fresh for every run with Debian's python3-cryptography):
-  good      signed by the test CA, for IP 10.0.2.2, valid now
+  good      signed by the test CA, for IP 10.0.2.2, valid now (TLS 1.3 and 1.2)
+  tls12     the same certificate, on a server that speaks TLS 1.2 only
   wrongname signed by the test CA, for other.example / 10.0.2.99 only
   expired   signed by the test CA, for 10.0.2.2, expired a year ago
   untrusted signed by a second CA that the firmware is never told about
@@ -74,6 +75,7 @@ def make_certificates(work):
         "expired": _leaf(ca_key, ca_cert, [HOST_IP], now - 400 * day, now - 365 * day),
         "untrusted": _leaf(other_key, other_cert, [HOST_IP], now - day, now + 30 * day),
     }
+    leaves["tls12"] = leaves["good"]
     for kind, (key, cert) in leaves.items():
         _write(os.path.join(work, f"{kind}.pem"), cert)
         _write(os.path.join(work, f"{kind}.key"), key)
@@ -87,6 +89,7 @@ def start_nginx(work, kinds, upstream_port, free_port, procs):
     ports = {kind: free_port() for kind in kinds}
     servers = "".join(
         f"  server {{ listen 127.0.0.1:{port} ssl; ssl_certificate {work}/{kind}.pem; "
+        f"ssl_protocols {'TLSv1.2' if kind == 'tls12' else 'TLSv1.2 TLSv1.3'}; "
         f"ssl_certificate_key {work}/{kind}.key; location / {{ proxy_pass http://127.0.0.1:{upstream_port}; "
         f"proxy_set_header Host $http_host; }} }}\n"
         for kind, port in ports.items())
