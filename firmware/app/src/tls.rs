@@ -215,6 +215,7 @@ impl<T: Read + Write> TlsStream<T> {
             match state {
                 Err(err) => {
                     self.failure = Some(failure(err));
+                    self.send_alert().await;
                     return Err(Error::Tls);
                 }
                 Ok(ConnectionState::ReadTraffic(mut traffic)) => {
@@ -297,6 +298,19 @@ impl<T: Read + Write> TlsStream<T> {
             }
             if need_input {
                 self.fill().await?;
+            }
+        }
+    }
+
+    /// After a fatal error rustls queues an alert saying why (a certificate refused, say): send
+    /// it, so that the server's log tells the reason too. Best effort: the connection is lost
+    /// either way.
+    async fn send_alert(&mut self) {
+        let status = self.conn.process_tls_records(&mut []);
+        if let Ok(ConnectionState::EncodeTlsData(mut encode)) = status.state {
+            if let Ok(n) = encode.encode(&mut self.outgoing) {
+                let _ = self.io.write_all(&self.outgoing[..n]).await;
+                let _ = self.io.flush().await;
             }
         }
     }

@@ -61,12 +61,15 @@ fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i % 253) as u8).collect()
 }
 
-/// Serves one TLS connection; returns the port and the thread (its result: what it read).
+/// What the server thread saw: the client's line, or the error that ended the connection.
+type Served = Result<Vec<u8>, String>;
+
+/// Serves one TLS connection; returns the port and the thread.
 fn serve(
     pki: &Pki,
     versions: &[&'static rustls::SupportedProtocolVersion],
     ending: Ending,
-) -> (u16, thread::JoinHandle<Vec<u8>>) {
+) -> (u16, thread::JoinHandle<Served>) {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(versions)
@@ -85,11 +88,12 @@ fn serve(
         let mut tls = rustls::Stream::new(&mut conn, &mut tcp);
         let mut line = Vec::new();
         let mut byte = [0u8; 1];
-        // A failed handshake ends here, with whatever was read.
+        // A failed handshake ends here, with the reason.
         while !line.ends_with(b"\n") {
             match tls.read(&mut byte) {
                 Ok(1) => line.push(byte[0]),
-                _ => return line,
+                Ok(_) => return Err("closed".into()),
+                Err(e) => return Err(e.to_string()),
             }
         }
         match ending {
@@ -104,7 +108,7 @@ fn serve(
                 tcp.shutdown(Shutdown::Both).unwrap();
             }
         }
-        line
+        Ok(line)
     });
     (port, handle)
 }
@@ -198,7 +202,7 @@ fn exchange(versions: &[&'static rustls::SupportedProtocolVersion], max_read: us
     assert_eq!(end, Ok(()), "close_notify is a clean end");
     assert_eq!(got.len(), len);
     assert!(got == pattern(len), "the plaintext arrives unchanged");
-    assert_eq!(server.join().unwrap(), line);
+    assert_eq!(server.join().unwrap().unwrap(), line);
 }
 
 #[test]
@@ -225,7 +229,7 @@ fn an_end_without_close_notify_is_an_error() {
     let (got, end) = read_all(&mut stream, 512);
     assert_eq!(got, pattern(5000), "what arrived is delivered");
     assert_eq!(end, Err(Error::Io(IoErrorKind::ConnectionAborted)));
-    server.join().unwrap();
+    assert_eq!(server.join().unwrap().unwrap(), b"hi\n");
 }
 
 #[test]
@@ -248,9 +252,10 @@ fn a_certificate_from_another_ca_is_refused() {
         "{why}"
     );
     assert!(why.message.contains("UnknownIssuer"), "{why}");
-    assert!(
-        server.join().unwrap().is_empty(),
-        "no data before a verified handshake"
+    assert_eq!(
+        server.join().unwrap(),
+        Err("received fatal alert: UnknownCA".into()),
+        "no data before a verified handshake; the server is told why"
     );
 }
 
@@ -267,7 +272,10 @@ fn a_certificate_for_another_name_is_refused() {
         why.certificate && why.message.contains("not valid for name"),
         "{why}"
     );
-    server.join().unwrap();
+    assert_eq!(
+        server.join().unwrap(),
+        Err("received fatal alert: BadCertificate".into())
+    );
 }
 
 #[test]
