@@ -67,12 +67,13 @@ def mreq(binary, *args, timeout=120):
     return subprocess.run([binary, *args], capture_output=True, timeout=timeout)
 
 
-def qemu_command(elf, image, *serial):
+def qemu_command(elf, image, *serial, rng=True):
     """The QEMU virt machine of the firmware, with the pflash image and the given console."""
     return ["qemu-system-riscv32", "-machine", "virt", "-m", "128M", "-nographic", "-bios", "none",
             # Not -kernel: with pflash unit 1 attached, virt would take it for firmware.
             "-device", f"loader,file={elf}", "-global", "virtio-mmio.force-legacy=false",
-            "-netdev", "user,id=n0", "-device", "virtio-net-device,netdev=n0", "-device", "virtio-rng-device",
+            "-netdev", "user,id=n0", "-device", "virtio-net-device,netdev=n0",
+            *(["-device", "virtio-rng-device"] if rng else []),
             "-drive", f"if=pflash,unit=1,format=raw,file={image}", *serial, "-monitor", "none"]
 
 
@@ -112,11 +113,11 @@ def qemu_pty(args, tls, host_hb, local_hb, procs, work):
               f"exit {insecure.returncode}: {insecure.stderr.decode(errors='replace')}")
 
 
-def console_boot(args, image, procs):
+def console_boot(args, image, procs, rng=True):
     """Boots `image` with the console on a TCP socket; returns the connected socket or None."""
     port = free_port()
     qemu = qemu_command(args.elf, image, "-chardev", f"socket,id=con,host=127.0.0.1,port={port},server=on,wait=on",
-                        "-serial", "chardev:con")
+                        "-serial", "chardev:con", rng=rng)
     procs.append(subprocess.Popen(qemu, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
     return connect(port, 20)
 
@@ -147,6 +148,27 @@ def qemu_no_clock(args, tls, work, procs):
         con.close()
     check("no SNTP answer: https refused with a clear reason",
           "time: unknown" in out and "TLS error: no time" in out and "HTTP/1.1" not in out, out[-600:])
+
+
+def qemu_no_rng(args, tls, work, procs):
+    """A boot without the virtio-rng device: the firmware says so, and https fails for want of
+    random bytes instead of running on a made-up seed; plain http still works."""
+    image = flash_image(args, os.path.join(work, "cfg-norng.img"), "--cacert", tls["ca"], "--ntp", tls["ntp"])
+    con = console_boot(args, image, procs, rng=False)
+    if con is None:
+        check("no-RNG boot: QEMU console", False)
+        return
+    try:
+        boot = read_until(con, b"mreq> ", 60).decode("utf-8", "replace")
+        out = ask(con, f"get {tls['good']}/get")
+        plain = ask(con, f"get {tls['http']}/get")
+    except (TimeoutError, ConnectionError) as err:
+        boot = out = plain = repr(err)
+    finally:
+        con.close()
+    check("no RNG device: reported at boot, https refused for want of random bytes, http works",
+          "no virtio-rng-device" in boot and "TLS error: failed to get random bytes" in out
+          and "HTTP/1.1" not in out and "HTTP/1.1 200 OK" in plain, boot[-300:] + out[-300:] + plain[-200:])
 
 
 def qemu_bad_config(args, image, work, procs, tls):
@@ -204,6 +226,16 @@ def tls_checks(args, device, tls, local_hb):
     old = mreq(args.mreq, "--device", device, "get", tls["tls12"] + "/get")
     check("https GET to a TLS 1.2-only server", old.returncode == 0 and b'"url"' in old.stdout,
           old.stderr.decode(errors="replace"))
+    body = os.path.join(os.path.dirname(tls["ca"]), "body.txt")
+    with open(body, "w") as f:
+        f.write("".join(chr(ord("a") + i % 26) for i in range(4096)))
+    big_post = mreq(args.mreq, "--device", device, "-d", "@" + body, "post", tls["good"] + "/post", "Content-Type:text/plain")
+    try:
+        data = json.loads(big_post.stdout)["data"]
+    except (ValueError, KeyError, TypeError):
+        data = None
+    check("https POST of a 4 KiB body (two TLS records) through --device", data == open(body).read(),
+          big_post.stderr.decode(errors="replace") + big_post.stdout[:200].decode(errors="replace"))
     path = "/bytes/102400?seed=7"
     remote = mreq(args.mreq, "--device", device, "get", tls["good"] + path)
     local = mreq(args.mreq, "get", local_hb + path)
@@ -253,6 +285,7 @@ def main():
         tls = {kind: f"https://10.0.2.2:{port}" for kind, port in tls_ports.items()}
         tls["ca"] = os.path.join(work, "ca.pem")
         tls["ntp"] = f"10.0.2.2:{sntp.port}"
+        tls["http"] = f"http://10.0.2.2:{hb_port}"
         if not all(wait_port(port, 20) for port in tls_ports.values()):
             check("nginx started", False, open(os.path.join(work, "nginx", "error.log")).read())
             return 1
@@ -355,6 +388,7 @@ def main():
                       f"{mem.group(2)} B peak; stack peak {mem.group(3)} B", flush=True)
         qemu_pty(args, tls, host_hb, local_hb, procs, work)
         qemu_no_clock(args, tls, work, procs)
+        qemu_no_rng(args, tls, work, procs)
         qemu_bad_config(args, image, work, procs, tls)
     except Exception as err:  # noqa: BLE001 - any failure of the harness is a failed check
         check("smoke run", False, repr(err))

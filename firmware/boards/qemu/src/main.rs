@@ -47,7 +47,8 @@ fn main() -> ! {
     // The app reports what is wrong with a missing or corrupt block; here it only picks DHCP.
     let config = mreq_fwconfig::Config::parse(block).ok();
 
-    let net = match virtio::Net::probe() {
+    let mut devices = virtio::scan();
+    let net = match virtio::Net::new(&mut devices) {
         Ok(net) => net,
         Err(e) => {
             println!("mreq-fw qemu: {e}");
@@ -55,7 +56,7 @@ fn main() -> ! {
         }
     };
     // Without it https fails with a clear error; plain http still works.
-    if let Err(e) = rng::init() {
+    if let Err(e) = rng::init(&mut devices) {
         println!("mreq-fw qemu: {e}; https will not work");
     }
     let mac = net.mac();

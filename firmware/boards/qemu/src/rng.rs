@@ -1,5 +1,5 @@
 //! The random source of TLS: virtio-rng (QEMU hands out the host's /dev/urandom), registered with
-//! getrandom through `mreq_fw::register_rng!`. Until the device is probed every request for
+//! getrandom through `mreq_fw::register_rng!`. Until the device is set up every request for
 //! random bytes fails, so a handshake can never run on a guessed seed.
 
 use core::cell::RefCell;
@@ -8,13 +8,13 @@ use core::num::NonZeroU32;
 use critical_section::Mutex;
 use mreq_fw::tls::getrandom;
 
-use crate::virtio::{ProbeError, Rng};
+use crate::virtio::{Found, ProbeError, Rng};
 
 static RNG: Mutex<RefCell<Option<Rng>>> = Mutex::new(RefCell::new(None));
 
-/// Finds the virtio-rng device and makes it the source of `fill`.
-pub fn init() -> Result<(), ProbeError> {
-    let rng = Rng::probe()?;
+/// Sets up the virtio-rng device and makes it the source of `fill`.
+pub fn init(found: &mut Found) -> Result<(), ProbeError> {
+    let rng = Rng::new(found)?;
     critical_section::with(|cs| RNG.borrow(cs).replace(Some(rng)));
     Ok(())
 }

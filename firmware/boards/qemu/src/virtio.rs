@@ -87,26 +87,52 @@ impl fmt::Display for ProbeError {
     }
 }
 
-/// The transport of the first virtio-mmio slot holding a device of type `wanted`. Empty slots
-/// (device id 0) are skipped.
-fn find(wanted: DeviceType) -> Option<MmioTransport<'static>> {
-    (0..MMIO_SLOTS).find_map(|slot| {
-        let header = NonNull::new((MMIO_BASE + slot * MMIO_SIZE) as *mut VirtIOHeader)?;
-        // SAFETY: each slot is a 4 KiB virtio-mmio register block on QEMU `virt`. Only the
-        // transport of the matching slot is kept, and each device type is probed once, so it is
-        // that slot's only user.
-        let transport = unsafe { MmioTransport::new(header, MMIO_SIZE) }.ok()?;
-        (transport.device_type() == wanted).then_some(transport)
-    })
+/// The transports of the devices this board drives, found in one pass over the slots.
+///
+/// One pass, because dropping a transport resets its device: probing the slots again after a
+/// device was set up would reset it under its driver.
+pub struct Found {
+    net: Option<MmioTransport<'static>>,
+    rng: Option<MmioTransport<'static>>,
+}
+
+/// Looks at every virtio-mmio slot once; empty slots (device id 0) and devices of other types
+/// are left alone (their transports are dropped, which resets them).
+pub fn scan() -> Found {
+    let mut found = Found {
+        net: None,
+        rng: None,
+    };
+    for slot in 0..MMIO_SLOTS {
+        let Some(header) = NonNull::new((MMIO_BASE + slot * MMIO_SIZE) as *mut VirtIOHeader) else {
+            continue;
+        };
+        // SAFETY: each slot is a 4 KiB virtio-mmio register block on QEMU `virt`, and this scan
+        // runs once, so each transport is its slot's only user.
+        let Ok(transport) = (unsafe { MmioTransport::new(header, MMIO_SIZE) }) else {
+            continue;
+        };
+        let wanted = match transport.device_type() {
+            DeviceType::Network => &mut found.net,
+            DeviceType::EntropySource => &mut found.rng,
+            _ => continue,
+        };
+        if wanted.is_none() {
+            *wanted = Some(transport);
+        }
+    }
+    found
 }
 
 /// The entropy device (`-device virtio-rng-device`: the host's /dev/urandom).
 pub struct Rng(VirtIORng<IdentityHal, MmioTransport<'static>>);
 
 impl Rng {
-    pub fn probe() -> Result<Rng, ProbeError> {
-        let transport =
-            find(DeviceType::EntropySource).ok_or(ProbeError::NoDevice("virtio-rng-device"))?;
+    pub fn new(found: &mut Found) -> Result<Rng, ProbeError> {
+        let transport = found
+            .rng
+            .take()
+            .ok_or(ProbeError::NoDevice("virtio-rng-device"))?;
         VirtIORng::new(transport)
             .map(Rng)
             .map_err(|e| ProbeError::Init("virtio-rng", e))
@@ -132,9 +158,11 @@ pub struct Net {
 
 impl Net {
     /// The first network device in the virtio-mmio slots.
-    pub fn probe() -> Result<Net, ProbeError> {
-        let transport =
-            find(DeviceType::Network).ok_or(ProbeError::NoDevice("virtio-net-device"))?;
+    pub fn new(found: &mut Found) -> Result<Net, ProbeError> {
+        let transport = found
+            .net
+            .take()
+            .ok_or(ProbeError::NoDevice("virtio-net-device"))?;
         let device =
             VirtIONet::new(transport, BUF_LEN).map_err(|e| ProbeError::Init("virtio-net", e))?;
         Ok(Net {
