@@ -223,9 +223,9 @@ def tls_checks(args, device, tls, local_hb):
         echoed = None
     check("https POST with a JSON body through --device", echoed == {"over": "tls", "n": 42},
           posted.stderr.decode(errors="replace"))
-    old = mreq(args.mreq, "--device", device, "get", tls["tls12"] + "/get")
-    check("https GET to a TLS 1.2-only server", old.returncode == 0 and b'"url"' in old.stdout,
-          old.stderr.decode(errors="replace"))
+    for kind, what in [("tls12", "a TLS 1.2-only server"), ("rsa", "a server with an RSA-2048 key")]:
+        got = mreq(args.mreq, "--device", device, "get", tls[kind] + "/get")
+        check(f"https GET to {what}", got.returncode == 0 and b'"url"' in got.stdout, got.stderr.decode(errors="replace"))
     body = os.path.join(os.path.dirname(tls["ca"]), "body.txt")
     with open(body, "w") as f:
         f.write("".join(chr(ord("a") + i % 26) for i in range(4096)))
@@ -239,8 +239,11 @@ def tls_checks(args, device, tls, local_hb):
     path = "/bytes/102400?seed=7"
     remote = mreq(args.mreq, "--device", device, "get", tls["good"] + path)
     local = mreq(args.mreq, "get", local_hb + path)
-    check("100 KiB over https matches the plain-http body", remote.returncode == 0 and len(local.stdout) == 102400
-          and remote.stdout == local.stdout, f"{len(remote.stdout)} bytes, {remote.stderr.decode(errors='replace')}")
+    same = remote.stdout == local.stdout
+    first_difference = next((i for i, (a, b) in enumerate(zip(remote.stdout, local.stdout)) if a != b), None)
+    check("100 KiB over https matches the plain-http body", remote.returncode == 0 and len(local.stdout) == 102400 and same,
+          f"device: exit {remote.returncode}, {len(remote.stdout)} bytes, {remote.stderr.decode(errors='replace')}; "
+          f"local: exit {local.returncode}, {len(local.stdout)} bytes; first difference at {first_difference}")
     for kind, reason in [("wrongname", "NotValidForName"), ("expired", "Expired"), ("untrusted", "UnknownIssuer")]:
         bad = mreq(args.mreq, "--device", device, "get", tls[kind] + "/get")
         err = bad.stderr.decode(errors="replace")
@@ -348,6 +351,10 @@ def main():
             if handshake and mem:
                 print(f"https GET {attempt + 1}: handshake {handshake.group(1)} ms ({handshake.group(2)}); heap {mem[-1][0]} B used, "
                       f"{mem[-1][1]} B peak; stack peak {mem[-1][2]} B", flush=True)
+        # The handshake time with an RSA-2048 server key (an RSA-PSS signature to verify).
+        handshake = re.search(r"tls: handshake (\d+) ms \((TLSv1_[23] \w+)\)", ask(con, f"get {tls['rsa']}/get"))
+        if handshake:
+            print(f"https GET, RSA-2048 server key: handshake {handshake.group(1)} ms ({handshake.group(2)})", flush=True)
         con.close()
 
         device = f"tcp:127.0.0.1:{console_port}"

@@ -5,6 +5,7 @@ them in front of httpbin, and an SNTP server, all on 127.0.0.1 (the firmware rea
 Certificates (ECDSA P-256, made fresh for every run with Debian's python3-cryptography):
   good      signed by the test CA, for IP 10.0.2.2, valid now (TLS 1.3 and 1.2)
   tls12     the same certificate, on a server that speaks TLS 1.2 only
+  rsa       an RSA-2048 key (RSA-PSS handshake signatures), signed by the test CA, for 10.0.2.2
   wrongname signed by the test CA, for other.example / 10.0.2.99 only
   expired   signed by the test CA, for 10.0.2.2, expired a year ago
   untrusted signed by a second CA that the firmware is never told about
@@ -13,7 +14,7 @@ import datetime, os, socket, struct, subprocess, threading, time
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 import ipaddress
 
@@ -39,8 +40,8 @@ def _ca(common):
     return key, cert
 
 
-def _leaf(ca_key, ca_cert, names, not_before, not_after):
-    key = ec.generate_private_key(ec.SECP256R1())
+def _leaf(ca_key, ca_cert, names, not_before, not_after, key=None):
+    key = key or ec.generate_private_key(ec.SECP256R1())
     alt = [x509.IPAddress(ipaddress.ip_address(n)) if n[0].isdigit() else x509.DNSName(n) for n in names]
     cert = (x509.CertificateBuilder().subject_name(_name(names[0])).issuer_name(ca_cert.subject)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
@@ -75,6 +76,8 @@ def make_certificates(work):
         "expired": _leaf(ca_key, ca_cert, [HOST_IP], now - 400 * day, now - 365 * day),
         "untrusted": _leaf(other_key, other_cert, [HOST_IP], now - day, now + 30 * day),
     }
+    leaves["rsa"] = _leaf(ca_key, ca_cert, [HOST_IP], now - day, now + 30 * day,
+                          key=rsa.generate_private_key(public_exponent=65537, key_size=2048))
     leaves["tls12"] = leaves["good"]
     for kind, (key, cert) in leaves.items():
         _write(os.path.join(work, f"{kind}.pem"), cert)

@@ -87,6 +87,7 @@ impl TlsSettings {
             incoming: vec![0; INCOMING].into_boxed_slice(),
             in_len: 0,
             outgoing: vec![0; OUTGOING].into_boxed_slice(),
+            out_len: 0,
             plain: Vec::new(),
             plain_pos: 0,
             peer_closed: false,
@@ -192,6 +193,9 @@ pub struct TlsStream<T> {
     incoming: Box<[u8]>,
     in_len: usize,
     outgoing: Box<[u8]>,
+    /// Encoded handshake bytes waiting in `outgoing[..out_len]` for rustls' next
+    /// `TransmitTlsData` (which may come in a later call, after decrypted data was handed out).
+    out_len: usize,
     /// Decrypted bytes not yet read: `plain[plain_pos..]`.
     plain: Vec<u8>,
     plain_pos: usize,
@@ -205,7 +209,6 @@ impl<T: Read + Write> TlsStream<T> {
     /// Runs the TLS state machine until `goal` is met; returns the plaintext bytes written for
     /// `Goal::Write`, else 0.
     async fn drive(&mut self, goal: Goal<'_>) -> Result<usize, Error> {
-        let mut out_len = 0;
         loop {
             let UnbufferedStatus { mut discard, state } = self
                 .conn
@@ -240,18 +243,18 @@ impl<T: Read + Write> TlsStream<T> {
                     }
                 }
                 Ok(ConnectionState::EncodeTlsData(mut encode)) => loop {
-                    match encode.encode(&mut self.outgoing[out_len..]) {
+                    match encode.encode(&mut self.outgoing[self.out_len..]) {
                         Ok(n) => {
-                            out_len += n;
+                            self.out_len += n;
                             break;
                         }
                         // Send what is queued, then encode into the emptied buffer.
-                        Err(EncodeError::InsufficientSize(_)) if out_len > 0 => {
+                        Err(EncodeError::InsufficientSize(_)) if self.out_len > 0 => {
                             self.io
-                                .write_all(&self.outgoing[..out_len])
+                                .write_all(&self.outgoing[..self.out_len])
                                 .await
                                 .map_err(io_error)?;
-                            out_len = 0;
+                            self.out_len = 0;
                         }
                         Err(e) => {
                             self.failure = Some(TlsFailure::handshake(format_args!("{e}")));
@@ -261,11 +264,11 @@ impl<T: Read + Write> TlsStream<T> {
                 },
                 Ok(ConnectionState::TransmitTlsData(transmit)) => {
                     self.io
-                        .write_all(&self.outgoing[..out_len])
+                        .write_all(&self.outgoing[..self.out_len])
                         .await
                         .map_err(io_error)?;
                     self.io.flush().await.map_err(io_error)?;
-                    out_len = 0;
+                    self.out_len = 0;
                     transmit.done();
                 }
                 Ok(ConnectionState::BlockedHandshake) => need_input = true,

@@ -55,6 +55,9 @@ enum Ending {
     CloseNotify(usize),
     /// Sends `len` bytes, then drops TCP without close_notify (a truncation).
     Cut(usize),
+    /// Sends `len` bytes, a TLS 1.3 KeyUpdate asking the client to update too, `len` more bytes;
+    /// then reads a second line (under the client's new keys) and ends with close_notify.
+    KeyUpdate(usize),
 }
 
 fn pattern(len: usize) -> Vec<u8> {
@@ -106,6 +109,23 @@ fn serve(
                 tls.write_all(&pattern(len)).unwrap();
                 tls.flush().unwrap();
                 tcp.shutdown(Shutdown::Both).unwrap();
+            }
+            Ending::KeyUpdate(len) => {
+                tls.write_all(&pattern(len)).unwrap();
+                tls.conn.refresh_traffic_keys().unwrap();
+                tls.write_all(&pattern(len)).unwrap();
+                tls.flush().unwrap();
+                let mut second = Vec::new();
+                while !second.ends_with(b"\n") {
+                    match tls.read(&mut byte) {
+                        Ok(1) => second.push(byte[0]),
+                        Ok(_) => return Err("closed before the second line".into()),
+                        Err(e) => return Err(format!("second line: {e}")),
+                    }
+                }
+                line.extend_from_slice(&second);
+                tls.conn.send_close_notify();
+                tls.flush().unwrap();
             }
         }
         Ok(line)
@@ -218,6 +238,32 @@ fn tls12_with_one_byte_reads() {
 #[test]
 fn large_reads_and_whole_records() {
     exchange(&[&rustls::version::TLS13], 65536, 65536);
+}
+
+#[test]
+fn a_key_update_from_the_server_is_answered() {
+    let pki = pki(&["127.0.0.1"]);
+    let (port, server) = serve(&pki, &[&rustls::version::TLS13], Ending::KeyUpdate(300));
+    let mut stream = connect(&settings(&pki.ca_der), port, "127.0.0.1", 65536).unwrap();
+    block_on(stream.write_all(b"first\n")).unwrap();
+    // Let data, KeyUpdate and data arrive together: the client then meets the KeyUpdate with
+    // decrypted data behind it, and must still send its answer.
+    thread::sleep(std::time::Duration::from_millis(300));
+    let mut got = vec![0u8; 600];
+    let mut filled = 0;
+    while filled < got.len() {
+        filled += block_on(stream.read(&mut got[filled..])).unwrap();
+    }
+    assert_eq!(got[..300], pattern(300)[..]);
+    assert_eq!(got[300..], pattern(300)[..]);
+    // Sent under the keys the client updated to: the server reads it only if the client's own
+    // KeyUpdate reached it first.
+    block_on(stream.write_all(b"second\n")).unwrap();
+    block_on(stream.flush()).unwrap();
+    let (rest, end) = read_all(&mut stream, 512);
+    assert!(rest.is_empty());
+    assert_eq!(end, Ok(()));
+    assert_eq!(server.join().unwrap(), Ok(b"first\nsecond\n".to_vec()));
 }
 
 #[test]
