@@ -85,8 +85,9 @@ def make_certificates(work):
     return list(leaves)
 
 
-def start_nginx(work, kinds, upstream_port, free_port, procs):
-    """nginx with one TLS port per certificate kind, each proxying to httpbin; returns the ports."""
+def start_nginx(work, kinds, upstream_port, www, free_port, procs):
+    """nginx with one TLS port per certificate kind, each proxying to httpbin and serving the
+    files in `www` under /files/; returns the ports."""
     d = os.path.join(work, "nginx")
     os.makedirs(os.path.join(d, "tmp"), exist_ok=True)
     ports = {kind: free_port() for kind in kinds}
@@ -94,14 +95,14 @@ def start_nginx(work, kinds, upstream_port, free_port, procs):
         f"  server {{ listen 127.0.0.1:{port} ssl; ssl_certificate {work}/{kind}.pem; "
         f"ssl_protocols {'TLSv1.2' if kind == 'tls12' else 'TLSv1.2 TLSv1.3'}; "
         f"ssl_certificate_key {work}/{kind}.key; location / {{ proxy_pass http://127.0.0.1:{upstream_port}; "
-        f"proxy_set_header Host $http_host; }} }}\n"
+        f"proxy_set_header Host $http_host; }} location /files/ {{ alias {www}/; }} }}\n"
         for kind, port in ports.items())
     with open(os.path.join(d, "nginx.conf"), "w") as f:
         f.write(f"daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n"
                 f"events {{ worker_connections 64; }}\nhttp {{\n  access_log off;\n"
                 f"  client_body_temp_path {d}/tmp/body;\n  proxy_temp_path {d}/tmp/proxy;\n"
                 f"  fastcgi_temp_path {d}/tmp/fastcgi;\n  uwsgi_temp_path {d}/tmp/uwsgi;\n"
-                f"  scgi_temp_path {d}/tmp/scgi;\n  keepalive_timeout 5;\n{servers}}}\n")
+                f"  scgi_temp_path {d}/tmp/scgi;\n  keepalive_timeout 5;\n  types {{ application/octet-stream bin; }}\n{servers}}}\n")
     nginx = "/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else "nginx"
     procs.append(subprocess.Popen([nginx, "-e", f"{d}/error.log", "-p", d, "-c", f"{d}/nginx.conf"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
