@@ -105,6 +105,13 @@ def qemu_pty(args, tls, host_hb, local_hb, procs, work):
     local = mreq(args.mreq, "get", local_hb + "/json")
     check("--device on a serial device (pty) gives the local body",
           remote.returncode == 0 and remote.stdout == local.stdout, remote.stderr.decode(errors="replace"))
+    # The clock is not set yet (no start-up request on this boot): an http URL that redirects to
+    # https must still get the time before the handshake.
+    hop = mreq(args.mreq, "--device", pty, "--timeout", "60", "--print=hb", "get",
+               f"{host_hb}/redirect-to?url={tls['untrusted']}/get")
+    check("http -> https redirect on a fresh clock: followed, the time asked first",
+          hop.returncode == 0 and hop.stdout.startswith(b"HTTP/1.1 200 OK") and b'"url"' in hop.stdout,
+          f"exit {hop.returncode}: {hop.stderr.decode(errors='replace')}")
     for attempt in range(2):
         insecure = mreq(args.mreq, "--device", pty, "--timeout", "60", "get", tls["untrusted"] + "/get")
         warned = b"warning from the device: TLS certificate verification is OFF" in insecure.stderr

@@ -130,12 +130,11 @@ pub async fn run<S: Read + Write>(
     #[cfg(feature = "tls")]
     let tls = tls::TlsSettings::new(config.as_ref());
     let _ = report_tls(&mut console, config.as_ref()).await;
-    let mut client = Client::new(net::NetConnector::new(
-        stack,
-        &pool,
-        #[cfg(feature = "tls")]
-        &tls,
-    ));
+    #[cfg(feature = "tls")]
+    let connector = net::NetConnector::new(stack, &pool, &tls, ntp_server);
+    #[cfg(not(feature = "tls"))]
+    let connector = net::NetConnector::new(stack, &pool);
+    let mut client = Client::new(connector);
     let shell = Shell {
         stack,
         board,

@@ -72,6 +72,10 @@ pub struct NetConnector<'d> {
     pool: &'d Pool<'d>,
     #[cfg(feature = "tls")]
     tls: &'d crate::tls::TlsSettings,
+    /// Asked for the time when an https connection finds the clock unset (a redirect from http
+    /// to https, say, which the shell did not see coming).
+    #[cfg(feature = "tls")]
+    ntp_server: &'d str,
     tls_failure: Option<TlsFailure>,
     handshake: Option<Handshake>,
 }
@@ -86,11 +90,17 @@ pub struct Handshake {
 
 impl<'d> NetConnector<'d> {
     #[cfg(feature = "tls")]
-    pub fn new(stack: Stack<'d>, pool: &'d Pool<'d>, tls: &'d crate::tls::TlsSettings) -> Self {
+    pub fn new(
+        stack: Stack<'d>,
+        pool: &'d Pool<'d>,
+        tls: &'d crate::tls::TlsSettings,
+        ntp_server: &'d str,
+    ) -> Self {
         NetConnector {
             stack,
             pool,
             tls,
+            ntp_server,
             tls_failure: None,
             handshake: None,
         }
@@ -133,6 +143,12 @@ impl<'d> NetConnector<'d> {
 
     #[cfg(feature = "tls")]
     async fn secure(&mut self, tcp: Tcp<'d>, host: &str) -> Result<Conn<'d>> {
+        if crate::clock::unix_ms().is_none() {
+            // Without an answer the handshake is refused below, with the reason.
+            if let Ok(unix_ms) = crate::sntp::query(self.stack, self.ntp_server).await {
+                crate::clock::set(unix_ms);
+            }
+        }
         let started = embassy_time::Instant::now();
         let stream = self.tls.connect(tcp, host, &mut self.tls_failure).await?;
         let mut agreed = heapless::String::new();
