@@ -11,7 +11,7 @@ bounded in time; QEMU and the servers are always stopped.
 """
 import argparse, hashlib, http.server, json, os, signal, re, shutil, socket, subprocess, sys, tempfile, threading, time, zlib
 
-import qemu_tls
+import qemu_dns, qemu_tls
 
 RESULTS = []
 
@@ -176,6 +176,42 @@ def qemu_no_rng(args, tls, work, procs):
     check("no RNG device: reported at boot, https refused for want of random bytes, http works",
           "no virtio-rng-device" in boot and "TLS error: failed to get random bytes" in out
           and "HTTP/1.1" not in out and "HTTP/1.1 200 OK" in plain, boot[-300:] + out[-300:] + plain[-200:])
+
+
+def qemu_dns_boot(args, tls, work, procs):
+    """A boot with a static address whose DNS server is a test server on the host: names resolve
+    on the device (the SNTP server's too), https to a name sends SNI and checks the certificate's
+    DNS name, and an unknown name is a clear error."""
+    try:
+        dns = qemu_dns.DnsServer([qemu_tls.NAMED_HOST, "hb.mreq.test", "ntp.mreq.test"])
+    except OSError as err:
+        check("DNS server on 127.0.0.1:53 (needs root, as scripts/test.sh runs)", False, repr(err))
+        return
+    try:
+        image = flash_image(args, os.path.join(work, "cfg-dns.img"), "--ip", "10.0.2.15/24", "--gateway", "10.0.2.2",
+                            "--dns", "10.0.2.2", "--cacert", tls["ca"], "--ntp", "ntp.mreq.test:" + tls["ntp"].split(":")[1])
+        con = console_boot(args, image, procs)
+        if con is None:
+            check("DNS boot: QEMU console", False)
+            return
+        try:
+            boot = read_until(con, b"mreq> ", 60).decode("utf-8", "replace")
+            named = ask(con, f"get https://{qemu_tls.NAMED_HOST}:{tls['named'].rsplit(':', 1)[1]}/get")
+            plain = ask(con, f"get http://hb.mreq.test:{tls['http'].rsplit(':', 1)[1]}/get")
+            unknown = ask(con, "get http://nowhere.mreq.test/")
+        except (TimeoutError, ConnectionError) as err:
+            boot = named = plain = unknown = repr(err)
+        finally:
+            con.close()
+        check("static address from the configuration block", "config: ok (static address)" in boot
+              and re.search(r"net: up 10\.0\.2\.15/24", boot) is not None, boot[-400:])
+        check("https to a DNS name: resolved, SNI, name checked, clock from an SNTP server by name",
+              "HTTP/1.1 200 OK" in named and "tls: handshake" in named and "(SNTP ntp.mreq.test:" in boot + named
+              and qemu_tls.NAMED_HOST in dns.answered and "ntp.mreq.test" in dns.answered, (boot + named)[-900:])
+        check("http to a DNS name", "HTTP/1.1 200 OK" in plain and '"url"' in plain, plain[-400:])
+        check("an unknown name is a clear error", "-- error: could not resolve host name" in unknown, unknown[-300:])
+    finally:
+        dns.close()
 
 
 def qemu_bad_config(args, image, work, procs, tls):
@@ -407,6 +443,7 @@ def main():
         qemu_pty(args, tls, host_hb, local_hb, procs, work)
         qemu_no_clock(args, tls, work, procs)
         qemu_no_rng(args, tls, work, procs)
+        qemu_dns_boot(args, tls, work, procs)
         qemu_bad_config(args, image, work, procs, tls)
     except Exception as err:  # noqa: BLE001 - any failure of the harness is a failed check
         check("smoke run", False, repr(err))

@@ -6,6 +6,7 @@ Certificates (ECDSA P-256, made fresh for every run with Debian's python3-crypto
   good      signed by the test CA, for IP 10.0.2.2, valid now (TLS 1.3 and 1.2)
   tls12     the same certificate, on a server that speaks TLS 1.2 only
   rsa       an RSA-2048 key (RSA-PSS handshake signatures), signed by the test CA, for 10.0.2.2
+  named     signed by the test CA, for the DNS name tls.mreq.test only (SNI, name checks)
   wrongname signed by the test CA, for other.example / 10.0.2.99 only
   expired   signed by the test CA, for 10.0.2.2, expired a year ago
   untrusted signed by a second CA that the firmware is never told about
@@ -20,6 +21,7 @@ import ipaddress
 
 NTP_UNIX_OFFSET = 2_208_988_800
 HOST_IP = "10.0.2.2"
+NAMED_HOST = "tls.mreq.test"
 
 
 def _name(common):
@@ -78,6 +80,7 @@ def make_certificates(work):
     }
     leaves["rsa"] = _leaf(ca_key, ca_cert, [HOST_IP], now - day, now + 30 * day,
                           key=rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    leaves["named"] = _leaf(ca_key, ca_cert, [NAMED_HOST], now - day, now + 30 * day)
     leaves["tls12"] = leaves["good"]
     for kind, (key, cert) in leaves.items():
         _write(os.path.join(work, f"{kind}.pem"), cert)
