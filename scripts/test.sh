@@ -74,6 +74,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
         "${missing[@]}" >/dev/null
 fi
 
+# The QEMU smoke test's DNS server listens on 127.0.0.1:53 (the firmware's resolver asks port 53).
+if [ "$(id -u)" -ne 0 ] && [ "$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start 2>/dev/null || echo 1024)" -gt 53 ]; then
+    as_root sysctl -q -w net.ipv4.ip_unprivileged_port_start=53
+fi
+
 installed_targets=$(rustup target list --installed)
 for target in thumbv6m-none-eabi riscv32imc-unknown-none-elf riscv32imac-unknown-none-elf thumbv7em-none-eabihf; do
     if ! grep -qx "$target" <<<"$installed_targets"; then
