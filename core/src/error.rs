@@ -215,8 +215,9 @@ impl embedded_io::Error for Error {
     }
 }
 
-/// Maps an error from a connection's read or write into the engine's error.
-pub(crate) fn io_error<E: embedded_io::Error>(err: E) -> Error {
+/// Maps an error from a connection's read or write into the engine's error (a timeout keeps its
+/// own variant). Public for transports that wrap a connection, such as the firmware's TLS.
+pub fn io_error<E: embedded_io::Error>(err: E) -> Error {
     match err.kind() {
         IoErrorKind::TimedOut => Error::Timeout,
         kind => Error::Io(kind),

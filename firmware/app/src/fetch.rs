@@ -33,13 +33,10 @@ pub async fn fetch<S: Read + Write>(
     request: &Request<'_>,
 ) -> Result<(), ConsoleError> {
     let mut engine_buf = [0u8; ENGINE_BUF];
-    // In a block of its own: the failed send must have let go of the client before the
-    // connector is asked why.
-    let err = {
-        match client.send(request, &mut engine_buf).await {
-            Ok(response) => return report_response(console, mode, response).await,
-            Err(err) => err,
-        }
+    // The send's borrow of the client ends with this statement, before the connector is asked.
+    let err = match client.send(request, &mut engine_buf).await {
+        Ok(response) => return report_response(console, mode, response).await,
+        Err(err) => err,
     };
     // The engine's `Error::Tls` says only "TLS error"; the connector knows why.
     match (&err, client.connector_mut().tls_failure()) {

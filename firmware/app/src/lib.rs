@@ -133,7 +133,7 @@ pub async fn run<S: Read + Write>(
     #[cfg(feature = "tls")]
     let connector = net::NetConnector::new(stack, &pool, &tls, ntp_server);
     #[cfg(not(feature = "tls"))]
-    let connector = net::NetConnector::new(stack, &pool);
+    let connector = net::NetConnector::new(stack, &pool, ntp_server);
     let mut client = Client::new(connector);
     let shell = Shell {
         stack,
@@ -144,7 +144,7 @@ pub async fn run<S: Read + Write>(
 
     if let Some(url) = startup {
         let _ = say!(console, "startup: GET {url}\r\n");
-        let _ = shell.before_request(&mut console, Mode::Human, url).await;
+        let _ = shell.warn_if_insecure(&mut console, Mode::Human, url).await;
         let _ = fetch::fetch(&mut client, &mut console, Mode::Human, &Request::get(url)).await;
         let _ = report_after(&mut client, &mut console, board).await;
     }
@@ -176,8 +176,8 @@ struct Shell<'a> {
 }
 
 impl Shell<'_> {
-    /// Before an https request: the clock (certificate dates need it) and the insecure warning.
-    async fn before_request<S: Read + Write>(
+    /// Before an https request with verification off by configuration: say so, every time.
+    async fn warn_if_insecure<S: Read + Write>(
         &self,
         console: &mut Console<'_, S>,
         mode: Mode,
@@ -186,20 +186,7 @@ impl Shell<'_> {
         let https = url
             .get(..8)
             .is_some_and(|s| s.eq_ignore_ascii_case("https://"));
-        if !https {
-            return Ok(());
-        }
-        if clock::unix_ms().is_none() {
-            // The request would wait for the network anyway; the clock needs it first.
-            let up = self.stack.is_config_up()
-                || embassy_time::with_timeout(net::NETWORK_WAIT, self.stack.wait_config_up())
-                    .await
-                    .is_ok();
-            if up {
-                sync_clock(console, self.stack, self.ntp_server).await?;
-            }
-        }
-        if self.insecure {
+        if https && self.insecure {
             let warning = "TLS certificate verification is OFF (configuration entry TLS_INSECURE)";
             match mode {
                 Mode::Human => say!(console, "warning: {warning}\r\n")?,
@@ -231,7 +218,7 @@ impl Shell<'_> {
             }
             Command::Unknown => say!(console, "unknown command (type help)\r\n"),
             Command::Request { method, url, body } => {
-                self.before_request(console, Mode::Human, url).await?;
+                self.warn_if_insecure(console, Mode::Human, url).await?;
                 fetch::fetch(
                     client,
                     console,
@@ -266,7 +253,7 @@ impl Shell<'_> {
                 let request = Request::new(method, url)
                     .headers(&headers)
                     .body(&body[..body_len]);
-                self.before_request(console, Mode::Framed, url).await?;
+                self.warn_if_insecure(console, Mode::Framed, url).await?;
                 fetch::fetch(client, console, Mode::Framed, &request).await?;
                 report_after(client, console, board).await
             }
@@ -280,15 +267,21 @@ async fn sync_clock<S: Read + Write>(
     stack: Stack<'_>,
     server: &str,
 ) -> Result<(), ConsoleError> {
-    match sntp::query(stack, server).await {
-        Ok(unix_ms) => {
-            clock::set(unix_ms);
-            say!(
-                console,
-                "time: {} (SNTP {server})\r\n",
-                clock::Utc(unix_ms / 1000)
-            )
-        }
+    let answer = sntp::sync(stack, server).await;
+    report_time(console, server, answer).await
+}
+
+async fn report_time<S: Read + Write>(
+    console: &mut Console<'_, S>,
+    server: &str,
+    answer: Result<u64, sntp::SntpError>,
+) -> Result<(), ConsoleError> {
+    match answer {
+        Ok(unix_ms) => say!(
+            console,
+            "time: {} (SNTP {server})\r\n",
+            clock::Utc(unix_ms / 1000)
+        ),
         Err(err) => say!(
             console,
             "time: unknown: SNTP {server}: {err}; https cannot check certificates until it answers\r\n"
@@ -341,13 +334,16 @@ async fn report_network<S: Read + Write>(
     }
 }
 
-/// After a request: the TLS handshake time (if there was one) and the memory figures. Neither
-/// line starts with `@`, so programs skip them.
+/// After a request: the clock, if the connection had to ask for it, the TLS handshake time (if
+/// there was one) and the memory figures. No line starts with `@`, so programs skip them.
 async fn report_after<S: Read + Write>(
     client: &mut Client<net::NetConnector<'_>>,
     console: &mut Console<'_, S>,
     board: &BoardInfo,
 ) -> Result<(), ConsoleError> {
+    if let Some((server, answer)) = client.connector_mut().take_clock_asked() {
+        report_time(console, server, answer).await?;
+    }
     if let Some(handshake) = client.connector_mut().take_handshake() {
         say!(
             console,

@@ -10,9 +10,11 @@ use embassy_net::Stack;
 use embedded_io_async::{Read, Write};
 use embedded_nal_async::TcpConnect;
 use mreq_core::client::asynch::Connect;
-use mreq_core::error::IoErrorKind;
+use mreq_core::error::{io_error, IoErrorKind};
 use mreq_core::url::Scheme;
 use mreq_core::{Error, Result};
+
+use crate::sntp::SntpError;
 
 /// Socket buffer sizes: one connection at a time, as the engine keeps at most one.
 pub const TCP_TX: usize = 1024;
@@ -72,10 +74,11 @@ pub struct NetConnector<'d> {
     pool: &'d Pool<'d>,
     #[cfg(feature = "tls")]
     tls: &'d crate::tls::TlsSettings,
-    /// Asked for the time when an https connection finds the clock unset (a redirect from http
-    /// to https, say, which the shell did not see coming).
-    #[cfg(feature = "tls")]
+    /// Asked for the time when an https connection finds the clock unset (the first https
+    /// request, or a redirect from http to https).
     ntp_server: &'d str,
+    /// What that server answered, until the shell reports it.
+    clock_asked: Option<Result<u64, SntpError>>,
     tls_failure: Option<TlsFailure>,
     handshake: Option<Handshake>,
 }
@@ -101,16 +104,19 @@ impl<'d> NetConnector<'d> {
             pool,
             tls,
             ntp_server,
+            clock_asked: None,
             tls_failure: None,
             handshake: None,
         }
     }
 
     #[cfg(not(feature = "tls"))]
-    pub fn new(stack: Stack<'d>, pool: &'d Pool<'d>) -> Self {
+    pub fn new(stack: Stack<'d>, pool: &'d Pool<'d>, ntp_server: &'d str) -> Self {
         NetConnector {
             stack,
             pool,
+            ntp_server,
+            clock_asked: None,
             tls_failure: None,
             handshake: None,
         }
@@ -119,6 +125,14 @@ impl<'d> NetConnector<'d> {
     /// Why the last `Error::Tls` happened; cleared by the next connection attempt.
     pub fn tls_failure(&self) -> Option<&TlsFailure> {
         self.tls_failure.as_ref()
+    }
+
+    /// The SNTP server asked for the time during the last connection, and its answer; `take`
+    /// so that it is reported once.
+    pub fn take_clock_asked(&mut self) -> Option<(&'d str, Result<u64, SntpError>)> {
+        self.clock_asked
+            .take()
+            .map(|answer| (self.ntp_server, answer))
     }
 
     /// The last completed TLS handshake; `take` so that it is reported once.
@@ -144,10 +158,9 @@ impl<'d> NetConnector<'d> {
     #[cfg(feature = "tls")]
     async fn secure(&mut self, tcp: Tcp<'d>, host: &str) -> Result<Conn<'d>> {
         if crate::clock::unix_ms().is_none() {
-            // Without an answer the handshake is refused below, with the reason.
-            if let Ok(unix_ms) = crate::sntp::query(self.stack, self.ntp_server).await {
-                crate::clock::set(unix_ms);
-            }
+            // Without an answer the handshake is refused below, with the reason; the shell
+            // reports the answer (or its absence) after the request.
+            self.clock_asked = Some(crate::sntp::sync(self.stack, self.ntp_server).await);
         }
         let started = embassy_time::Instant::now();
         let stream = self.tls.connect(tcp, host, &mut self.tls_failure).await?;
@@ -202,14 +215,6 @@ pub enum Conn<'d> {
     /// Boxed: the TLS state is large and lives on the heap anyway.
     #[cfg(feature = "tls")]
     Tls(alloc::boxed::Box<crate::tls::TlsStream<Tcp<'d>>>),
-}
-
-/// A connection's I/O error as the engine's error (a timeout keeps its own variant).
-pub(crate) fn io_error<E: embedded_io::Error>(err: E) -> Error {
-    match err.kind() {
-        IoErrorKind::TimedOut => Error::Timeout,
-        kind => Error::Io(kind),
-    }
 }
 
 impl embedded_io_async::ErrorType for Conn<'_> {

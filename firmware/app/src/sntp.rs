@@ -113,6 +113,15 @@ pub fn parse_reply(reply: &[u8], nonce: u64) -> Result<u64, SntpError> {
     Ok(unix * 1000 + ((fraction * 1000) >> 32))
 }
 
+/// Asks `server` for the time and sets [`crate::clock`] from the answer; returns the answer.
+pub async fn sync(stack: Stack<'_>, server: &str) -> Result<u64, SntpError> {
+    let answer = query(stack, server).await;
+    if let Ok(unix_ms) = answer {
+        crate::clock::set(unix_ms);
+    }
+    answer
+}
+
 /// Asks `server` (`host` or `host:port`) for the time; returns Unix milliseconds as of now.
 pub async fn query(stack: Stack<'_>, server: &str) -> Result<u64, SntpError> {
     let (host, port) = split_server(server)?;

@@ -21,7 +21,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use embedded_io_async::{Read, Write};
-use mreq_core::error::IoErrorKind;
+use mreq_core::error::{io_error, IoErrorKind};
 use mreq_core::Error;
 use mreq_fwconfig::Config;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -31,7 +31,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::unbuffered::{ConnectionState, EncodeError, UnbufferedStatus};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use crate::net::{io_error, TlsFailure};
+use crate::net::TlsFailure;
 
 /// Received bytes: one whole record at most (16 KiB of data + 5 header + 256 TLS 1.3 overhead).
 pub const INCOMING: usize = 16 * 1024 + 5 + 256;
@@ -43,7 +43,6 @@ const RECORD_OVERHEAD: usize = 64;
 /// What the configuration block says about TLS, turned into a rustls configuration once.
 pub struct TlsSettings {
     config: Result<Arc<ClientConfig>, TlsFailure>,
-    pub insecure: bool,
 }
 
 impl TlsSettings {
@@ -54,7 +53,6 @@ impl TlsSettings {
         let insecure = block.is_some_and(|c| c.tls_insecure());
         TlsSettings {
             config: client_config(block, insecure),
-            insecure,
         }
     }
 
