@@ -138,21 +138,31 @@ def ask(con, line, timeout=120):
         return repr(err)
 
 
+def console_session(args, image, procs, what, lines, rng=True):
+    """Boots `image`, waits for the prompt and types `lines`. Returns the boot text and the answer
+    to each line (a failure's text in their place), or None after a failed check when QEMU
+    offered no console."""
+    con = console_boot(args, image, procs, rng=rng)
+    if con is None:
+        check(f"{what}: QEMU console", False)
+        return None
+    try:
+        boot = read_until(con, b"mreq> ", 60).decode("utf-8", "replace")
+        return boot, [ask(con, line) for line in lines]
+    except (TimeoutError, ConnectionError) as err:
+        return repr(err), [repr(err)] * len(lines)
+    finally:
+        con.close()
+
+
 def qemu_no_clock(args, tls, work, procs):
     """A boot whose SNTP server never answers: https must fail with the reason, not skip dates."""
     image = flash_image(args, os.path.join(work, "cfg-noclock.img"), "--cacert", tls["ca"],
                         "--ntp", f"10.0.2.2:{qemu_tls.closed_udp_port()}")
-    con = console_boot(args, image, procs)
-    if con is None:
-        check("no-clock boot: QEMU console", False)
+    session = console_session(args, image, procs, "no-clock boot", [f"get {tls['good']}/get"])
+    if session is None:
         return
-    try:
-        read_until(con, b"mreq> ", 60)
-        out = ask(con, f"get {tls['good']}/get")
-    except (TimeoutError, ConnectionError) as err:
-        out = repr(err)
-    finally:
-        con.close()
+    _, [out] = session
     check("no SNTP answer: https refused with a clear reason",
           "time: unknown" in out and "TLS error: no time" in out and "HTTP/1.1" not in out, out[-600:])
 
@@ -161,18 +171,11 @@ def qemu_no_rng(args, tls, work, procs):
     """A boot without the virtio-rng device: the firmware says so, and https fails for want of
     random bytes instead of running on a made-up seed; plain http still works."""
     image = flash_image(args, os.path.join(work, "cfg-norng.img"), "--cacert", tls["ca"], "--ntp", tls["ntp"])
-    con = console_boot(args, image, procs, rng=False)
-    if con is None:
-        check("no-RNG boot: QEMU console", False)
+    session = console_session(args, image, procs, "no-RNG boot",
+                              [f"get {tls['good']}/get", f"get {tls['http']}/get"], rng=False)
+    if session is None:
         return
-    try:
-        boot = read_until(con, b"mreq> ", 60).decode("utf-8", "replace")
-        out = ask(con, f"get {tls['good']}/get")
-        plain = ask(con, f"get {tls['http']}/get")
-    except (TimeoutError, ConnectionError) as err:
-        boot = out = plain = repr(err)
-    finally:
-        con.close()
+    boot, [out, plain] = session
     check("no RNG device: reported at boot, https refused for want of random bytes, http works",
           "no virtio-rng-device" in boot and "TLS error: failed to get random bytes" in out
           and "HTTP/1.1" not in out and "HTTP/1.1 200 OK" in plain, boot[-300:] + out[-300:] + plain[-200:])
@@ -190,19 +193,13 @@ def qemu_dns_boot(args, tls, work, procs):
     try:
         image = flash_image(args, os.path.join(work, "cfg-dns.img"), "--ip", "10.0.2.15/24", "--gateway", "10.0.2.2",
                             "--dns", "10.0.2.2", "--cacert", tls["ca"], "--ntp", "ntp.mreq.test:" + tls["ntp"].split(":")[1])
-        con = console_boot(args, image, procs)
-        if con is None:
-            check("DNS boot: QEMU console", False)
+        session = console_session(args, image, procs, "DNS boot", [
+            f"get https://{qemu_tls.NAMED_HOST}:{tls['named'].rsplit(':', 1)[1]}/get",
+            f"get http://hb.mreq.test:{tls['http'].rsplit(':', 1)[1]}/get",
+            "get http://nowhere.mreq.test/"])
+        if session is None:
             return
-        try:
-            boot = read_until(con, b"mreq> ", 60).decode("utf-8", "replace")
-            named = ask(con, f"get https://{qemu_tls.NAMED_HOST}:{tls['named'].rsplit(':', 1)[1]}/get")
-            plain = ask(con, f"get http://hb.mreq.test:{tls['http'].rsplit(':', 1)[1]}/get")
-            unknown = ask(con, "get http://nowhere.mreq.test/")
-        except (TimeoutError, ConnectionError) as err:
-            boot = named = plain = unknown = repr(err)
-        finally:
-            con.close()
+        boot, [named, plain, unknown] = session
         check("static address from the configuration block", "config: ok (static address)" in boot
               and re.search(r"net: up 10\.0\.2\.15/24", boot) is not None, boot[-400:])
         check("https to a DNS name: resolved, SNI, name checked, clock from an SNTP server by name",
@@ -227,24 +224,17 @@ def qemu_bad_config(args, image, work, procs, tls):
         path = os.path.join(work, f"cfg-{name}.img")
         with open(path, "wb") as f:
             f.write(content)
-        con = console_boot(args, path, procs)
-        if con is None:
-            check(f"{name} configuration: QEMU console", False)
+        # On the erased block, https trusts nothing.
+        lines = [f"get {tls['good']}/get"] if name == "erased" else []
+        session = console_session(args, path, procs, f"{name} configuration", lines)
+        if session is None:
             continue
-        https = ""
-        try:
-            text = read_until(con, b"mreq> ", 60).decode("utf-8", "replace")
-            if name == "erased":
-                https = ask(con, f"get {tls['good']}/get")
-        except (TimeoutError, ConnectionError) as err:
-            text = repr(err)
-        finally:
-            con.close()
+        text, answers = session
         check(f"{name} configuration block: reported, defaults used, shell up",
               expected in text and "using defaults" in text and "startup:" not in text and "mreq>" in text, text[-600:])
         if name == "erased":
             check("no CA configured: https fails with a certificate error",
-                  "TLS certificate error: no trusted CA certificates" in https, https[-600:])
+                  "TLS certificate error: no trusted CA certificates" in answers[0], answers[0][-600:])
 
 
 def tls_checks(args, device, tls):
