@@ -11,7 +11,8 @@ use std::path::PathBuf;
     after_help = "ITEMS (HTTPie style):\n  Name:Value   request header          Name:        remove a default header\n  Name;        header with an empty value\n  key=value    string field            key:=json    raw JSON field\n  key==value   query parameter         field@path   file field (multipart with --form)\n  key=@path    field from a file       key:=@path   JSON field from a file\n  @path        request body from a file\n\nFields become a JSON object, or a form with --form.\n\nEXIT CODES:\n  0 success           1 other error (files, output)   2 usage error\n  3/4/5 response was 3xx/4xx/5xx (only with --check-status)\n  6 DNS failure       7 connection failure            8 malformed response (protocol)\n  28 timeout          35 TLS failure                  47 too many redirects\n  52 connection closed without a response    56 connection failed while receiving\n  60 TLS certificate verification failed"
 )]
 pub struct Args {
-    /// [METHOD] URL [ITEM...]: the method is optional (GET, or POST when there is a body).
+    /// [METHOD] URL [ITEM...], repeated for several requests: the method is optional (GET, or
+    /// POST when there is a body); items belong to the URL before them, flags apply to every URL.
     #[arg(value_name = "[METHOD] URL [ITEM]", num_args = 0..)]
     pub words: Vec<String>,
 
@@ -35,9 +36,10 @@ pub struct Args {
     #[arg(short = 'f', long = "form")]
     pub form: bool,
 
-    /// Write the body to FILE instead of stdout (a download, with a progress bar).
+    /// Write the body to FILE instead of stdout (a download, with a progress bar); "-" is stdout.
+    /// With several URLs, each -o goes with the next URL in order, as in curl.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    pub output: Vec<PathBuf>,
 
     /// Write the body to a file named like the URL's last path segment.
     #[arg(short = 'O', long = "remote-name")]
@@ -75,11 +77,15 @@ pub struct Args {
     #[arg(long = "cacert", value_name = "PATH")]
     pub cacert: Vec<PathBuf>,
 
-    /// Seconds to wait for each read or write (default 30).
+    /// Do not read a body from a piped stdin (for scripts and cron jobs).
+    #[arg(long = "ignore-stdin")]
+    pub ignore_stdin: bool,
+
+    /// Seconds to wait for each read or write (default 30; 0: no limit).
     #[arg(long = "timeout", value_name = "SECONDS")]
     pub timeout: Option<f64>,
 
-    /// Seconds to wait for the connection (default 10).
+    /// Seconds to wait for the connection (default 10; 0: no limit).
     #[arg(long = "connect-timeout", value_name = "SECONDS")]
     pub connect_timeout: Option<f64>,
 
@@ -124,7 +130,7 @@ pub struct Args {
     pub completions: Option<clap_complete::Shell>,
 
     /// Print the man page (roff) and exit.
-    #[arg(long = "man", hide = true, action = ArgAction::SetTrue)]
+    #[arg(long = "man", action = ArgAction::SetTrue)]
     pub man: bool,
 }
 

@@ -1,9 +1,12 @@
 //! `mreq --device`: the request runs on a board, through the firmware's serial request shell
 //! (framed mode, see firmware/PROTOCOL.md), and is printed exactly as a local one.
 
+use crate::args::Args;
+use crate::body::BodyReader;
 use crate::failure::{self, Failure};
 use crate::output::{self, PrintSpec, Style};
 use crate::plan::{Body, Plan};
+use crate::stdout::Stdout;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
@@ -57,14 +60,27 @@ pub fn encode_request(plan: &Plan) -> Result<Vec<u8>, Failure> {
         code: failure::USAGE,
         message,
     };
+    let streamed;
     let body: &[u8] = match &plan.body {
         Body::None => &[],
         Body::Bytes(bytes) => bytes,
-        Body::File(path, _) => {
-            return Err(usage(format!(
-                "--device: send {} with -d @FILE (at most {MAX_BODY} bytes)",
-                path.display()
-            )))
+        Body::Stream(parts) => {
+            let mut reader = BodyReader::open(parts).map_err(|e| Failure {
+                code: failure::READ_ERROR,
+                message: format!("{e:#}"),
+            })?;
+            streamed = reader
+                .read_all(MAX_BODY)
+                .map_err(|e| Failure {
+                    code: failure::READ_ERROR,
+                    message: format!("cannot read the body: {e}"),
+                })?
+                .ok_or_else(|| {
+                    usage(format!(
+                        "--device: the body is longer than the {MAX_BODY} bytes the device takes"
+                    ))
+                })?;
+            &streamed
         }
     };
     if body.len() > MAX_BODY {
@@ -205,14 +221,48 @@ fn error_code(message: &str) -> u8 {
     }
 }
 
-pub fn run(
-    port: &str,
-    plan: &Plan,
-    print: PrintSpec,
-    style: Style,
-    timeout: Duration,
-    check_status: bool,
-) -> Result<u8, Failure> {
+/// Flags that change how a request is made on the host but that the device's shell cannot
+/// carry: refused by name rather than silently dropped.
+fn unsupported_flags(args: &Args) -> Vec<&'static str> {
+    let flags = [
+        (!args.output.is_empty(), "-o/--output"),
+        (args.remote_name, "-O/--remote-name"),
+        (args.download, "--download"),
+        (args.resume, "--continue"),
+        (args.insecure, "-k/--insecure"),
+        (!args.cacert.is_empty(), "--cacert"),
+        (args.connect_timeout.is_some(), "--connect-timeout"),
+        (args.follow, "-L/--follow"),
+        (args.user.is_some(), "-u/--user"),
+        (args.bearer.is_some(), "--bearer"),
+    ];
+    flags
+        .into_iter()
+        .filter_map(|(given, name)| given.then_some(name))
+        .collect()
+}
+
+pub fn run(port: &str, args: &Args, plans: &[Plan], out: &mut Stdout) -> Result<u8, Failure> {
+    let unsupported = unsupported_flags(args);
+    if !unsupported.is_empty() {
+        return Err(Failure {
+            code: failure::USAGE,
+            message: format!(
+                "--device cannot do {} yet: the board's shell does not take it",
+                unsupported.join(", ")
+            ),
+        });
+    }
+    let [plan] = plans else {
+        return Err(Failure {
+            code: failure::USAGE,
+            message: format!("--device takes one URL per call ({} given)", plans.len()),
+        });
+    };
+    let timeout = crate::send::seconds("--timeout", args.timeout, 30.0)?
+        .unwrap_or(Duration::from_secs(24 * 3600));
+    let print = PrintSpec::from_args(args, out.is_terminal(), false).map_err(Failure::usage)?;
+    let style = Style::new(args.pretty, out.is_terminal());
     let request = encode_request(plan)?;
     let mut line = open(port, timeout)?;
     line.write_all(&request)
@@ -224,25 +274,30 @@ pub fn run(
     let response = decode_response(&mut BufReader::new(line), &mut |warning| {
         eprintln!("mreq: warning from the device: {warning}")
     })?;
-    let mut out = io::stdout().lock();
     let write = |e: io::Error| Failure {
-        code: failure::OTHER,
+        code: failure::WRITE_ERROR,
         message: format!("cannot write output: {e}"),
     };
+    let terminal = out.is_terminal();
     if print.response_head {
-        output::print_head(&mut out, &response.head, style).map_err(write)?;
+        output::print_head(out, &response.head, style, terminal).map_err(write)?;
     }
     if print.response_body {
-        let json = output::is_json_type(content_type(&response.head).as_deref());
-        if io::IsTerminal::is_terminal(&io::stdout()) && output::looks_binary(&response.body) {
+        let content_type = content_type(&response.head);
+        let charset = output::charset(content_type.as_deref());
+        let json = output::is_json_type(content_type.as_deref());
+        if terminal && output::looks_binary(&response.body, charset) {
             out.write_all(output::BINARY_NOTE.as_bytes())
                 .map_err(write)?;
+        } else if terminal {
+            let text = output::decode(&response.body, charset);
+            output::print_body(out, text.as_bytes(), json, style).map_err(write)?;
         } else {
-            output::print_body(&mut out, &response.body, json, style).map_err(write)?;
+            output::print_body(out, &response.body, json, style).map_err(write)?;
         }
     }
     out.flush().map_err(write)?;
-    Ok(if check_status {
+    Ok(if args.check_status {
         failure::status_code(response.status).unwrap_or(0)
     } else {
         0

@@ -14,6 +14,14 @@ pub struct Target {
     pub partial: PathBuf,
 }
 
+/// Where a resumed download continues: the file that holds its first bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resume {
+    /// `FILE.mreq-part` (ours), or FILE itself (left by curl, wget or HTTPie).
+    pub file: PathBuf,
+    pub from: u64,
+}
+
 impl Target {
     pub fn new(path: PathBuf) -> Self {
         // A device or pipe (`-o /dev/null`) is written as it is: there is nothing to rename.
@@ -32,15 +40,91 @@ impl Target {
         self.path == self.partial
     }
 
-    /// The size of an earlier partial download, for `Range: bytes=N-`.
-    pub fn resume_from(&self) -> u64 {
+    /// What an earlier download left, for `Range: bytes=N-`: our partial file, else a file
+    /// under the final name (a partial or complete download by another tool). `None`: nothing.
+    pub fn resume(&self) -> Option<Resume> {
         if self.is_special() {
-            return 0;
+            return None;
         }
-        std::fs::metadata(&self.partial)
-            .map(|m| m.len())
-            .unwrap_or(0)
+        [&self.partial, &self.path].into_iter().find_map(|file| {
+            let meta = std::fs::metadata(file).ok()?;
+            (meta.is_file() && meta.len() > 0).then(|| Resume {
+                file: file.clone(),
+                from: meta.len(),
+            })
+        })
     }
+
+    /// The server says (416 with `Content-Range: bytes */N`) that the resumed file is complete:
+    /// give it its final name.
+    pub fn complete_resumed(&self, resume: &Resume, content_range: Option<&str>) -> Result<()> {
+        let total = content_range
+            .and_then(|v| v.trim().strip_prefix("bytes */"))
+            .and_then(|n| n.trim().parse::<u64>().ok());
+        if total != Some(resume.from) {
+            bail!(
+                "cannot resume {}: the server refused the range (416) without saying the file is complete ({} has {} bytes; Content-Range: {})",
+                self.path.display(),
+                resume.file.display(),
+                resume.from,
+                content_range.unwrap_or("none")
+            );
+        }
+        if resume.file != self.path {
+            std::fs::rename(&resume.file, &self.path)
+                .with_context(|| format!("cannot rename to {}", self.path.display()))?;
+        }
+        Ok(())
+    }
+}
+
+/// The file name `Content-Disposition: attachment; filename=...` suggests (RFC 6266, with the
+/// RFC 8187 `filename*=UTF-8''...` form preferred), if it is a plain name: one with a path
+/// separator, `..`, a leading dot or a control character is refused (`Err` says why).
+pub fn disposition_name(value: &str) -> Option<std::result::Result<String, String>> {
+    let mut plain = None;
+    let mut extended = None;
+    for param in value.split(';').skip(1) {
+        let Some((name, raw)) = param.split_once('=') else {
+            continue;
+        };
+        let raw = raw.trim();
+        match name.trim().to_ascii_lowercase().as_str() {
+            "filename" => plain = Some(raw.trim_matches('"').replace("\\\"", "\"")),
+            "filename*" => {
+                let mut pieces = raw.splitn(3, '\'');
+                let charset = pieces.next().unwrap_or("");
+                let encoded = pieces.nth(1).unwrap_or("");
+                if charset.eq_ignore_ascii_case("utf-8") {
+                    extended = Some(mreq_core::form::unquote(encoded));
+                }
+            }
+            _ => {}
+        }
+    }
+    let name = extended.or(plain)?;
+    let refused = name.contains(['/', '\\'])
+        || name == ".."
+        || name.starts_with('.')
+        || name.is_empty()
+        || name.chars().any(char::is_control);
+    Some(if refused { Err(name) } else { Ok(name) })
+}
+
+/// `name`, or `name-1`, `name-2`... : the first that does not exist yet (HTTPie's --download
+/// never overwrites).
+pub fn unused_name(path: PathBuf) -> PathBuf {
+    if !path.exists() {
+        return path;
+    }
+    (1..)
+        .map(|n| {
+            let mut candidate = path.clone().into_os_string();
+            candidate.push(format!("-{n}"));
+            PathBuf::from(candidate)
+        })
+        .find(|p| !p.exists())
+        .unwrap_or(path)
 }
 
 /// The file name `-O` uses: the URL path's last segment, or `index.html`.
@@ -71,27 +155,34 @@ pub fn remote_name(url: &str) -> PathBuf {
 pub struct Sink {
     file: File,
     target: Target,
+    /// The file being written: the partial file, or the final one when resuming into it.
+    writing: PathBuf,
+    appending: bool,
     bar: ProgressBar,
     pub written: u64,
 }
 
 impl Sink {
-    /// Opens the partial file: appending when resuming (`append`), from scratch otherwise.
+    /// Opens the file the body goes into: appending to `resume.file` after a 206, from scratch
+    /// (the partial file) otherwise.
     pub fn open(
         target: Target,
-        append: bool,
-        already: u64,
+        resume: Option<&Resume>,
         total: Option<u64>,
         show_progress: bool,
     ) -> Result<Sink> {
-        let file = if append {
-            OpenOptions::new().append(true).open(&target.partial)
+        let (writing, already) = match resume {
+            Some(r) => (r.file.clone(), r.from),
+            None => (target.partial.clone(), 0),
+        };
+        let file = if resume.is_some() {
+            OpenOptions::new().append(true).open(&writing)
         } else if target.is_special() {
-            OpenOptions::new().write(true).open(&target.partial)
+            OpenOptions::new().write(true).open(&writing)
         } else {
-            File::create(&target.partial)
+            File::create(&writing)
         }
-        .with_context(|| format!("cannot write {}", target.partial.display()))?;
+        .with_context(|| format!("cannot write {}", writing.display()))?;
         let bar = if show_progress {
             progress_bar(total.map(|t| t + already))
         } else {
@@ -101,28 +192,11 @@ impl Sink {
         Ok(Sink {
             file,
             target,
+            writing,
+            appending: resume.is_some(),
             bar,
             written: already,
         })
-    }
-
-    /// The open file, for zero-copy writes (report them with [`advance`](Self::advance)).
-    pub fn file(&self) -> &File {
-        &self.file
-    }
-
-    pub fn advance(&mut self, n: u64) {
-        self.written += n;
-        self.bar.set_position(self.written);
-    }
-
-    pub fn write(&mut self, data: &[u8]) -> Result<()> {
-        self.file
-            .write_all(data)
-            .with_context(|| format!("cannot write {}", self.target.partial.display()))?;
-        self.written += data.len() as u64;
-        self.bar.set_position(self.written);
-        Ok(())
     }
 
     /// The body is complete: flush, then give the file its real name.
@@ -133,18 +207,44 @@ impl Sink {
         }
         self.file
             .sync_all()
-            .with_context(|| format!("cannot write {}", self.target.partial.display()))?;
+            .with_context(|| format!("cannot write {}", self.writing.display()))?;
         drop(self.file);
-        std::fs::rename(&self.target.partial, &self.target.path)
-            .with_context(|| format!("cannot rename to {}", self.target.path.display()))?;
+        if self.writing != self.target.path {
+            std::fs::rename(&self.writing, &self.target.path)
+                .with_context(|| format!("cannot rename to {}", self.target.path.display()))?;
+        }
         self.bar.finish_and_clear();
         Ok(self.target.path)
     }
 
-    /// The transfer failed: the partial file stays (for --continue) under its partial name.
+    /// The transfer failed: what arrived stays (for --continue) in the file being written.
     pub fn abandon(self) -> PathBuf {
         self.bar.abandon();
-        self.target.partial
+        self.writing
+    }
+
+    /// The file being written, for messages.
+    pub fn writing(&self) -> &std::path::Path {
+        &self.writing
+    }
+}
+
+impl crate::deliver::BodySink for Sink {
+    fn write_body(&mut self, data: &[u8]) -> std::io::Result<()> {
+        self.file.write_all(data)?;
+        self.written += data.len() as u64;
+        self.bar.set_position(self.written);
+        Ok(())
+    }
+
+    fn splice_file(&mut self) -> std::io::Result<Option<&File>> {
+        // splice(2) refuses files opened for appending (a resumed download).
+        Ok((!self.appending).then_some(&self.file))
+    }
+
+    fn moved(&mut self, n: u64) {
+        self.written += n;
+        self.bar.set_position(self.written);
     }
 }
 
@@ -203,6 +303,45 @@ mod tests {
             remote_name("http://h/..%2F..%2Fetc"),
             PathBuf::from("....etc")
         );
+    }
+
+    #[test]
+    fn disposition_names() {
+        let name = |v: &str| disposition_name(v);
+        assert_eq!(
+            name("attachment; filename=\"r.csv\""),
+            Some(Ok("r.csv".into()))
+        );
+        assert_eq!(
+            name("attachment; filename=plain.txt"),
+            Some(Ok("plain.txt".into()))
+        );
+        assert_eq!(
+            name("attachment; filename=\"x\"; filename*=UTF-8''caf%C3%A9.txt"),
+            Some(Ok("café.txt".into()))
+        );
+        assert_eq!(name("inline"), None);
+        for bad in ["../etc/passwd", "a/b", "..", ".bashrc", "a\\b"] {
+            assert!(
+                matches!(
+                    name(&format!("attachment; filename=\"{bad}\"")),
+                    Some(Err(_))
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn unused_names_never_overwrite() {
+        let dir = std::env::temp_dir().join(format!("mreq-unused-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("f.txt");
+        assert_eq!(unused_name(file.clone()), file);
+        std::fs::write(&file, "x").unwrap();
+        std::fs::write(dir.join("f.txt-1"), "x").unwrap();
+        assert_eq!(unused_name(file.clone()), dir.join("f.txt-2"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -5,6 +5,14 @@ use mreq_core::Error;
 
 pub const USAGE: u8 = 2;
 pub const OTHER: u8 = 1;
+/// curl's CURLE_WRITE_ERROR: the output (stdout, the download file) could not be written.
+pub const WRITE_ERROR: u8 = 23;
+/// curl's CURLE_READ_ERROR: a local file (a request body) could not be read.
+pub const READ_ERROR: u8 = 26;
+/// curl's CURLE_RANGE_ERROR: a resumed download the server would not continue.
+pub const RANGE_ERROR: u8 = 33;
+/// curl's CURLE_SSL_CACERT_BADFILE: a --cacert file that cannot be read or holds no certificate.
+pub const BAD_CACERT: u8 = 77;
 
 /// An error that ends the program: the line to print and the exit code.
 #[derive(Debug)]
@@ -43,7 +51,9 @@ impl Failure {
             Error::Io(kind) => (56, format!("connection to {host} failed: {}", kind_words(*kind))),
             Error::ConnectionClosed => (52, format!("{host} closed the connection without a complete response")),
             Error::UnsupportedScheme | Error::InvalidUrl(_) | Error::InvalidMethod | Error::InvalidHeader => (USAGE, err.to_string()),
-            Error::RequestBodyRead | Error::RequestBodyLength | Error::BodyNotReplayable => (OTHER, err.to_string()),
+            Error::RequestBodyRead => (READ_ERROR, format!("{err} (sending to {host})")),
+            Error::RequestBodyLength => (READ_ERROR, format!("{err} (sending to {host}; did the file change while it was sent?)")),
+            Error::BodyNotReplayable => (OTHER, format!("{host} redirected with 307/308, which needs the request body again, but it came from a pipe and cannot be read twice (save it to a file and use @FILE)")),
             _ => (8, format!("malformed response from {host}: {err}")),
         };
         Failure { code, message }

@@ -71,20 +71,38 @@ fn find_separator(word: &str) -> Option<(usize, &'static str)> {
         })
 }
 
+/// Whether a URL starts with a scheme (`http://`, `HTTPS://`, `ftp://`): a scheme name (a letter,
+/// then letters, digits, `+`, `-`, `.`) and `://` before anything else. `host/a?u=http://x` has none.
+pub fn has_scheme(url: &str) -> bool {
+    url.split_once("://").is_some_and(|(scheme, _)| {
+        scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+    })
+}
+
 /// Whether a word looks like a request item rather than a URL (used to tell `mreq URL ITEM`
-/// apart from `mreq METHOD URL`).
+/// apart from `mreq METHOD URL`, and where the next URL starts).
 pub fn looks_like_item(word: &str) -> bool {
-    if word.contains("://") || word.starts_with(':') {
+    if has_scheme(word) || word.starts_with([':', '[']) {
         return false;
     }
     match find_separator(word) {
+        // `host/path?a=b`: a URL (item names have no `/`).
+        Some((pos, _)) if word[..pos].contains('/') => false,
         Some((pos, ":")) => {
-            // host:port/path is a URL, Name:Value is a header.
+            // host:port[/path] is a URL, Name:Value a header. A bare `name:digits` is a header
+            // (`Content-Length:99`) unless the name looks like a host (`localhost`, a dot).
+            let name = &word[..pos];
             let rest = &word[pos + 1..];
-            !rest
-                .split('/')
-                .next()
-                .is_some_and(|port| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            let after = &rest[digits..];
+            let port = digits > 0 && (after.is_empty() || after.starts_with(['/', '?', '#']));
+            let hostlike = after.starts_with('/')
+                || name.contains('.')
+                || name.eq_ignore_ascii_case("localhost");
+            !(port && hostlike)
         }
         Some(_) => true,
         None => false,
@@ -153,5 +171,14 @@ mod tests {
         assert!(!looks_like_item("example.com"));
         assert!(looks_like_item("Accept:text/html"));
         assert!(looks_like_item("a=b"));
+        assert!(!looks_like_item("localhost:8000/a?u=http://x"));
+        assert!(!looks_like_item("example.org/get?a=1"));
+        assert!(!looks_like_item("example.org:8080"));
+        assert!(!looks_like_item("localhost:8000"));
+        assert!(!looks_like_item("[::1]:8000/x"));
+        assert!(looks_like_item("Content-Length:99"));
+        assert!(looks_like_item("X-A:1"));
+        assert!(looks_like_item("url==http://x/"));
+        assert!(has_scheme("HTTPS://h") && !has_scheme("h/a?u=http://x") && !has_scheme("://x"));
     }
 }

@@ -1,6 +1,8 @@
 //! `mreq`: the command-line HTTP client on the mreq engine.
 
 mod args;
+mod body;
+mod deliver;
 mod device;
 mod download;
 mod failure;
@@ -8,6 +10,8 @@ mod items;
 mod output;
 mod plan;
 mod run;
+mod send;
+mod stdout;
 mod transport;
 mod zerocopy;
 

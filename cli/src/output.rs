@@ -92,8 +92,22 @@ fn paint(out: &mut impl Write, on: bool, color: &str, text: &str) -> io::Result<
     }
 }
 
-/// Prints a head given as raw bytes (status or request line, then fields), coloured if asked.
-pub fn print_head(out: &mut impl Write, raw: &[u8], style: Style) -> io::Result<()> {
+/// Prints a head given as raw bytes (status or request line, then fields): on a terminal with
+/// LF line ends and coloured if asked; anywhere else exactly the bytes as they were sent or
+/// received, CRLFs and all.
+pub fn print_head(
+    out: &mut impl Write,
+    raw: &[u8],
+    style: Style,
+    terminal: bool,
+) -> io::Result<()> {
+    if !terminal && !style.colors {
+        out.write_all(raw)?;
+        if !raw.ends_with(b"\r\n\r\n") {
+            out.write_all(b"\r\n")?;
+        }
+        return Ok(());
+    }
     let text = String::from_utf8_lossy(raw);
     let mut lines = text.split("\r\n").filter(|l| !l.is_empty());
     if let Some(first) = lines.next() {
@@ -132,15 +146,37 @@ pub fn print_head(out: &mut impl Write, raw: &[u8], style: Style) -> io::Result<
     writeln!(out)
 }
 
-/// Whether bytes look binary (NUL bytes or not UTF-8, allowing a cut at the end).
-pub fn looks_binary(sample: &[u8]) -> bool {
+/// The charset a `Content-Type` declares (`text/plain; charset=iso-8859-1`), if it names one
+/// encoding_rs knows (the WHATWG Encoding Standard's labels).
+pub fn charset(content_type: Option<&str>) -> Option<&'static encoding_rs::Encoding> {
+    let params = content_type?.split(';').skip(1);
+    params
+        .filter_map(|p| p.split_once('='))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case("charset"))
+        .and_then(|(_, value)| {
+            encoding_rs::Encoding::for_label(value.trim().trim_matches('"').as_bytes())
+        })
+}
+
+/// Whether bytes look binary: NUL bytes, or (unless another charset is declared) not UTF-8,
+/// allowing a cut at the end.
+pub fn looks_binary(sample: &[u8], charset: Option<&'static encoding_rs::Encoding>) -> bool {
     if sample.contains(&0) {
         return true;
+    }
+    if charset.is_some_and(|c| c != encoding_rs::UTF_8) {
+        return false;
     }
     match std::str::from_utf8(sample) {
         Ok(_) => false,
         Err(e) => e.error_len().is_some(),
     }
+}
+
+/// Text for the terminal: decoded from the declared charset (UTF-8 when none is declared).
+pub fn decode(body: &[u8], charset: Option<&'static encoding_rs::Encoding>) -> String {
+    let (text, _, _) = charset.unwrap_or(encoding_rs::UTF_8).decode(body);
+    text.into_owned()
 }
 
 pub const BINARY_NOTE: &str = "+-----------------------------------------+\n| NOTE: binary data not shown in terminal |\n+-----------------------------------------+\n(save it with -o FILE, or pipe it: mreq URL > FILE)\n";
@@ -173,10 +209,10 @@ pub fn print_body(
     if let Some(value) = parsed {
         if style.format {
             write_json(out, &value, 0, style.colors)?;
-        } else {
-            write_json_compact(out, &value, style.colors)?;
+            return writeln!(out);
         }
-        return writeln!(out);
+        // Colours only: the text keeps its own layout.
+        return colour_json_text(out, body);
     }
     out.write_all(body)?;
     if style.format && !body.ends_with(b"\n") && !body.is_empty() {
@@ -250,37 +286,51 @@ fn write_json(
     }
 }
 
-fn write_json_compact(
-    out: &mut impl Write,
-    value: &serde_json::Value,
-    colors: bool,
-) -> io::Result<()> {
-    use serde_json::Value;
-    match value {
-        Value::Object(map) => {
-            out.write_all(b"{")?;
-            for (i, (key, item)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.write_all(b", ")?;
+/// Colours JSON text token by token, leaving every byte of its layout as it was (the text is
+/// known to parse). A string followed by `:` is a key.
+fn colour_json_text(out: &mut impl Write, text: &[u8]) -> io::Result<()> {
+    let mut i = 0;
+    while i < text.len() {
+        let start = i;
+        let color = match text[i] {
+            b'"' => {
+                i += 1;
+                while i < text.len() && text[i] != b'"' {
+                    i += if text[i] == b'\\' { 2 } else { 1 };
                 }
-                write_string(out, key, colors.then_some(BLUE))?;
-                out.write_all(b": ")?;
-                write_json_compact(out, item, colors)?;
-            }
-            out.write_all(b"}")
-        }
-        Value::Array(items) => {
-            out.write_all(b"[")?;
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.write_all(b", ")?;
+                i = (i + 1).min(text.len());
+                let rest = text[i..].iter().find(|b| !b.is_ascii_whitespace());
+                if rest == Some(&b':') {
+                    BLUE
+                } else {
+                    GREEN
                 }
-                write_json_compact(out, item, colors)?;
             }
-            out.write_all(b"]")
-        }
-        scalar => write_scalar(out, scalar, colors),
+            b'-' | b'0'..=b'9' => {
+                while i < text.len()
+                    && matches!(text[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                {
+                    i += 1;
+                }
+                MAGENTA
+            }
+            b't' | b'f' | b'n' => {
+                while i < text.len() && text[i].is_ascii_alphabetic() {
+                    i += 1;
+                }
+                YELLOW
+            }
+            _ => {
+                i += 1;
+                out.write_all(&text[start..i])?;
+                continue;
+            }
+        };
+        out.write_all(color.as_bytes())?;
+        out.write_all(&text[start..i])?;
+        out.write_all(RESET.as_bytes())?;
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -333,6 +383,7 @@ mod tests {
                 colors: true,
                 format: true,
             },
+            true,
         )
         .unwrap();
         assert!(String::from_utf8(out).unwrap().contains(RED));
@@ -344,17 +395,73 @@ mod tests {
                 colors: false,
                 format: true,
             },
+            true,
         )
         .unwrap();
         assert_eq!(plain, b"HTTP/1.1 404 Not Found\nA: b\n\n");
+        let mut piped = Vec::new();
+        let raw = b"HTTP/1.1 200 OK\r\nX-Latin: caf\xe9\r\n\r\n";
+        print_head(
+            &mut piped,
+            raw,
+            Style {
+                colors: false,
+                format: false,
+            },
+            false,
+        )
+        .unwrap();
+        assert_eq!(piped, raw, "piped heads are the bytes as received");
+    }
+
+    #[test]
+    fn colours_alone_keep_the_layout() {
+        let text = br#"{"a":  [1, -2.5e3, true, null], "k": "v:\"x"}"#;
+        let mut out = Vec::new();
+        print_body(
+            &mut out,
+            text,
+            true,
+            Style {
+                colors: true,
+                format: false,
+            },
+        )
+        .unwrap();
+        let shown = String::from_utf8(out).unwrap();
+        assert!(shown.contains(&format!("{BLUE}\"a\"{RESET}")), "{shown}");
+        assert!(shown.contains(&format!("{MAGENTA}-2.5e3{RESET}")));
+        assert!(
+            shown.contains(&format!("{GREEN}\"v:\\\"x\"{RESET}")),
+            "{shown}"
+        );
+        let plain: String = shown
+            .replace(RESET, "")
+            .replace(BLUE, "")
+            .replace(GREEN, "")
+            .replace(MAGENTA, "")
+            .replace(YELLOW, "");
+        assert_eq!(plain.as_bytes(), text, "every byte of the layout kept");
+    }
+
+    #[test]
+    fn declared_charsets_are_decoded() {
+        let latin = charset(Some("text/plain; charset=iso-8859-1"));
+        assert!(!looks_binary(b"caf\xe9 au lait", latin));
+        assert!(looks_binary(b"caf\xe9 au lait", None));
+        assert_eq!(decode(b"caf\xe9", latin), "café");
+        assert_eq!(
+            charset(Some("text/html; charset=\"UTF-8\"")),
+            Some(encoding_rs::UTF_8)
+        );
     }
 
     #[test]
     fn binary_detection_and_json_types() {
-        assert!(looks_binary(b"\x89PNG\r\n\x1a\n\0\0"));
-        assert!(!looks_binary("café".as_bytes()));
+        assert!(looks_binary(b"\x89PNG\r\n\x1a\n\0\0", None));
+        assert!(!looks_binary("café".as_bytes(), None));
         assert!(
-            !looks_binary(&"café".as_bytes()[..4]),
+            !looks_binary(&"café".as_bytes()[..4], None),
             "a cut UTF-8 sequence at the end is not binary"
         );
         assert!(is_json_type(Some("application/json; charset=utf-8")));

@@ -1,10 +1,10 @@
 //! Turning arguments and items into the request to send: method, URL, headers, auth and body.
 
 use crate::args::Args;
+use crate::body::{self, Part};
 use crate::items::{self, Item};
 use anyhow::{bail, Context, Result};
 use mreq_core::form;
-use std::io::Read;
 use std::path::PathBuf;
 
 pub const USER_AGENT: &str = concat!("mreq/", env!("CARGO_PKG_VERSION"));
@@ -13,8 +13,8 @@ pub const USER_AGENT: &str = concat!("mreq/", env!("CARGO_PKG_VERSION"));
 pub enum Body {
     None,
     Bytes(Vec<u8>),
-    /// A file streamed from disk with its length (large uploads need no memory).
-    File(PathBuf, u64),
+    /// Streamed from files and pipes in order, never held in memory (see [`crate::body`]).
+    Stream(Vec<Part>),
 }
 
 #[derive(Debug)]
@@ -33,6 +33,14 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The `Content-Type` the request carries, if any.
+    pub fn content_type(&self) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+            .map(|(_, v)| v.as_str())
+    }
+
     #[cfg(test)]
     pub fn has_header(&self, name: &str) -> bool {
         self.headers
@@ -41,32 +49,57 @@ impl Plan {
     }
 }
 
-/// Splits the words into (explicit method, URL, items).
-fn split_words(words: &[String]) -> Result<(Option<String>, String, Vec<String>)> {
-    let mut words = words.iter();
-    let first = words
-        .next()
-        .context("no URL given (usage: mreq [METHOD] URL [ITEM...])")?;
-    let rest: Vec<String> = words.cloned().collect();
-    let is_method = !rest.is_empty()
-        && first
+/// The words of one request: an optional method word, the URL and the items after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Words {
+    pub method: Option<String>,
+    pub url: String,
+    pub items: Vec<String>,
+}
+
+/// Whether a word can be a method (a token of letters), given the word after it.
+fn is_method_word(word: &str, next: Option<&String>) -> bool {
+    next.is_some_and(|next| !items::looks_like_item(next))
+        && !word.is_empty()
+        && word
             .bytes()
             .all(|b| b.is_ascii_alphabetic() || b == b'-' || b == b'_')
-        && !items::looks_like_item(&rest[0]);
-    if is_method {
-        Ok((
-            Some(first.to_ascii_uppercase()),
-            rest[0].clone(),
-            rest[1..].to_vec(),
-        ))
-    } else {
-        Ok((None, first.clone(), rest))
+}
+
+/// Splits the words into requests: `[METHOD] URL [ITEM...]`, repeated. A word that is not an item
+/// starts the next request; items belong to the URL before them.
+pub fn split_words(words: &[String]) -> Result<Vec<Words>> {
+    let mut requests = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        let method = if is_method_word(&words[i], words.get(i + 1)) {
+            i += 1;
+            Some(words[i - 1].to_ascii_uppercase())
+        } else {
+            None
+        };
+        let url = words[i].clone();
+        i += 1;
+        let mut item_words = Vec::new();
+        while i < words.len() && items::looks_like_item(&words[i]) {
+            item_words.push(words[i].clone());
+            i += 1;
+        }
+        requests.push(Words {
+            method,
+            url,
+            items: item_words,
+        });
     }
+    if requests.is_empty() {
+        bail!("no URL given (usage: mreq [METHOD] URL [ITEM...] ...)");
+    }
+    Ok(requests)
 }
 
 /// `example.org` → `http://example.org`, `:8000/x` → `http://localhost:8000/x` (HTTPie shorthands).
 pub fn normalise_url(url: &str) -> String {
-    if url.contains("://") {
+    if items::has_scheme(url) {
         url.to_string()
     } else if url.starts_with(':') {
         format!("http://localhost{url}")
@@ -75,36 +108,48 @@ pub fn normalise_url(url: &str) -> String {
     }
 }
 
-fn read_source(source: &str) -> Result<Vec<u8>> {
-    if source == "-" {
-        let mut data = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut data)
-            .context("reading the body from stdin")?;
-        Ok(data)
+/// A `-d`/`--json` value: `@FILE` and `-` (stdin) are streamed, anything else is the text itself.
+fn data_part(source: &str) -> Part {
+    if source == "-" || source == "@-" {
+        Part::Stdin
     } else if let Some(path) = source.strip_prefix('@') {
-        read_file_bytes(path)
+        Part::File(PathBuf::from(path))
     } else {
-        Ok(source.as_bytes().to_vec())
+        Part::Bytes(source.as_bytes().to_vec())
     }
-}
-
-fn read_file_bytes(path: &str) -> Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| format!("cannot read {path}"))
 }
 
 fn read_file_text(path: &str) -> Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read {path} as text"))
 }
 
-pub fn build(args: &Args) -> Result<Plan> {
-    let (word_method, url, item_words) = split_words(&args.words)?;
-    let parsed: Vec<Item> = item_words
+/// Every request of the invocation, in order (flags apply to each; items to their own URL).
+pub fn build_all(args: &Args) -> Result<Vec<Plan>> {
+    let requests = split_words(&args.words)?;
+    let several = requests.len() > 1;
+    let plans = requests
+        .iter()
+        .map(|words| build(args, words, several))
+        .collect::<Result<Vec<Plan>>>()?;
+    let stdin_bodies = plans
+        .iter()
+        .filter(|p| matches!(&p.body, Body::Stream(parts) if parts.contains(&Part::Stdin)))
+        .count();
+    if several && stdin_bodies > 0 {
+        bail!("a body from stdin can be read for one URL only, and {} URLs were given (use --ignore-stdin, or one URL per call)", plans.len());
+    }
+    Ok(plans)
+}
+
+/// The request of one `[METHOD] URL [ITEM...]` group.
+pub fn build(args: &Args, words: &Words, several: bool) -> Result<Plan> {
+    let parsed: Vec<Item> = words
+        .items
         .iter()
         .map(|w| items::parse(w, &read_file_text))
         .collect::<Result<_>>()?;
 
-    let mut url = normalise_url(&url);
+    let mut url = normalise_url(&words.url);
     let queries: Vec<(&str, &str)> = parsed
         .iter()
         .filter_map(|i| match i {
@@ -124,7 +169,7 @@ pub fn build(args: &Args) -> Result<Plan> {
         ("Accept".into(), "*/*".into()),
     ];
     let mut removed: Vec<String> = Vec::new();
-    let (body, content_type, accept) = build_body(args, &parsed)?;
+    let (body, content_type, accept) = build_body(args, &parsed, several)?;
     if let Some(accept) = accept {
         set_header(&mut headers, "Accept", accept);
     }
@@ -151,19 +196,11 @@ pub fn build(args: &Args) -> Result<Plan> {
     }
     headers.retain(|(n, _)| !removed.iter().any(|r| r.eq_ignore_ascii_case(n)));
     for (name, value) in &headers {
-        if value.contains(['\r', '\n', '\0']) {
-            bail!("header {name:?}: value contains CR, LF or NUL");
-        }
+        check_header(name, value)?;
     }
 
     let has_body = !matches!(body, Body::None);
-    let method = match (word_method, &args.method) {
-        (Some(m), _) => m,
-        (None, Some(m)) => m.to_ascii_uppercase(),
-        (None, None) if args.head => "HEAD".into(),
-        (None, None) if has_body => "POST".into(),
-        (None, None) => "GET".into(),
-    };
+    let method = choose_method(args, words.method.as_deref(), has_body)?;
     let auth = match (&args.user, &args.bearer) {
         (Some(_), Some(_)) => bail!("give either -u/--user or --bearer, not both"),
         (Some(user), None) => {
@@ -182,6 +219,49 @@ pub fn build(args: &Args) -> Result<Plan> {
     })
 }
 
+/// The method: a method word, `-X`, `-I` (HEAD), else POST with a body and GET without. Two
+/// that disagree are refused rather than one silently winning.
+fn choose_method(args: &Args, word: Option<&str>, has_body: bool) -> Result<String> {
+    let flag = args.method.as_deref().map(str::to_ascii_uppercase);
+    if let (Some(word), Some(flag)) = (word, &flag) {
+        if !word.eq_ignore_ascii_case(flag) {
+            bail!("the method word {word} and -X {flag} disagree: give one");
+        }
+    }
+    let chosen = word.map(str::to_string).or(flag);
+    if args.head {
+        if let Some(method) = chosen.as_deref().filter(|m| *m != "HEAD") {
+            bail!("-I/--head sends HEAD, but the method {method} was given: give one");
+        }
+        if has_body {
+            bail!("-I/--head sends HEAD, which has no body, but a body was given");
+        }
+        return Ok("HEAD".into());
+    }
+    Ok(chosen.unwrap_or_else(|| if has_body { "POST" } else { "GET" }.into()))
+}
+
+/// Refuses header names and values that would break the head, and the framing headers that
+/// mreq writes itself from the body, each with its reason.
+fn check_header(name: &str, value: &str) -> Result<()> {
+    if name.is_empty() || !name.bytes().all(is_token_byte) {
+        bail!("header name {name:?}: not a valid HTTP token (letters, digits and !#$%&'*+-.^_`|~)");
+    }
+    if value.contains(['\r', '\n', '\0']) {
+        bail!("header {name:?}: value contains CR, LF or NUL");
+    }
+    for framing in ["content-length", "transfer-encoding"] {
+        if name.eq_ignore_ascii_case(framing) {
+            bail!("header {name}: mreq sets it from the body it sends, so it cannot be given (a wrong one would corrupt the exchange)");
+        }
+    }
+    Ok(())
+}
+
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
 fn set_header(headers: &mut Vec<(String, String)>, name: &str, value: &str) {
     match headers
         .iter_mut()
@@ -196,6 +276,7 @@ fn set_header(headers: &mut Vec<(String, String)>, name: &str, value: &str) {
 fn build_body(
     args: &Args,
     parsed: &[Item],
+    several: bool,
 ) -> Result<(Body, Option<String>, Option<&'static str>)> {
     let fields: Vec<&Item> = parsed.iter().filter(|i| i.is_body_field()).collect();
     let body_file = parsed.iter().find_map(|i| match i {
@@ -212,39 +293,44 @@ fn build_body(
         bail!("give the body one way: fields, @file, -d/--data or --json");
     }
     if let Some(path) = body_file {
-        let len = std::fs::metadata(path)
-            .with_context(|| format!("cannot read {path}"))?
-            .len();
-        return Ok((Body::File(PathBuf::from(path), len), None, None));
+        return Ok((
+            Body::Stream(vec![data_part(&format!("@{path}"))]),
+            None,
+            None,
+        ));
     }
     if !args.data.is_empty() {
-        let parts: Vec<Vec<u8>> = args
-            .data
-            .iter()
-            .map(|d| read_source(d))
-            .collect::<Result<_>>()?;
-        let body = parts.join(&b'&');
+        let mut parts = Vec::new();
+        for (i, data) in args.data.iter().enumerate() {
+            if i > 0 {
+                parts.push(Part::Bytes(b"&".to_vec()));
+            }
+            parts.push(data_part(data));
+        }
         return Ok((
-            Body::Bytes(body),
+            stream_or_bytes(parts),
             Some("application/x-www-form-urlencoded".into()),
             None,
         ));
     }
     if let Some(json) = &args.json {
-        let body = read_source(json)?;
         return Ok((
-            Body::Bytes(body),
+            stream_or_bytes(vec![data_part(json)]),
             Some("application/json".into()),
             Some("application/json"),
         ));
     }
     if fields.is_empty() {
+        // HTTPie's and xh's habit: a piped stdin is the body when no other is given.
+        if !args.ignore_stdin && !several && body::stdin_has_body() {
+            return Ok((Body::Stream(vec![Part::Stdin]), None, None));
+        }
         return Ok((Body::None, None, None));
     }
     if args.form {
         if fields.iter().any(|f| matches!(f, Item::File(..))) {
-            let (body, content_type) = multipart(&fields)?;
-            return Ok((Body::Bytes(body), Some(content_type), None));
+            let (parts, content_type) = multipart(&fields)?;
+            return Ok((Body::Stream(parts), Some(content_type), None));
         }
         let pairs: Vec<(String, String)> = fields
             .iter()
@@ -278,44 +364,60 @@ fn build_body(
     ))
 }
 
-/// A multipart/form-data body (RFC 7578) with file contents read from disk.
-fn multipart(fields: &[&Item]) -> Result<(Vec<u8>, String)> {
+/// Only text: one buffer; any file or stdin part: streamed.
+fn stream_or_bytes(parts: Vec<Part>) -> Body {
+    if parts.iter().all(|p| matches!(p, Part::Bytes(_))) {
+        let bytes = parts
+            .into_iter()
+            .flat_map(|p| match p {
+                Part::Bytes(b) => b,
+                _ => Vec::new(),
+            })
+            .collect();
+        Body::Bytes(bytes)
+    } else {
+        Body::Stream(parts)
+    }
+}
+
+/// A multipart/form-data body (RFC 7578); file contents are streamed from disk.
+fn multipart(fields: &[&Item]) -> Result<(Vec<Part>, String)> {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
     let boundary = format!("mreq-boundary-{nanos:x}-{:x}", std::process::id());
-    let mut body = Vec::new();
+    let mut parts = Vec::new();
+    let mut text = Vec::new();
     for field in fields {
-        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        text.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
         match field {
             Item::Field(name, value) => {
-                body.extend_from_slice(
+                text.extend_from_slice(
                     format!(
                         "Content-Disposition: form-data; name=\"{}\"\r\n\r\n",
                         escape_quoted(name)
                     )
                     .as_bytes(),
                 );
-                body.extend_from_slice(value.as_bytes());
+                text.extend_from_slice(value.as_bytes());
             }
             Item::JsonField(name, value) => {
-                body.extend_from_slice(
+                text.extend_from_slice(
                     format!(
                         "Content-Disposition: form-data; name=\"{}\"\r\n\r\n",
                         escape_quoted(name)
                     )
                     .as_bytes(),
                 );
-                body.extend_from_slice(value.to_string().as_bytes());
+                text.extend_from_slice(value.to_string().as_bytes());
             }
             Item::File(name, path) => {
-                let data = read_file_bytes(path)?;
                 let filename = std::path::Path::new(path)
                     .file_name()
                     .and_then(|n| n.to_str())
                     .unwrap_or("file");
-                body.extend_from_slice(
+                text.extend_from_slice(
                     format!(
                         "Content-Disposition: form-data; name=\"{}\"; filename=\"{}\"\r\nContent-Type: {}\r\n\r\n",
                         escape_quoted(name),
@@ -324,14 +426,16 @@ fn multipart(fields: &[&Item]) -> Result<(Vec<u8>, String)> {
                     )
                     .as_bytes(),
                 );
-                body.extend_from_slice(&data);
+                parts.push(Part::Bytes(std::mem::take(&mut text)));
+                parts.push(Part::File(PathBuf::from(path)));
             }
             _ => {}
         }
-        body.extend_from_slice(b"\r\n");
+        text.extend_from_slice(b"\r\n");
     }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    Ok((body, format!("multipart/form-data; boundary={boundary}")))
+    text.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    parts.push(Part::Bytes(text));
+    Ok((parts, format!("multipart/form-data; boundary={boundary}")))
 }
 
 fn escape_quoted(text: &str) -> String {
@@ -368,7 +472,13 @@ mod tests {
     fn plan(words: &[&str]) -> Plan {
         let args =
             Args::try_parse_from(std::iter::once("mreq").chain(words.iter().copied())).unwrap();
-        build(&args).unwrap()
+        build_all(&args).unwrap().remove(0)
+    }
+
+    fn refused(words: &[&str]) -> String {
+        let args =
+            Args::try_parse_from(std::iter::once("mreq").chain(words.iter().copied())).unwrap();
+        format!("{:#}", build_all(&args).expect_err("refused"))
     }
 
     #[test]
@@ -432,9 +542,95 @@ mod tests {
 
     #[test]
     fn conflicting_bodies_and_bad_headers_are_refused() {
-        let args = Args::try_parse_from(["mreq", "http://h/", "a=1", "-d", "x"]).unwrap();
-        assert!(build(&args).is_err());
-        let args = Args::try_parse_from(["mreq", "http://h/", "-H", "X: a\r\nY: b"]).unwrap();
-        assert!(build(&args).is_err());
+        assert!(refused(&["http://h/", "a=1", "-d", "x"]).contains("one way"));
+        assert!(refused(&["http://h/", "-H", "X: a\r\nY: b"]).contains("CR, LF"));
+        let framing = refused(&["http://h/", "Content-Length:99"]);
+        assert!(
+            framing.contains("Content-Length") && framing.contains("sets it from the body"),
+            "{framing}"
+        );
+        assert!(refused(&["http://h/", "-H", "Bad Name: 1"]).contains("not a valid HTTP token"));
+    }
+
+    #[test]
+    fn conflicting_methods_are_refused_naming_both() {
+        let both = refused(&["-X", "PUT", "get", "http://h/"]);
+        assert!(both.contains("GET") && both.contains("-X PUT"), "{both}");
+        let head = refused(&["-I", "post", "http://h/"]);
+        assert!(head.contains("-I") && head.contains("POST"), "{head}");
+        let body = refused(&["-I", "-d", "a=1", "http://h/"]);
+        assert!(body.contains("-I") && body.contains("body"), "{body}");
+        assert_eq!(plan(&["-X", "get", "GET", "http://h/"]).method, "GET");
+        assert_eq!(plan(&["-I", "-X", "HEAD", "http://h/"]).method, "HEAD");
+    }
+
+    #[test]
+    fn shorthand_urls_with_a_url_in_the_query() {
+        assert_eq!(
+            plan(&[":8000/redirect-to?url=http://127.0.0.1:8000/get"]).url,
+            "http://localhost:8000/redirect-to?url=http://127.0.0.1:8000/get"
+        );
+        assert_eq!(
+            plan(&["localhost:8000/a?u=http://x"]).url,
+            "http://localhost:8000/a?u=http://x"
+        );
+        assert_eq!(plan(&["HTTPS://h/x"]).url, "HTTPS://h/x");
+    }
+
+    #[test]
+    fn several_urls_each_with_their_items() {
+        let args = Args::try_parse_from([
+            "mreq",
+            "-H",
+            "X-All: 1",
+            "get",
+            "http://a/",
+            "X-A:1",
+            "http://b/",
+            "q==2",
+            "post",
+            ":8000/c",
+            "k=v",
+        ])
+        .unwrap();
+        let plans = build_all(&args).unwrap();
+        let summary: Vec<(&str, &str)> = plans
+            .iter()
+            .map(|p| (p.method.as_str(), p.url.as_str()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("GET", "http://a/"),
+                ("GET", "http://b/?q=2"),
+                ("POST", "http://localhost:8000/c")
+            ]
+        );
+        assert!(plans.iter().all(|p| p.has_header("x-all")));
+        assert!(plans[0].has_header("x-a") && !plans[1].has_header("x-a"));
+        assert!(matches!(&plans[2].body, Body::Bytes(b) if b == br#"{"k":"v"}"#));
+    }
+
+    #[test]
+    fn file_and_stdin_bodies_are_streamed() {
+        let p = plan(&["put", "http://h/", "@/tmp/x.bin"]);
+        assert!(
+            matches!(&p.body, Body::Stream(parts) if parts == &[Part::File("/tmp/x.bin".into())])
+        );
+        let p = plan(&["http://h/", "-d", "a=1", "-d", "@/tmp/f", "-d", "@-"]);
+        let Body::Stream(parts) = &p.body else {
+            panic!("streamed")
+        };
+        assert_eq!(
+            parts,
+            &[
+                Part::Bytes(b"a=1".to_vec()),
+                Part::Bytes(b"&".to_vec()),
+                Part::File("/tmp/f".into()),
+                Part::Bytes(b"&".to_vec()),
+                Part::Stdin
+            ]
+        );
+        assert!(refused(&["http://a/", "http://b/", "-d", "@-"]).contains("stdin"));
     }
 }

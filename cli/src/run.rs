@@ -1,142 +1,217 @@
-//! One invocation: build the request, print what was asked, send it, and deliver the response to
-//! the terminal, a pipe or a file.
+//! One invocation: its requests in order (one client, so a connection is reused per origin), each
+//! built (`plan`), sent (`send`) and its response delivered (`deliver`) to stdout or a file. The
+//! exit status is the first failure's, as in curl.
 
 use crate::args::Args;
-use crate::download::{self, Sink, Target};
+use crate::body::BodyReader;
+use crate::deliver::{self, Failed};
+use crate::download::{self, Resume, Sink, Target};
 use crate::failure::{self, Failure};
 use crate::output::{self, PrintSpec, Style};
 use crate::plan::{self, AuthSpec, Body, Plan};
-use crate::transport::{Conn, NetConnector, TlsSettings};
-use crate::zerocopy::{Splice, Splicer};
+use crate::send::{self, Hops, Session};
+use crate::stdout::Stdout;
+use crate::transport::Conn;
 use mreq_core::auth::Auth;
-use mreq_core::client::blocking::{Client, Response};
-use mreq_core::client::tcp::TcpConnector;
-use mreq_core::client::{Config, Request};
+use mreq_core::client::blocking::Response;
+use mreq_core::client::Request;
 use mreq_core::request::{self, BodyFraming, HeadSpec, Header};
 use mreq_core::url::Url;
 use std::io::{self, IsTerminal, Write};
-use std::time::Duration;
+use std::path::PathBuf;
 
-/// Body bytes read per call: large reads go straight from the socket into this buffer.
-const CHUNK: usize = 256 * 1024;
+/// Where one response body goes.
+#[derive(Debug)]
+enum Output {
+    Stdout,
+    /// `-o FILE` or `-O`: this name.
+    File(Target),
+    /// `--download`: a name from `Content-Disposition` or the URL, never overwriting.
+    Download,
+}
 
 pub fn run(args: &Args) -> Result<u8, Failure> {
-    let plan = plan::build(args).map_err(Failure::usage)?;
-    let url = Url::parse(&plan.url).map_err(|e| Failure {
-        code: failure::USAGE,
-        message: format!("{}: {e}", plan.url),
-    })?;
-    let host = format!("{}:{}", url.host(), url.port());
-    let stdout_is_terminal = io::stdout().is_terminal();
-    let target = download_target(args, &plan.url);
-    let print =
-        PrintSpec::from_args(args, stdout_is_terminal, target.is_some()).map_err(Failure::usage)?;
-    let style = Style::new(args.pretty, stdout_is_terminal);
+    let plans = plan::build_all(args).map_err(Failure::usage)?;
+    let outputs = outputs(args, &plans)?;
+    let mut out = Stdout::open().map_err(|e| output_failure(&e))?;
+    if args.offline {
+        for plan in &plans {
+            print_offline(args, plan, &mut out).map_err(|e| output_failure(&e))?;
+        }
+        out.flush().map_err(|e| output_failure(&e))?;
+        return Ok(0);
+    }
+    if let Some(port) = &args.device {
+        return crate::device::run(port, args, &plans, &mut out);
+    }
+    if args.insecure && !args.silent {
+        eprintln!("mreq: warning: TLS certificate verification is off (--insecure): anyone on the path can read and change this exchange");
+    }
+    let mut session = Session::new(args)?;
+    let mut status = 0;
+    for (plan, output) in plans.iter().zip(outputs) {
+        let to_stdout = matches!(output, Output::Stdout);
+        let code = match fetch(&mut session, args, plan, output, &mut out) {
+            Ok(code) => code,
+            Err(failure) => {
+                if !failure.message.is_empty() {
+                    eprintln!("mreq: error: {}", failure.message);
+                }
+                failure.code
+            }
+        };
+        if status == 0 {
+            status = code;
+        }
+        if to_stdout && out.is_closed() {
+            // The reader of stdout is gone: it has what it wanted.
+            break;
+        }
+    }
+    out.flush().map_err(|e| output_failure(&e))?;
+    Ok(status)
+}
 
-    let mut headers = plan.headers.clone();
-    let resume_from = match &target {
-        Some(t) if args.resume => t.resume_from(),
-        _ => 0,
+/// Pairs each request with where its body goes: `-o` in order (as curl pairs them), else `-O`
+/// or `--download` for every URL, else stdout.
+fn outputs(args: &Args, plans: &[Plan]) -> Result<Vec<Output>, Failure> {
+    if args.output.len() > plans.len() {
+        return Err(usage(format!(
+            "-o/--output given {} times for {} URL(s): each -o names the file of one URL",
+            args.output.len(),
+            plans.len()
+        )));
+    }
+    let outputs: Vec<Output> = plans
+        .iter()
+        .enumerate()
+        .map(|(i, plan)| match args.output.get(i) {
+            Some(path) if path.as_os_str() == "-" => Output::Stdout,
+            Some(path) => Output::File(Target::new(path.clone())),
+            None if args.remote_name => Output::File(Target::new(download::remote_name(&plan.url))),
+            None if args.download && args.resume => {
+                Output::File(Target::new(download::remote_name(&plan.url)))
+            }
+            None if args.download => Output::Download,
+            None => Output::Stdout,
+        })
+        .collect();
+    if args.resume && outputs.iter().any(|o| matches!(o, Output::Stdout)) {
+        return Err(usage(
+            "--continue resumes a file: give -o FILE, -O or --download for every URL".into(),
+        ));
+    }
+    Ok(outputs)
+}
+
+fn usage(message: String) -> Failure {
+    Failure {
+        code: failure::USAGE,
+        message,
+    }
+}
+
+/// One request, start to end: its exit code (0, or 3/4/5 with --check-status).
+fn fetch(
+    session: &mut Session,
+    args: &Args,
+    plan: &Plan,
+    output: Output,
+    out: &mut Stdout,
+) -> Result<u8, Failure> {
+    let url = Url::parse(&plan.url).map_err(|e| usage(format!("{}: {e}", plan.url)))?;
+    let host = authority(&url);
+    let to_file = !matches!(output, Output::Stdout);
+    let print = PrintSpec::from_args(args, out.is_terminal(), to_file).map_err(Failure::usage)?;
+    let style = Style::new(args.pretty, out.is_terminal());
+
+    let resume = match &output {
+        Output::File(target) if args.resume => target.resume(),
+        _ => None,
     };
-    if resume_from > 0 {
-        headers.push(("Range".into(), format!("bytes={resume_from}-")));
+    let mut headers = plan.headers.clone();
+    if let Some(resume) = &resume {
+        headers.push(("Range".into(), format!("bytes={}-", resume.from)));
     }
     let header_refs: Vec<Header<'_>> = headers
         .iter()
         .map(|(n, v)| Header::new(n, v.as_bytes()))
         .collect();
-    let auth = plan.auth.as_ref().map(|a| match a {
-        AuthSpec::Basic(user, password) => Auth::Basic { user, password },
-        AuthSpec::Bearer(token) => Auth::Bearer(token),
-    });
-    let body: &[u8] = match &plan.body {
-        Body::Bytes(bytes) => bytes,
-        _ => &[],
-    };
     let req = Request {
         method: &plan.method,
         url: &plan.url,
         headers: &header_refs,
-        auth,
-        body,
+        auth: engine_auth(plan),
+        body: match &plan.body {
+            Body::Bytes(bytes) => bytes,
+            _ => &[],
+        },
         content_type: None,
     };
-
-    let mut out = io::stdout().lock();
-    if print.request_head || print.request_body {
-        print_request(&mut out, &plan, &req, &url, print, style).map_err(output_failure)?;
-    }
-    if args.offline {
-        return Ok(0);
-    }
-    if let Some(port) = &args.device {
-        return crate::device::run(
-            port,
-            &plan,
-            print,
-            style,
-            seconds(args.timeout, 30.0),
-            args.check_status,
-        );
-    }
-    if args.insecure && !args.silent {
-        eprintln!("mreq: warning: TLS certificate verification is off (--insecure): anyone on the path can read and change this exchange");
-    }
-
-    let tcp = TcpConnector {
-        connect_timeout: Some(seconds(args.connect_timeout, 10.0)),
-        read_timeout: Some(seconds(args.timeout, 30.0)),
-        write_timeout: Some(seconds(args.timeout, 30.0)),
+    // Every file is opened before anything is sent: a missing one costs no request.
+    let mut reader = match &plan.body {
+        Body::Stream(parts) => Some(BodyReader::open(parts).map_err(|e| Failure {
+            code: failure::READ_ERROR,
+            message: format!("{e:#}"),
+        })?),
+        _ => None,
     };
-    let tls = TlsSettings {
-        insecure: args.insecure,
-        cacerts: args.cacert.clone(),
+    let mut buf = send::buffer_for(plan, &headers)?;
+    let mut hops = Hops {
+        out,
+        print,
+        style,
+        body: &plan.body,
+        content_type: plan.content_type(),
+        error: None,
     };
-    let config = Config {
-        max_redirects: if args.follow { args.max_redirects } else { 0 },
-        max_url_len: 8192,
-        ..Config::default()
-    };
-    let connector = NetConnector::new(tcp, tls);
-    let tls_failure = connector.tls_failure();
-    let mut client = Client::with_config(connector, config);
-    let mut buf = vec![0u8; 8192 + 64 * 1024];
-    let sent = match &plan.body {
-        Body::File(path, len) => {
-            let file = std::fs::File::open(path).map_err(|e| {
-                Failure::usage(anyhow::anyhow!("cannot read {}: {e}", path.display()))
-            })?;
-            client.send_streaming(&req, &mut FileReader(file), Some(*len), &mut buf)
+    let sent = match reader.as_mut() {
+        Some(reader) => {
+            let len = reader.len;
+            session
+                .client
+                .send_with(&req, Some((reader, len)), &mut hops, &mut buf)
         }
-        _ => client.send(&req, &mut buf),
+        None => session
+            .client
+            .send_with(&req, None::<(&mut BodyReader, _)>, &mut hops, &mut buf),
     };
-    let mut response = match sent {
-        Ok(response) => response,
-        Err(err) => {
-            return Err(Failure::from_engine(
-                &err,
-                &host,
-                tls_failure.borrow().as_ref(),
-            ))
-        }
-    };
+    if let Some(err) = hops.error.take() {
+        return Err(output_failure(&err));
+    }
+    let mut response = sent.map_err(|err| {
+        let tls = session.tls_failure.borrow();
+        Failure::from_engine(&err, &host, tls.as_ref())
+    })?;
     let status = response.status();
-    let response_host = host_of(response.url()).unwrap_or(host);
+    let host = Url::parse(response.url())
+        .map(|u| authority(&u))
+        .unwrap_or(host);
     if print.response_head {
-        output::print_head(&mut out, response.head().as_bytes(), style).map_err(output_failure)?;
+        let terminal = out.is_terminal();
+        output::print_head(out, response.head().as_bytes(), style, terminal)
+            .map_err(|e| output_failure(&e))?;
     }
-    if let Some(target) = target {
-        save(&mut response, target, resume_from, args, &response_host)?;
-    } else if print.response_body {
-        print_body(
-            &mut response,
-            &mut out,
-            style,
-            stdout_is_terminal,
-            &response_host,
-        )?;
+    match output {
+        Output::Stdout if print.response_body => {
+            let delivered = if out.is_terminal() || style.format || style.colors {
+                deliver::to_terminal(&mut response, out, style)
+            } else {
+                deliver::copy_body(&mut response, out).map(|_| ())
+            };
+            delivered.map_err(|failed| match failed {
+                Failed::Source(err) => Failure::from_engine(&err, &host, None),
+                Failed::Sink(err) => output_failure(&err),
+            })?;
+        }
+        Output::Stdout => {}
+        Output::File(target) => return save(&mut response, target, resume, args, &host),
+        Output::Download => {
+            let target = Target::new(download_name(&response));
+            return save(&mut response, target, None, args, &host);
+        }
     }
-    out.flush().map_err(output_failure)?;
+    out.flush().map_err(|e| output_failure(&e))?;
     Ok(if args.check_status {
         failure::status_code(status).unwrap_or(0)
     } else {
@@ -144,144 +219,71 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
     })
 }
 
-fn seconds(value: Option<f64>, default: f64) -> Duration {
-    Duration::try_from_secs_f64(value.unwrap_or(default)).unwrap_or(Duration::from_secs(30))
+fn engine_auth(plan: &Plan) -> Option<Auth<'_>> {
+    plan.auth.as_ref().map(|a| match a {
+        AuthSpec::Basic(user, password) => Auth::Basic { user, password },
+        AuthSpec::Bearer(token) => Auth::Bearer(token),
+    })
 }
 
-fn host_of(url: &str) -> Option<String> {
-    Url::parse(url)
-        .ok()
-        .map(|u| format!("{}:{}", u.host(), u.port()))
+/// `host:port` of a URL, for messages.
+fn authority(url: &Url<'_>) -> String {
+    format!("{}:{}", url.host(), url.port())
 }
 
-fn output_failure(err: io::Error) -> Failure {
-    if err.kind() == io::ErrorKind::BrokenPipe {
-        // `mreq URL | head`: the reader has what it wanted; end quietly, as HTTPie does.
-        return Failure {
-            code: 0,
-            message: String::new(),
-        };
-    }
+/// An error writing stdout (the reader going away is not one: [`Stdout`] absorbs it).
+fn output_failure(err: &io::Error) -> Failure {
     Failure {
-        code: failure::OTHER,
+        code: failure::WRITE_ERROR,
         message: format!("cannot write output: {err}"),
     }
 }
 
-fn download_target(args: &Args, url: &str) -> Option<Target> {
-    match (&args.output, args.remote_name || args.download) {
-        (Some(path), _) => Some(Target::new(path.clone())),
-        (None, true) => Some(Target::new(download::remote_name(url))),
-        (None, false) => None,
-    }
-}
-
-/// Prints the request head (exactly as the engine writes it) and body.
-fn print_request(
-    out: &mut impl Write,
-    plan: &Plan,
-    req: &Request<'_>,
-    url: &Url<'_>,
-    print: PrintSpec,
-    style: Style,
-) -> io::Result<()> {
-    let framing = match &plan.body {
-        Body::None if request::method_expects_body(req.method) => BodyFraming::Length(0),
-        Body::None => BodyFraming::None,
-        Body::Bytes(bytes) => BodyFraming::Length(bytes.len() as u64),
-        Body::File(_, len) => BodyFraming::Length(*len),
+/// `--download`'s file name: `Content-Disposition`'s if it is a plain name, else the URL's last
+/// segment; never an existing file's.
+fn download_name(response: &Response<'_, Conn>) -> PathBuf {
+    let suggested = response
+        .header_str("content-disposition")
+        .and_then(download::disposition_name);
+    let name = match suggested {
+        Some(Ok(name)) => PathBuf::from(name),
+        Some(Err(refused)) => {
+            eprintln!(
+                "mreq: warning: ignoring the file name {refused:?} the server suggested (not a plain file name)"
+            );
+            download::remote_name(response.url())
+        }
+        None => download::remote_name(response.url()),
     };
-    let spec = HeadSpec {
-        method: req.method,
-        url,
-        headers: req.headers,
-        auth: req.auth,
-        body: framing,
-        content_type: None,
-        url_credentials: url.credentials(),
-        strip_credentials: false,
-    };
-    let mut head = vec![0u8; 64 * 1024];
-    if print.request_head {
-        match request::write_head(&spec, &mut head) {
-            Ok(len) => output::print_head(out, &head[..len], style)?,
-            Err(err) => writeln!(out, "(request head not printable: {err})")?,
-        }
-    }
-    if print.request_body {
-        match &plan.body {
-            Body::Bytes(bytes) => {
-                let json = output::is_json_type(
-                    plan.headers
-                        .iter()
-                        .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))
-                        .map(|(_, v)| v.as_str()),
-                );
-                output::print_body(out, bytes, json, style)?;
-                writeln!(out)?;
-            }
-            Body::File(path, len) => {
-                writeln!(out, "(body: {len} bytes from {})\n", path.display())?
-            }
-            Body::None => {}
-        }
-    }
-    Ok(())
+    download::unused_name(name)
 }
 
-/// Streams the body to stdout: raw when piped; formatted, coloured and binary-safe on a terminal.
-fn print_body(
-    response: &mut Response<'_, Conn>,
-    out: &mut impl Write,
-    style: Style,
-    terminal: bool,
-    host: &str,
-) -> Result<(), Failure> {
-    let mut chunk = vec![0u8; CHUNK];
-    let engine = |err: mreq_core::Error| Failure::from_engine(&err, host, None);
-    if !(style.format || style.colors || terminal) {
-        out.flush().map_err(output_failure)?;
-        let stdout = io::stdout();
-        let splicer = Splicer::for_stdout(&stdout);
-        loop {
-            match next_body_bytes(response, &mut chunk, splicer.as_ref(), &stdout)
-                .map_err(engine)?
-            {
-                Step::Spliced(0) | Step::Read(0) => return Ok(()),
-                Step::Spliced(_) => {}
-                Step::Read(n) => out.write_all(&chunk[..n]).map_err(output_failure)?,
-            }
-            if response.is_complete() {
-                return Ok(());
-            }
-        }
-    }
-    let json = output::is_json_type(response.header_str("content-type"));
-    let n = response.read(&mut chunk).map_err(engine)?;
-    if terminal && output::looks_binary(&chunk[..n]) {
-        out.write_all(output::BINARY_NOTE.as_bytes())
-            .map_err(output_failure)?;
-        return Ok(());
-    }
-    let mut body = chunk[..n].to_vec();
-    loop {
-        match response.read(&mut chunk).map_err(engine)? {
-            0 => break,
-            n => body.extend_from_slice(&chunk[..n]),
-        }
-    }
-    output::print_body(out, &body, json, style).map_err(output_failure)
-}
-
-/// Saves a 2xx body to the target file (appending to the partial file after a 206).
+/// Saves a 2xx body to the target file (appending to what is there after a 206).
 fn save(
     response: &mut Response<'_, Conn>,
     target: Target,
-    resume_from: u64,
+    resume: Option<Resume>,
     args: &Args,
     host: &str,
-) -> Result<(), Failure> {
+) -> Result<u8, Failure> {
     let status = response.status();
+    let show_progress = io::stderr().is_terminal() && !args.silent;
+    if let (416, Some(resume)) = (status, &resume) {
+        target
+            .complete_resumed(resume, response.header_str("content-range"))
+            .map_err(|e| Failure {
+                code: failure::RANGE_ERROR,
+                message: format!("{e:#}"),
+            })?;
+        if show_progress {
+            eprintln!(
+                "{} is already complete ({} bytes)",
+                target.path.display(),
+                resume.from
+            );
+        }
+        return Ok(0);
+    }
     if !(200..300).contains(&status) {
         return Err(Failure {
             code: failure::status_code(status).unwrap_or(failure::OTHER),
@@ -292,92 +294,111 @@ fn save(
             ),
         });
     }
-    let append = status == 206 && resume_from > 0;
-    if append {
-        download::check_content_range(response.header_str("content-range"), resume_from)
-            .map_err(Failure::other)?;
-    }
+    let resume = match resume {
+        Some(resume) if status == 206 => {
+            download::check_content_range(response.header_str("content-range"), resume.from)
+                .map_err(Failure::other)?;
+            Some(resume)
+        }
+        Some(_) => {
+            if !args.silent {
+                eprintln!(
+                    "mreq: warning: {host} ignored the range request: downloading {} in full",
+                    target.path.display()
+                );
+            }
+            None
+        }
+        None => None,
+    };
     let total = response
         .header_str("content-length")
         .and_then(|v| v.trim().parse::<u64>().ok());
-    let show_progress = io::stderr().is_terminal() && !args.silent;
-    let mut sink = Sink::open(
-        target,
-        append,
-        if append { resume_from } else { 0 },
-        total,
-        show_progress,
-    )
-    .map_err(Failure::other)?;
-    let mut chunk = vec![0u8; CHUNK];
-    // Appending (a resumed download) cannot be spliced: splice refuses O_APPEND files.
-    let splicer = if append {
-        None
-    } else {
-        Splicer::for_file(sink.file())
-    };
-    loop {
-        let n = match next_body_bytes(response, &mut chunk, splicer.as_ref(), sink.file()) {
-            Ok(Step::Spliced(n)) => {
-                sink.advance(n as u64);
-                if n > 0 && !response.is_complete() {
-                    continue;
-                }
-                0
-            }
-            Ok(Step::Read(n)) => n,
-            Err(err) => {
-                let partial = sink.abandon();
-                let mut failure = Failure::from_engine(&err, host, None);
-                failure.message.push_str(&format!(
-                    " (partial data kept in {}; --continue resumes)",
-                    partial.display()
-                ));
-                return Err(failure);
-            }
-        };
-        if n == 0 {
-            break;
+    let mut sink =
+        Sink::open(target, resume.as_ref(), total, show_progress).map_err(|e| Failure {
+            code: failure::WRITE_ERROR,
+            message: format!("{e:#}"),
+        })?;
+    match deliver::copy_body(response, &mut sink) {
+        Ok(_) => {}
+        Err(Failed::Source(err)) => {
+            let partial = sink.abandon();
+            let mut failure = Failure::from_engine(&err, host, None);
+            failure.message.push_str(&format!(
+                " (partial data kept in {}; --continue resumes)",
+                partial.display()
+            ));
+            return Err(failure);
         }
-        sink.write(&chunk[..n]).map_err(Failure::other)?;
+        Err(Failed::Sink(err)) => {
+            let message = format!("cannot write {}: {err}", sink.writing().display());
+            sink.abandon();
+            return Err(Failure {
+                code: failure::WRITE_ERROR,
+                message,
+            });
+        }
     }
     let written = sink.written;
-    let path = sink.finish().map_err(Failure::other)?;
+    let path = sink.finish().map_err(|e| Failure {
+        code: failure::WRITE_ERROR,
+        message: format!("{e:#}"),
+    })?;
     if show_progress {
         eprintln!("saved {} ({written} bytes)", path.display());
     }
-    Ok(())
+    Ok(if args.check_status {
+        failure::status_code(status).unwrap_or(0)
+    } else {
+        0
+    })
 }
 
-/// The next body bytes: spliced straight to the output (`Spliced(n)`), or read into `chunk`.
-enum Step {
-    Spliced(usize),
-    Read(usize),
-}
-
-fn next_body_bytes<O: Splice>(
-    response: &mut Response<'_, Conn>,
-    chunk: &mut [u8],
-    splicer: Option<&Splicer>,
-    out: &O,
-) -> Result<Step, mreq_core::Error> {
-    if let Some(splicer) = splicer {
-        if let Some(n) = splicer.splice_some(response, out)? {
-            return Ok(Step::Spliced(n));
+/// `--offline`: the request as it would be sent (the engine's own head), nothing sent.
+fn print_offline(args: &Args, plan: &Plan, out: &mut Stdout) -> io::Result<()> {
+    let terminal = out.is_terminal();
+    let print = match PrintSpec::from_args(args, terminal, false) {
+        Ok(print) => print,
+        Err(err) => return Err(io::Error::other(err.to_string())),
+    };
+    let style = Style::new(args.pretty, terminal);
+    let url = match Url::parse(&plan.url) {
+        Ok(url) => url,
+        Err(err) => return writeln!(out, "(not a valid URL: {}: {err})", plan.url),
+    };
+    let header_refs: Vec<Header<'_>> = plan
+        .headers
+        .iter()
+        .map(|(n, v)| Header::new(n, v.as_bytes()))
+        .collect();
+    let framing = match &plan.body {
+        Body::None if request::method_expects_body(&plan.method) => BodyFraming::Length(0),
+        Body::None => BodyFraming::None,
+        Body::Bytes(bytes) => BodyFraming::Length(bytes.len() as u64),
+        Body::Stream(parts) => match BodyReader::open(parts).ok().and_then(|r| r.len) {
+            Some(len) => BodyFraming::Length(len),
+            None => BodyFraming::Chunked,
+        },
+    };
+    let spec = HeadSpec {
+        method: &plan.method,
+        url: &url,
+        headers: &header_refs,
+        auth: engine_auth(plan),
+        body: framing,
+        content_type: None,
+        url_credentials: url.credentials(),
+        strip_credentials: false,
+    };
+    if print.request_head {
+        let mut head = vec![0u8; send::MAX_REQUEST_HEAD];
+        match request::write_head(&spec, &mut head) {
+            Ok(len) => output::print_head(out, &head[..len], style, terminal)?,
+            Err(err) => writeln!(out, "(request head not printable: {err})")?,
         }
     }
-    response.read(chunk).map(Step::Read)
-}
-
-/// A file as an `embedded_io` reader, for streamed uploads.
-struct FileReader(std::fs::File);
-
-impl embedded_io::ErrorType for FileReader {
-    type Error = io::Error;
-}
-
-impl embedded_io::Read for FileReader {
-    fn read(&mut self, buf: &mut [u8]) -> Result<usize, io::Error> {
-        io::Read::read(&mut self.0, buf)
+    if print.request_body {
+        send::print_request_body(out, &plan.body, plan.content_type(), style)?;
     }
+    Ok(())
 }

@@ -28,6 +28,29 @@ pub struct TlsSettings {
     pub cacerts: Vec<PathBuf>,
 }
 
+impl TlsSettings {
+    /// Reads every `--cacert` file: each must be readable and hold at least one PEM certificate.
+    pub fn check_cacerts(&self) -> std::result::Result<(), String> {
+        for path in &self.cacerts {
+            read_pem_certs(path)?;
+        }
+        Ok(())
+    }
+}
+
+/// The certificates of a PEM file, or what is wrong with it.
+fn read_pem_certs(
+    path: &std::path::Path,
+) -> std::result::Result<Vec<CertificateDer<'static>>, String> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .and_then(|iter| iter.collect::<std::result::Result<_, _>>())
+        .map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!("no PEM certificates in CA file {}", path.display()));
+    }
+    Ok(certs)
+}
+
 /// Why the last TLS connection failed, in words (core's `Error::Tls` carries no text).
 #[derive(Debug, Clone)]
 pub struct TlsFailure {
@@ -95,23 +118,7 @@ impl NetConnector {
         let native = rustls_native_certs::load_native_certs();
         roots.add_parsable_certificates(native.certs);
         for path in self.tls.cacerts.clone() {
-            let certs: Vec<CertificateDer<'static>> = match CertificateDer::pem_file_iter(&path) {
-                Ok(iter) => iter.collect::<std::result::Result<_, _>>().map_err(|e| {
-                    self.fail(
-                        false,
-                        format!("cannot read CA file {}: {e}", path.display()),
-                    )
-                })?,
-                Err(e) => {
-                    return Err(self.fail(
-                        false,
-                        format!("cannot read CA file {}: {e}", path.display()),
-                    ))
-                }
-            };
-            if certs.is_empty() {
-                return Err(self.fail(false, format!("no PEM certificates in {}", path.display())));
-            }
+            let certs = read_pem_certs(&path).map_err(|message| self.fail(false, message))?;
             for cert in certs {
                 roots.add(cert).map_err(|e| {
                     self.fail(

@@ -1,31 +1,11 @@
 //! Body bytes from a plain-HTTP socket to a file or pipe with splice(2) on Linux, never copied
-//! through this process. The engine still frames and checks the body: it says how many bytes may
-//! be taken (`direct_body`) and is told how many were (`direct_consumed`). Elsewhere (and for TLS,
-//! terminals, appends) `Splicer::for_*` gives `None` and bodies are read as usual.
+//! through this process. The engine still frames and checks the body: `Response::read_direct`
+//! says how many bytes may be taken and is told how many were. Elsewhere (and for TLS,
+//! terminals, files opened for appending) there is no splicer and bodies are read as usual.
 
+use crate::deliver::{BodySink, Failed};
 use crate::transport::Conn;
 use mreq_core::client::blocking::Response;
-use mreq_core::Error;
-
-/// An output splice(2) can write to.
-pub trait Splice {
-    #[cfg(target_os = "linux")]
-    fn fd(&self) -> rustix::fd::BorrowedFd<'_>;
-}
-
-impl Splice for std::fs::File {
-    #[cfg(target_os = "linux")]
-    fn fd(&self) -> rustix::fd::BorrowedFd<'_> {
-        rustix::fd::AsFd::as_fd(self)
-    }
-}
-
-impl Splice for std::io::Stdout {
-    #[cfg(target_os = "linux")]
-    fn fd(&self) -> rustix::fd::BorrowedFd<'_> {
-        rustix::fd::AsFd::as_fd(self)
-    }
-}
 
 #[cfg(target_os = "linux")]
 pub use linux::Splicer;
@@ -35,29 +15,26 @@ mod linux {
     use super::*;
     use mreq_core::client::tcp::map_io;
     use rustix::fd::{AsFd, OwnedFd};
-    use rustix::fs::FileType;
+    use rustix::fs::{FileType, OFlags};
+    use rustix::io::Errno;
     use rustix::pipe::{splice, SpliceFlags};
 
     /// Bytes moved per splice call.
     const STEP: usize = 1 << 20;
 
+    /// A kernel pipe between the socket and the output (splice needs a pipe on one side).
     pub struct Splicer {
         read_end: OwnedFd,
         write_end: OwnedFd,
+        /// The output refused splice once: it is written from then on.
+        off: bool,
     }
 
     impl Splicer {
-        pub fn for_file(file: &std::fs::File) -> Option<Splicer> {
-            Self::for_output(file)
-        }
-
-        pub fn for_stdout(stdout: &std::io::Stdout) -> Option<Splicer> {
-            Self::for_output(stdout)
-        }
-
-        /// A splicer if the output is a regular file, a pipe or /dev/null.
-        fn for_output(out: &impl Splice) -> Option<Splicer> {
-            let stat = rustix::fs::fstat(out.fd()).ok()?;
+        /// A splicer if the sink's file is a regular file, a pipe or /dev/null, not appending.
+        pub fn for_sink(sink: &mut dyn BodySink) -> Option<Splicer> {
+            let file = sink.splice_file().ok()??;
+            let stat = rustix::fs::fstat(file).ok()?;
             let kind = FileType::from_raw_mode(stat.st_mode);
             // Character devices only when it is /dev/null (1:3): a terminal refuses splice.
             let null = kind == FileType::CharacterDevice
@@ -68,39 +45,101 @@ mod linux {
             if !(null || matches!(kind, FileType::RegularFile | FileType::Fifo)) {
                 return None;
             }
+            // splice(2) refuses files opened with O_APPEND (`mreq URL >> out`).
+            let flags = rustix::fs::fcntl_getfl(file).ok()?;
+            if flags.contains(OFlags::APPEND) {
+                return None;
+            }
             let (read_end, write_end) = rustix::pipe::pipe().ok()?;
             // A larger pipe means fewer calls; the default 64 KiB still works if this is refused.
             let _ = rustix::pipe::fcntl_setpipe_size(&write_end, STEP);
             Some(Splicer {
                 read_end,
                 write_end,
+                off: false,
             })
         }
 
-        /// Moves the next run of body bytes from the socket to `out`. `Ok(None)`: not possible
-        /// now (bytes are buffered, chunk framing comes next, or the connection is TLS).
-        pub fn splice_some(
-            &self,
+        /// Moves the next run of body bytes from the socket to the sink. `Ok(None)`: not
+        /// possible now (bytes are buffered, chunk framing comes next, or the connection is
+        /// TLS); `Ok(Some(0))`: the connection ended where the body may end.
+        pub fn move_some(
+            &mut self,
             response: &mut Response<'_, Conn>,
-            out: &impl Splice,
-        ) -> Result<Option<usize>, Error> {
-            let Some((Conn::Plain(tcp), limit)) = response.direct_body() else {
+            sink: &mut dyn BodySink,
+        ) -> Result<Option<usize>, Failed> {
+            // Only plain connections can be spliced (a redirect may have led to https).
+            if self.off || !response.url().starts_with("http:") {
                 return Ok(None);
-            };
-            let want = usize::try_from(limit).unwrap_or(usize::MAX).min(STEP);
+            }
+            let pipe = &*self;
+            let mut fell_back = false;
+            let moved = response.read_direct(|conn, max| {
+                let Conn::Plain(tcp) = conn else {
+                    return Err(Failed::Sink(std::io::Error::other(
+                        "splice on a TLS connection",
+                    )));
+                };
+                let flags = SpliceFlags::MOVE | SpliceFlags::MORE;
+                let moved = splice(
+                    tcp.0.as_fd(),
+                    None,
+                    &pipe.write_end,
+                    None,
+                    max.min(STEP),
+                    flags,
+                )
+                .map_err(|e| Failed::Source(map_io(&e.into())))?;
+                fell_back = !pipe.drain_to(sink, moved)?;
+                Ok(moved)
+            });
+            self.off |= fell_back;
+            moved
+        }
+
+        /// Empties `len` bytes from the pipe into the sink: spliced (`true`), or read and written
+        /// where the output refuses splice (`false`: write from here on).
+        fn drain_to(&self, sink: &mut dyn BodySink, len: usize) -> Result<bool, Failed> {
             let flags = SpliceFlags::MOVE | SpliceFlags::MORE;
-            let moved = splice(tcp.0.as_fd(), None, &self.write_end, None, want, flags)
-                .map_err(|e| map_io(&e.into()))?;
             let mut drained = 0;
-            while drained < moved {
-                match splice(&self.read_end, None, out.fd(), None, moved - drained, flags) {
-                    Ok(0) => return Err(Error::Io(mreq_core::error::IoErrorKind::WriteZero)),
-                    Ok(n) => drained += n,
-                    Err(err) => return Err(map_io(&err.into())),
+            while drained < len {
+                let result = match sink.splice_file().map_err(Failed::Sink)? {
+                    Some(file) => splice(&self.read_end, None, file, None, len - drained, flags),
+                    None => Err(Errno::INVAL),
+                };
+                match result {
+                    Ok(0) => return Err(Failed::Sink(std::io::ErrorKind::WriteZero.into())),
+                    Ok(n) => {
+                        sink.moved(n as u64);
+                        drained += n;
+                    }
+                    Err(Errno::INVAL) => {
+                        self.copy_rest(sink, len - drained)?;
+                        return Ok(false);
+                    }
+                    Err(Errno::INTR) => {}
+                    Err(err) => {
+                        sink.absorb(err.into()).map_err(Failed::Sink)?;
+                        return Ok(true);
+                    }
                 }
             }
-            response.direct_consumed(moved)?;
-            Ok(Some(moved))
+            Ok(true)
+        }
+
+        fn copy_rest(&self, sink: &mut dyn BodySink, mut left: usize) -> Result<(), Failed> {
+            let mut buf = vec![0u8; left.min(STEP)];
+            while left > 0 {
+                let want = left.min(buf.len());
+                let n = rustix::io::read(&self.read_end, &mut buf[..want])
+                    .map_err(|e| Failed::Sink(e.into()))?;
+                if n == 0 {
+                    return Err(Failed::Sink(std::io::ErrorKind::UnexpectedEof.into()));
+                }
+                sink.write_body(&buf[..n]).map_err(Failed::Sink)?;
+                left -= n;
+            }
+            Ok(())
         }
     }
 }
@@ -111,19 +150,15 @@ pub struct Splicer;
 
 #[cfg(not(target_os = "linux"))]
 impl Splicer {
-    pub fn for_file(_: &std::fs::File) -> Option<Splicer> {
+    pub fn for_sink(_: &mut dyn BodySink) -> Option<Splicer> {
         None
     }
 
-    pub fn for_stdout(_: &std::io::Stdout) -> Option<Splicer> {
-        None
-    }
-
-    pub fn splice_some(
-        &self,
+    pub fn move_some(
+        &mut self,
         _: &mut Response<'_, Conn>,
-        _: &impl Splice,
-    ) -> Result<Option<usize>, Error> {
+        _: &mut dyn BodySink,
+    ) -> Result<Option<usize>, Failed> {
         Ok(None)
     }
 }

@@ -251,7 +251,7 @@ fn https_never_redirects_to_http() {
 }
 
 /// Reads a body the zero-copy way (as `mreq` splices it): buffered bytes through `read`, the rest
-/// straight from the socket through `direct_body`/`direct_consumed`.
+/// straight from the socket through `read_direct`.
 fn read_direct(target: &str) -> mreq_core::Result<Vec<u8>> {
     use std::io::Read as _;
     let mut client = blocking::Client::new(drive::connector(Duration::from_secs(5)));
@@ -260,24 +260,23 @@ fn read_direct(target: &str) -> mreq_core::Result<Vec<u8>> {
     let mut body = Vec::new();
     let mut chunk = [0u8; 1000];
     loop {
-        if let Some((conn, limit)) = response.direct_body() {
-            let want = chunk
-                .len()
-                .min(usize::try_from(limit).unwrap_or(usize::MAX));
+        let direct = response.read_direct(|conn, max| {
+            let want = chunk.len().min(max);
             let n = conn
                 .0
                 .read(&mut chunk[..want])
                 .map_err(|e| mreq_core::client::tcp::map_io(&e))?;
             body.extend_from_slice(&chunk[..n]);
-            response.direct_consumed(n)?;
-            if n == 0 || response.is_complete() {
-                return Ok(body);
-            }
-        } else {
-            match response.read(&mut chunk)? {
+            Ok::<_, Error>(n)
+        })?;
+        match direct {
+            Some(0) => return Ok(body),
+            Some(_) if response.is_complete() => return Ok(body),
+            Some(_) => {}
+            None => match response.read(&mut chunk)? {
                 0 => return Ok(body),
                 n => body.extend_from_slice(&chunk[..n]),
-            }
+            },
         }
     }
 }

@@ -264,6 +264,90 @@ fn streamed_body_cannot_be_replayed_on_307() {
     assert_eq!(got.json()["method"], "GET");
 }
 
+/// A body source over a byte slice that can start again, counting its rewinds.
+struct Replayable<'a> {
+    data: &'a [u8],
+    pos: usize,
+    rewinds: usize,
+}
+
+impl embedded_io::ErrorType for Replayable<'_> {
+    type Error = core::convert::Infallible;
+}
+
+impl embedded_io::Read for Replayable<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        let n = buf.len().min(self.data.len() - self.pos);
+        buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+impl mreq_core::client::blocking::BodySource for Replayable<'_> {
+    fn rewind(&mut self) -> bool {
+        self.pos = 0;
+        self.rewinds += 1;
+        true
+    }
+}
+
+/// Records what the engine reports per hop.
+#[derive(Default)]
+struct Trace {
+    request_lines: Vec<String>,
+    redirects: Vec<(u16, String)>,
+}
+
+impl mreq_core::client::Observer for Trace {
+    fn request_head(&mut self, head: &[u8]) {
+        let text = String::from_utf8_lossy(head);
+        self.request_lines
+            .push(text.lines().next().unwrap_or("").to_string());
+    }
+    fn redirect(&mut self, head: &mreq_core::response::ResponseHead<'_>, url: &str) {
+        self.redirects.push((head.status(), url.to_string()));
+    }
+}
+
+#[test]
+fn rewindable_body_is_sent_again_on_307_and_every_hop_is_observed() {
+    let target = url("/redirect-to?url=/anything/done&status_code=307");
+    for len in [Some(7), None] {
+        let mut client =
+            mreq_core::client::blocking::Client::new(drive::connector(Duration::from_secs(10)));
+        let mut source = Replayable {
+            data: b"payload",
+            pos: 0,
+            rewinds: 0,
+        };
+        let mut trace = Trace::default();
+        let mut buf = vec![0u8; 8192];
+        let mut response = client
+            .send_with(
+                &Request::post(&target),
+                Some((&mut source, len)),
+                &mut trace,
+                &mut buf,
+            )
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let body: serde_json::Value = serde_json::from_slice(&response.bytes().unwrap()).unwrap();
+        drop(response);
+        assert_eq!(body["method"], "POST");
+        assert_eq!(body["data"], "payload", "declared length {len:?}");
+        assert_eq!(source.rewinds, 1);
+        assert_eq!(
+            trace.request_lines,
+            [
+                "POST /redirect-to?url=/anything/done&status_code=307 HTTP/1.1",
+                "POST /anything/done HTTP/1.1"
+            ]
+        );
+        assert_eq!(trace.redirects, [(307, target.clone())]);
+    }
+}
+
 #[test]
 fn chunked_streams() {
     let target = url("/stream/5");

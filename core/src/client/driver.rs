@@ -5,7 +5,7 @@ macro_rules! driver {
     ($($async:ident)? $(, .$await:ident)?) => {
         use crate::body::{self, BodyDecoder};
         use crate::client::exchange::{BodyKind, Exchange};
-        use crate::client::{Config, Connection, Request, MIN_BODY_BUFFER};
+        use crate::client::{Config, Connection, Observer, Request, MIN_BODY_BUFFER};
         use crate::error::io_error;
         use crate::response::{HeadInfo, HeadParser, ResponseHead};
         use crate::url::{self, Scheme, Url};
@@ -18,6 +18,35 @@ macro_rules! driver {
 
             /// Connects to `host:port` (`host` without IPv6 brackets) for `scheme`.
             $($async)? fn connect(&mut self, scheme: Scheme, host: &str, port: u16) -> Result<Self::Conn>;
+        }
+
+        /// A streamed request body. [`rewind`](Self::rewind) goes back to its first byte so it
+        /// can be sent again (after a 307/308 redirect, or on a fresh connection when a kept-alive
+        /// one turned out stale); a source that cannot (a pipe) answers `false` and the request
+        /// ends with `Error::BodyNotReplayable` where it would need the body again.
+        #[allow(async_fn_in_trait)]
+        pub trait BodySource: Read {
+            /// Goes back to the first byte of the body; `false` if that is not possible.
+            $($async)? fn rewind(&mut self) -> bool;
+        }
+
+        /// A reader that can be read once ([`Client::send_streaming`]).
+        struct Once<'r, R>(&'r mut R);
+
+        impl<R: Read> embedded_io::ErrorType for Once<'_, R> {
+            type Error = R::Error;
+        }
+
+        impl<R: Read> Read for Once<'_, R> {
+            $($async)? fn read(&mut self, buf: &mut [u8]) -> core::result::Result<usize, R::Error> {
+                self.0.read(buf) $(.$await)?
+            }
+        }
+
+        impl<R: Read> BodySource for Once<'_, R> {
+            $($async)? fn rewind(&mut self) -> bool {
+                false
+            }
         }
 
         /// An HTTP/1.1 client over a [`Connect`]or, keeping one connection alive between requests.
@@ -52,7 +81,7 @@ macro_rules! driver {
             /// Sends `req` (its body from `req.body`) and returns the response once its head arrived.
             /// `buf` holds URLs, heads and buffered body bytes (see the module docs for its layout).
             pub $($async)? fn send<'c>(&'c mut self, req: &Request<'c>, buf: &'c mut [u8]) -> Result<Response<'c, T::Conn>> {
-                self.run(*req, BodyKind::Bytes, None::<&mut &[u8]>, buf) $(.$await)?
+                self.run(*req, BodyKind::Bytes, None::<&mut Once<'_, &[u8]>>, &mut (), buf) $(.$await)?
             }
 
             /// Sends `req` with a body read from `body`: `len` bytes, or chunked when `len` is `None`.
@@ -63,14 +92,31 @@ macro_rules! driver {
                 len: Option<u64>,
                 buf: &'c mut [u8],
             ) -> Result<Response<'c, T::Conn>> {
-                self.run(*req, BodyKind::Stream(len), Some(body), buf) $(.$await)?
+                self.run(*req, BodyKind::Stream(len), Some(&mut Once(body)), &mut (), buf) $(.$await)?
             }
 
-            $($async)? fn run<'c, R: Read>(
+            /// The general form of [`send`](Self::send) and [`send_streaming`](Self::send_streaming):
+            /// the body (if any) from a [`BodySource`] that may be sent again, and an [`Observer`]
+            /// that sees every request head written and every redirect response on the way.
+            pub $($async)? fn send_with<'c, S: BodySource, O: Observer>(
+                &'c mut self,
+                req: &Request<'c>,
+                body: Option<(&mut S, Option<u64>)>,
+                observer: &mut O,
+                buf: &'c mut [u8],
+            ) -> Result<Response<'c, T::Conn>> {
+                match body {
+                    Some((source, len)) => self.run(*req, BodyKind::Stream(len), Some(source), observer, buf) $(.$await)?,
+                    None => self.run(*req, BodyKind::Bytes, None::<&mut S>, observer, buf) $(.$await)?,
+                }
+            }
+
+            $($async)? fn run<'c, S: BodySource, O: Observer>(
                 &'c mut self,
                 req: Request<'c>,
                 kind: BodyKind,
-                mut reader: Option<&mut R>,
+                mut reader: Option<&mut S>,
+                observer: &mut O,
                 buf: &'c mut [u8],
             ) -> Result<Response<'c, T::Conn>> {
                 let slot_len = if self.config.max_redirects > 0 { self.config.max_url_len.min(buf.len() / 2) } else { 0 };
@@ -79,11 +125,12 @@ macro_rules! driver {
                 let (info, filled) = loop {
                     let url_text = exchange.url_text(slot)?;
                     let url = Url::parse(url_text)?;
-                    let (info, filled) = self.exchange_once(&mut exchange, &url, reader.as_deref_mut(), work) $(.$await)??;
+                    let (info, filled) = self.exchange_once(&mut exchange, &url, reader.as_deref_mut(), observer, work) $(.$await)??;
                     let head = ResponseHead::new(&work[..info.len], info);
                     if !exchange.follows_redirect(&self.config, &head)? {
                         break (info, filled);
                     }
+                    observer.redirect(&head, url_text);
                     // The redirect's own body goes first (it sits where the target will be joined).
                     if self.drain(info, exchange.is_head(), &work[info.len..filled]) $(.$await)?.is_err() {
                         self.conn = None;
@@ -120,17 +167,24 @@ macro_rules! driver {
 
             /// One request on one connection (reconnecting once if a reused one turns out stale).
             /// Returns the final head's info and how many bytes of `work` are filled.
-            $($async)? fn exchange_once<R: Read>(
+            $($async)? fn exchange_once<S: BodySource, O: Observer>(
                 &mut self,
                 exchange: &mut Exchange<'_>,
                 url: &Url<'_>,
-                mut reader: Option<&mut R>,
+                mut reader: Option<&mut S>,
+                observer: &mut O,
                 work: &mut [u8],
             ) -> Result<(HeadInfo, usize)> {
-                let body = exchange.body_to_send()?;
+                let body = exchange.body_to_send();
+                if matches!(body, Some(BodyKind::Stream(_))) && exchange.stream_used
+                    && !rewind(reader.as_deref_mut()) $(.$await)?
+                {
+                    return Err(Error::BodyNotReplayable);
+                }
                 loop {
                     let reused = self.ensure_connection(url) $(.$await)??;
                     let head_len = exchange.write_head(url, work)?;
+                    observer.request_head(&work[..head_len]);
                     let conn = match self.conn.as_mut() {
                         Some(conn) => &mut conn.stream,
                         None => return Err(Error::ConnectionClosed),
@@ -147,7 +201,11 @@ macro_rules! driver {
                         Ok(Some(found)) => return Ok(found),
                         // A kept-alive connection the server had already closed: try a fresh one,
                         // unless the body was streamed and is gone.
-                        Ok(None) | Err(Error::Io(_)) if reused && !exchange.stream_used => self.conn = None,
+                        Ok(None) | Err(Error::Io(_))
+                            if reused && (!exchange.stream_used || rewind(reader.as_deref_mut()) $(.$await)?) =>
+                        {
+                            self.conn = None
+                        }
                         Ok(None) => {
                             self.conn = None;
                             return Err(Error::ConnectionClosed);
@@ -201,6 +259,14 @@ macro_rules! driver {
                     }
                 }
                 Ok(())
+            }
+        }
+
+        /// Rewinds a streamed body for another attempt; `false` without one or if it cannot.
+        $($async)? fn rewind<S: BodySource>(source: Option<&mut S>) -> bool {
+            match source {
+                Some(source) => source.rewind() $(.$await)?,
+                None => false,
             }
         }
 
@@ -406,38 +472,6 @@ macro_rules! driver {
                 if !self.keep_alive || self.pos < self.end {
                     *self.conn = None;
                 }
-            }
-
-            /// For zero-copy transfers (splice, sendfile): when nothing is buffered and the next
-            /// bytes on the connection are pure body data, the connection and how many body bytes
-            /// may be taken from it directly. Report what was taken with
-            /// [`direct_consumed`](Self::direct_consumed).
-            pub fn direct_body(&mut self) -> Option<(&mut C, u64)> {
-                if self.pos < self.end {
-                    return None;
-                }
-                let limit = self.decoder.direct_limit()?;
-                let conn = self.conn.as_mut()?;
-                Some((&mut conn.stream, limit))
-            }
-
-            /// Records `n` body bytes taken through [`direct_body`](Self::direct_body); `n == 0`
-            /// means the connection ended (an error unless the body is close-delimited).
-            pub fn direct_consumed(&mut self, n: usize) -> Result<()> {
-                if n == 0 {
-                    self.keep_alive = false;
-                    let ended = self.decoder.eof();
-                    if ended.is_err() {
-                        *self.conn = None;
-                    }
-                    ended?;
-                } else {
-                    self.decoder.consume_direct(n);
-                }
-                if self.decoder.is_done() {
-                    self.finish();
-                }
-                Ok(())
             }
 
             /// Reads the whole body into `out`; `Error::BufferTooSmall` if it does not fit.

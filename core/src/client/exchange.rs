@@ -59,12 +59,9 @@ impl<'r> Exchange<'r> {
         self.method.eq_ignore_ascii_case("HEAD")
     }
 
-    /// Whether a request body must be sent now, and whether it can be (again).
-    pub(crate) fn body_to_send(&self) -> Result<Option<BodyKind>> {
-        match self.body {
-            Some(BodyKind::Stream(_)) if self.stream_used => Err(Error::BodyNotReplayable),
-            other => Ok(other),
-        }
+    /// The request body to send now (a streamed one that was sent before must be rewound).
+    pub(crate) fn body_to_send(&self) -> Option<BodyKind> {
+        self.body
     }
 
     fn framing(&self) -> BodyFraming {

@@ -24,7 +24,7 @@ mod text;
 use crate::auth::Auth;
 use crate::redirect::DEFAULT_MAX_REDIRECTS;
 use crate::request::Header;
-use crate::response::DEFAULT_MAX_HEADERS;
+use crate::response::{ResponseHead, DEFAULT_MAX_HEADERS};
 use crate::url::{Scheme, Url};
 
 /// Limits and policy of a client. Every limit is explicit.
@@ -51,6 +51,17 @@ impl Default for Config {
         }
     }
 }
+
+/// Sees each step of a request as it happens, for tracing (`mreq -v` prints every hop of a
+/// redirect chain with it). Both methods do nothing by default; `()` observes nothing.
+pub trait Observer {
+    /// A request head, exactly as it is written to the connection (once per attempt).
+    fn request_head(&mut self, _head: &[u8]) {}
+    /// A redirect response from `url` that is about to be followed (its body is dropped).
+    fn redirect(&mut self, _head: &ResponseHead<'_>, _url: &str) {}
+}
+
+impl Observer for () {}
 
 /// The smallest room for body bytes that must remain in the buffer after the response head.
 pub const MIN_BODY_BUFFER: usize = 64;

@@ -1,0 +1,143 @@
+//! The one place that moves a response body to where it goes: raw to stdout (a pipe, a file,
+//! /dev/null), formatted to a terminal, or into a download file. Raw bodies are spliced straight
+//! from the socket where the kernel allows it and written otherwise, through the same sink, so the
+//! order of the bytes is decided here and nowhere else.
+
+use crate::output::{self, Style};
+use crate::stdout::Stdout;
+use crate::transport::Conn;
+use crate::zerocopy::Splicer;
+use mreq_core::client::blocking::Response;
+use std::fs::File;
+use std::io::{self, Write};
+
+/// Body bytes read per call: large reads go straight from the socket into this buffer.
+const CHUNK: usize = 256 * 1024;
+
+/// Why a body did not arrive whole: the response (the server, the connection) or the output.
+#[derive(Debug)]
+pub enum Failed {
+    Source(mreq_core::Error),
+    Sink(io::Error),
+}
+
+impl From<mreq_core::Error> for Failed {
+    fn from(err: mreq_core::Error) -> Self {
+        Failed::Source(err)
+    }
+}
+
+/// Where a raw body goes.
+pub trait BodySink {
+    /// Writes body bytes (after everything written or moved before them).
+    fn write_body(&mut self, data: &[u8]) -> io::Result<()>;
+    /// The file to splice into, with everything written before flushed; `None`: write only.
+    fn splice_file(&mut self) -> io::Result<Option<&File>>;
+    /// `n` bytes were spliced into the file.
+    fn moved(&mut self, _n: u64) {}
+    /// An output error: `Ok` if it only means the reader is gone (then [`is_closed`](Self::is_closed)).
+    fn absorb(&mut self, err: io::Error) -> io::Result<()> {
+        Err(err)
+    }
+    /// Whether the reader went away, so the rest of the body is not wanted.
+    fn is_closed(&self) -> bool {
+        false
+    }
+}
+
+impl BodySink for Stdout {
+    fn write_body(&mut self, data: &[u8]) -> io::Result<()> {
+        self.write_all(data)
+    }
+
+    fn splice_file(&mut self) -> io::Result<Option<&File>> {
+        #[cfg(unix)]
+        {
+            self.descriptor().map(Some)
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(None)
+        }
+    }
+
+    fn absorb(&mut self, err: io::Error) -> io::Result<()> {
+        Stdout::absorb(self, err)
+    }
+
+    fn is_closed(&self) -> bool {
+        Stdout::is_closed(self)
+    }
+}
+
+/// Moves the rest of the body to `sink` in order; returns the bytes delivered. Stops early
+/// (without error) when the sink's reader went away.
+pub fn copy_body(
+    response: &mut Response<'_, Conn>,
+    sink: &mut dyn BodySink,
+) -> Result<u64, Failed> {
+    let mut splicer = Splicer::for_sink(sink);
+    let mut chunk = vec![0u8; CHUNK];
+    let mut total = 0u64;
+    loop {
+        if sink.is_closed() {
+            return Ok(total);
+        }
+        if let Some(splicer) = splicer.as_mut() {
+            match splicer.move_some(response, sink)? {
+                Some(0) => return Ok(total),
+                Some(n) => {
+                    total += n as u64;
+                    if response.is_complete() {
+                        return Ok(total);
+                    }
+                    continue;
+                }
+                None => {}
+            }
+        }
+        let n = response.read(&mut chunk)?;
+        if n == 0 {
+            return Ok(total);
+        }
+        sink.write_body(&chunk[..n]).map_err(Failed::Sink)?;
+        total += n as u64;
+    }
+}
+
+/// Shows the body on a terminal: text decoded from its declared charset, JSON formatted and
+/// coloured as `style` says, binary bodies replaced by a note.
+pub fn to_terminal(
+    response: &mut Response<'_, Conn>,
+    out: &mut Stdout,
+    style: Style,
+) -> Result<(), Failed> {
+    let content_type = response.header_str("content-type");
+    let charset = output::charset(content_type);
+    let json = output::is_json_type(content_type);
+    let mut chunk = vec![0u8; CHUNK];
+    let n = response.read(&mut chunk)?;
+    if output::looks_binary(&chunk[..n], charset) {
+        if !out.is_terminal() {
+            // `--pretty` into a pipe: binary bytes pass as they are.
+            out.write_all(&chunk[..n]).map_err(Failed::Sink)?;
+            return copy_body(response, out).map(|_| ());
+        }
+        out.write_all(output::BINARY_NOTE.as_bytes())
+            .map_err(Failed::Sink)?;
+        return Ok(());
+    }
+    let mut body = chunk[..n].to_vec();
+    loop {
+        match response.read(&mut chunk)? {
+            0 => break,
+            n => body.extend_from_slice(&chunk[..n]),
+        }
+    }
+    if out.is_terminal() {
+        let text = output::decode(&body, charset);
+        output::print_body(out, text.as_bytes(), json, style).map_err(Failed::Sink)
+    } else {
+        output::print_body(out, &body, json, style).map_err(Failed::Sink)
+    }
+}

@@ -1,0 +1,179 @@
+//! Sending one request: the client with its limits and transport (one per invocation, so several
+//! URLs to one origin share a connection), the buffer a request needs, and the printer that shows
+//! every hop of a redirect chain as it happens (`-v -L`, like curl -v).
+
+use crate::args::Args;
+use crate::failure::{self, Failure};
+use crate::output::{self, PrintSpec, Style};
+use crate::plan::{Body, Plan};
+use crate::stdout::Stdout;
+use crate::transport::{NetConnector, TlsFailure, TlsSettings};
+use mreq_core::client::blocking::Client;
+use mreq_core::client::tcp::TcpConnector;
+use mreq_core::client::{Config, Observer};
+use mreq_core::response::ResponseHead;
+use std::cell::RefCell;
+use std::io::{self, Write};
+use std::rc::Rc;
+use std::time::Duration;
+
+/// Bytes kept for a redirect target's URL.
+const MAX_REDIRECT_URL: usize = 64 * 1024;
+/// The largest response head accepted.
+const MAX_RESPONSE_HEAD: usize = 64 * 1024;
+/// The largest request head mreq sends (URL and headers); a longer one is refused before sending.
+pub const MAX_REQUEST_HEAD: usize = 1024 * 1024;
+
+pub struct Session {
+    pub client: Client<NetConnector>,
+    pub tls_failure: Rc<RefCell<Option<TlsFailure>>>,
+}
+
+impl Session {
+    pub fn new(args: &Args) -> Result<Session, Failure> {
+        let timeout = seconds("--timeout", args.timeout, 30.0)?;
+        let tcp = TcpConnector {
+            connect_timeout: seconds("--connect-timeout", args.connect_timeout, 10.0)?,
+            read_timeout: timeout,
+            write_timeout: timeout,
+        };
+        let tls = TlsSettings {
+            insecure: args.insecure,
+            cacerts: args.cacert.clone(),
+        };
+        // A CA file that cannot be used is the user's mistake: say so before connecting.
+        tls.check_cacerts().map_err(|message| Failure {
+            code: failure::BAD_CACERT,
+            message,
+        })?;
+        let config = Config {
+            max_redirects: if args.follow { args.max_redirects } else { 0 },
+            max_url_len: MAX_REDIRECT_URL,
+            ..Config::default()
+        };
+        let connector = NetConnector::new(tcp, tls);
+        let tls_failure = connector.tls_failure();
+        Ok(Session {
+            client: Client::with_config(connector, config),
+            tls_failure,
+        })
+    }
+}
+
+/// A timeout flag in seconds (`default` when not given); 0 means no limit, as in curl.
+pub fn seconds(flag: &str, value: Option<f64>, default: f64) -> Result<Option<Duration>, Failure> {
+    let value = value.unwrap_or(default);
+    if value == 0.0 {
+        return Ok(None);
+    }
+    Duration::try_from_secs_f64(value)
+        .map(Some)
+        .map_err(|_| Failure {
+            code: failure::USAGE,
+            message: format!("{flag} {value}: give a number of seconds, 0 for no limit"),
+        })
+}
+
+/// The buffer for one request: the redirect URL slot, the request head, then the response head
+/// and buffered body bytes. Grows with the request (a 70 KB URL), up to [`MAX_REQUEST_HEAD`].
+pub fn buffer_for(plan: &Plan, headers: &[(String, String)]) -> Result<Vec<u8>, Failure> {
+    let head: usize = plan.method.len()
+        + plan.url.len()
+        + headers
+            .iter()
+            .map(|(n, v)| n.len() + v.len() + 4)
+            .sum::<usize>()
+        + 1024;
+    if head > MAX_REQUEST_HEAD {
+        return Err(Failure {
+            code: failure::USAGE,
+            message: format!(
+                "the request head for {} would be about {head} bytes; mreq sends at most {MAX_REQUEST_HEAD} (a shorter URL or fewer headers)",
+                short(&plan.url)
+            ),
+        });
+    }
+    Ok(vec![
+        0u8;
+        MAX_REDIRECT_URL
+            + head.max(MAX_RESPONSE_HEAD)
+            + MAX_RESPONSE_HEAD
+    ])
+}
+
+/// The start of a long URL, for messages.
+fn short(url: &str) -> String {
+    match url.char_indices().nth(80) {
+        Some((i, _)) => format!("{}...", &url[..i]),
+        None => url.to_string(),
+    }
+}
+
+/// Prints each request head as it is sent and each redirect response as it arrives, as the
+/// print spec says. The first output error is kept for the caller.
+pub struct Hops<'a> {
+    pub out: &'a mut Stdout,
+    pub print: PrintSpec,
+    pub style: Style,
+    pub body: &'a Body,
+    pub content_type: Option<&'a str>,
+    pub error: Option<io::Error>,
+}
+
+impl Hops<'_> {
+    fn attempt(&mut self, f: impl FnOnce(&mut Self) -> io::Result<()>) {
+        if self.error.is_none() {
+            if let Err(err) = f(self) {
+                self.error = Some(err);
+            }
+        }
+    }
+}
+
+impl Observer for Hops<'_> {
+    fn request_head(&mut self, head: &[u8]) {
+        self.attempt(|hops| {
+            let terminal = hops.out.is_terminal();
+            if hops.print.request_head {
+                output::print_head(hops.out, head, hops.style, terminal)?;
+            }
+            if hops.print.request_body {
+                print_request_body(hops.out, hops.body, hops.content_type, hops.style)?;
+            }
+            Ok(())
+        });
+    }
+
+    fn redirect(&mut self, head: &ResponseHead<'_>, _url: &str) {
+        self.attempt(|hops| {
+            if hops.print.response_head {
+                let terminal = hops.out.is_terminal();
+                output::print_head(hops.out, head.as_bytes(), hops.style, terminal)?;
+            }
+            Ok(())
+        });
+    }
+}
+
+/// The request body for `--print=B`: bytes as they are (JSON formatted on a terminal), a note
+/// for a streamed body.
+pub fn print_request_body(
+    out: &mut impl Write,
+    body: &Body,
+    content_type: Option<&str>,
+    style: Style,
+) -> io::Result<()> {
+    match body {
+        Body::Bytes(bytes) => {
+            output::print_body(out, bytes, output::is_json_type(content_type), style)?;
+            writeln!(out)?;
+            writeln!(out)
+        }
+        Body::Stream(parts) => writeln!(
+            out,
+            "(body streamed from {})\n",
+            crate::body::describe(parts)
+        ),
+        Body::None => Ok(()),
+    }
+}
