@@ -6,11 +6,13 @@ use mreq_core::client::tcp::{map_io, TcpConn, TcpConnector};
 use mreq_core::url::Scheme;
 use mreq_core::{Error, Result};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::server::ParsedCertificate;
 use rustls::{
-    ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme,
-    StreamOwned,
+    CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore,
+    SignatureScheme, StreamOwned,
 };
 use std::cell::RefCell;
 use std::io::{self, Read, Write};
@@ -103,12 +105,28 @@ impl NetConnector {
                 .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
                 .with_no_client_auth()
         } else {
-            let roots = self.root_store()?;
-            builder.with_root_certificates(roots).with_no_client_auth()
+            let roots = Arc::new(self.root_store()?);
+            let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider)
+                .build()
+                .map_err(|e| self.fail(false, e.to_string()))?;
+            let given = self.given_certificates()?;
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(TrustGiven { webpki, given }))
+                .with_no_client_auth()
         };
         let config = Arc::new(config);
         self.config = Some(config.clone());
         Ok(config)
+    }
+
+    /// Every certificate of the `--cacert` files, for [`TrustGiven`].
+    fn given_certificates(&mut self) -> Result<Vec<CertificateDer<'static>>> {
+        let mut given = Vec::new();
+        for path in self.tls.cacerts.clone() {
+            given.extend(read_pem_certs(&path).map_err(|message| self.fail(false, message))?);
+        }
+        Ok(given)
     }
 
     fn root_store(&mut self) -> Result<RootCertStore> {
@@ -223,6 +241,80 @@ impl embedded_io::Write for Conn {
             Conn::Plain(conn) => embedded_io::Write::flush(conn),
             Conn::Tls(stream) => stream.flush().map_err(|e| map_io(&e)),
         }
+    }
+}
+
+/// The usual verification (chains to the roots, names, dates), plus what curl accepts: a server
+/// certificate byte-identical to one the user gave with `--cacert` is trusted as its own anchor,
+/// even when it says CA:TRUE (as `openssl req -x509 -newkey ...` makes them). Its host names and
+/// dates are still checked, and the handshake signature proves the server holds its key.
+#[derive(Debug)]
+struct TrustGiven {
+    webpki: Arc<WebPkiServerVerifier>,
+    given: Vec<CertificateDer<'static>>,
+}
+
+impl TrustGiven {
+    fn check_given(
+        end_entity: &CertificateDer<'_>,
+        server_name: &ServerName<'_>,
+        now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        let bad = || rustls::Error::InvalidCertificate(CertificateError::BadEncoding);
+        let parsed = ParsedCertificate::try_from(end_entity)?;
+        rustls::client::verify_server_name(&parsed, server_name)?;
+        let (_, cert) =
+            x509_parser::parse_x509_certificate(end_entity.as_ref()).map_err(|_| bad())?;
+        let now_secs = i64::try_from(now.as_secs()).map_err(|_| bad())?;
+        let validity = cert.validity();
+        if now_secs < validity.not_before.timestamp() {
+            return Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidYet,
+            ));
+        }
+        if now_secs > validity.not_after.timestamp() {
+            return Err(rustls::Error::InvalidCertificate(CertificateError::Expired));
+        }
+        Ok(ServerCertVerified::assertion())
+    }
+}
+
+impl ServerCertVerifier for TrustGiven {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        if self.given.iter().any(|c| c.as_ref() == end_entity.as_ref()) {
+            return Self::check_given(end_entity, server_name, now);
+        }
+        self.webpki
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.webpki.supported_verify_schemes()
     }
 }
 

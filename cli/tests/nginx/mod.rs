@@ -16,6 +16,9 @@ pub const BIG_LEN: usize = 100 * 1024 * 1024;
 pub struct Nginx {
     pub http_port: u16,
     pub https_port: u16,
+    /// https with a self-signed certificate that says CA:TRUE (what `openssl req -x509` makes),
+    /// `self_signed.pem`, used as the server's own.
+    pub self_signed_port: u16,
     pub dir: PathBuf,
     _guard: Child,
 }
@@ -28,6 +31,16 @@ impl Nginx {
     /// An https URL on `host` (`localhost` matches the certificate, `127.0.0.1` does not).
     pub fn https(&self, host: &str, path: &str) -> String {
         format!("https://{host}:{}{path}", self.https_port)
+    }
+
+    /// `/frame/...` of the hostile server, through nginx's https proxy (TLS for every framing;
+    /// nginx re-frames what it passes on).
+    pub fn https_frame(&self, path: &str) -> String {
+        self.https("localhost", path)
+    }
+
+    pub fn self_signed_file(&self) -> PathBuf {
+        self.dir.join("self_signed.pem")
     }
 
     pub fn ca_file(&self) -> PathBuf {
@@ -86,6 +99,20 @@ fn write_certificates(dir: &Path) {
     std::fs::write(dir.join("ca.pem"), ca.pem()).expect("write CA");
     std::fs::write(dir.join("server.pem"), server.pem()).expect("write server certificate");
     std::fs::write(dir.join("server.key"), server_key.serialize_pem()).expect("write server key");
+
+    let own_key = KeyPair::generate().expect("self-signed key");
+    let mut own_params =
+        CertificateParams::new(vec!["localhost".to_string()]).expect("self-signed params");
+    own_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    own_params
+        .distinguished_name
+        .push(DnType::CommonName, "localhost");
+    let own = own_params
+        .self_signed(&own_key)
+        .expect("self-signed certificate");
+    std::fs::write(dir.join("self_signed.pem"), own.pem()).expect("write self-signed");
+    std::fs::write(dir.join("self_signed.key"), own_key.serialize_pem())
+        .expect("write self-signed key");
 }
 
 fn start() -> Nginx {
@@ -96,14 +123,15 @@ fn start() -> Nginx {
     write_certificates(&dir);
     std::fs::write(dir.join("www").join(BIG_FILE), big_pattern(BIG_LEN)).expect("big file");
     std::fs::write(dir.join("www").join("hello.txt"), "hello over tls\n").expect("hello file");
-    let (http_port, https_port) = (free_port(), free_port());
+    let (http_port, https_port, self_signed_port) = (free_port(), free_port(), free_port());
+    let hostile = crate::support::hostile().port;
     let d = dir.display();
     let config = format!(
         "daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\nevents {{ worker_connections 128; }}\n\
          http {{\n  access_log off;\n  client_body_temp_path {d}/tmp/body;\n  proxy_temp_path {d}/tmp/proxy;\n  fastcgi_temp_path {d}/tmp/fastcgi;\n  uwsgi_temp_path {d}/tmp/uwsgi;\n  scgi_temp_path {d}/tmp/scgi;\n\
          types {{ application/octet-stream bin; text/plain txt; }}\n  sendfile on;\n  keepalive_timeout 5;\n\
          server {{ listen 127.0.0.1:{http_port}; root {d}/www; }}\n\
-         server {{ listen 127.0.0.1:{https_port} ssl; server_name localhost; ssl_certificate {d}/server.pem; ssl_certificate_key {d}/server.key; root {d}/www; }}\n}}\n"
+         server {{ listen 127.0.0.1:{https_port} ssl; server_name localhost; ssl_certificate {d}/server.pem; ssl_certificate_key {d}/server.key; root {d}/www;\n           location /frame/ {{ proxy_pass http://127.0.0.1:{hostile}; proxy_buffering off; proxy_http_version 1.1; }} }}\n         server {{ listen 127.0.0.1:{self_signed_port} ssl; server_name localhost; ssl_certificate {d}/self_signed.pem; ssl_certificate_key {d}/self_signed.key; root {d}/www; }}\n}}\n"
     );
     std::fs::write(dir.join("nginx.conf"), config).expect("nginx config");
     // The shell keeps nginx only as long as our stdin pipe is open: when the test process
@@ -120,6 +148,7 @@ fn start() -> Nginx {
     let deadline = Instant::now() + Duration::from_secs(15);
     while TcpStream::connect(("127.0.0.1", https_port)).is_err()
         || TcpStream::connect(("127.0.0.1", http_port)).is_err()
+        || TcpStream::connect(("127.0.0.1", self_signed_port)).is_err()
     {
         if Instant::now() > deadline || matches!(guard.try_wait(), Ok(Some(_))) {
             let log = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
@@ -135,6 +164,7 @@ fn start() -> Nginx {
     Nginx {
         http_port,
         https_port,
+        self_signed_port,
         dir,
         _guard: guard,
     }

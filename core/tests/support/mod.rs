@@ -321,6 +321,30 @@ pub fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| b'a' + (i % 26) as u8).collect()
 }
 
+/// A deterministic, non-repeating body of `len` bytes (xorshift bytes seeded by the length), so a
+/// moved, lost or repeated block changes its SHA-256. `/frame/...` routes serve it.
+pub fn noise(len: usize) -> Vec<u8> {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64 ^ len as u64;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+/// The framings `/frame/<framing>/<len>` serves [`noise`]`(len)` with.
+pub const FRAMINGS: [&str; 6] = [
+    "length",
+    "chunked-1",
+    "chunked-7",
+    "chunked-65536",
+    "close",
+    "http10",
+];
+
 /// Length of the `/close-delimited` body (`pattern(CLOSE_DELIMITED_LEN)`).
 pub const CLOSE_DELIMITED_LEN: usize = 1000;
 /// The body `/chunked-trailers` decodes to.
@@ -378,6 +402,7 @@ const MAX_REQUEST_BODY: u64 = 16 * 1024 * 1024;
 /// | `/close-delimited` | `HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n` + `pattern(1000)`, close |
 /// | `/conflicting-length` | `Content-Length: 5` and `Content-Length: 6`, body `hello!`, close |
 /// | `/keepalive` | `200`, body `conn=<id> req=<k>`; the connection stays open (idle 5 s) for more requests |
+/// | `/frame/<framing>/<len>` | `200` with [`noise`]`(len)` framed as [`FRAMINGS`] says: `Content-Length`, chunks of 1, 7 or 65,536 bytes, close-delimited, or an HTTP/1.0 response without a length |
 /// | anything else | `HTTP/1.1 404 Not Found`, `Content-Length: 9`, `not found` |
 ///
 /// `<id>` numbers connections from 1 in accept order (server-wide); `<k>` numbers the requests on
@@ -666,6 +691,43 @@ fn redirect_302(location: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// The response of `/frame/<framing>/<len>` (a 400 for an unknown framing or length).
+fn framed(spec: &str) -> Vec<u8> {
+    let (framing, len) = spec.split_once('/').unwrap_or((spec, ""));
+    let Ok(len) = len.parse::<usize>() else {
+        return b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            .to_vec();
+    };
+    let body = noise(len);
+    let chunk_size = match framing {
+        "chunked-1" => 1,
+        "chunked-7" => 7,
+        "chunked-65536" => 65536,
+        _ => 0,
+    };
+    let mut out = match framing {
+        "length" => format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
+        )
+        .into_bytes(),
+        _ if chunk_size > 0 => b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_vec(),
+        "close" => b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n".to_vec(),
+        "http10" => b"HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n".to_vec(),
+        _ => return b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
+    };
+    if chunk_size == 0 {
+        out.extend_from_slice(&body);
+        return out;
+    }
+    for chunk in body.chunks(chunk_size) {
+        out.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        out.extend_from_slice(chunk);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"0\r\n\r\n");
+    out
+}
+
 fn route(
     conn: &mut Conn,
     head: &RequestHead,
@@ -675,6 +737,10 @@ fn route(
     body_skipped: bool,
 ) -> After {
     let is_head = head.method.eq_ignore_ascii_case("HEAD");
+    if let Some(spec) = head.path.strip_prefix("/frame/") {
+        conn.send(&framed(spec));
+        return After::Close;
+    }
     match head.path.as_str() {
         "/truncated" => {
             let mut out = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n".to_vec();
