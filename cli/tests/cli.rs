@@ -406,3 +406,357 @@ fn completions_and_man_page() {
     let man = mreq(&["--man"]);
     assert!(stdout(&man).contains(".TH mreq"));
 }
+
+/// Runs mreq with `input` piped to its stdin.
+fn mreq_with_stdin(args: &[&str], input: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mreq"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run mreq");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = std::io::Write::write_all(&mut stdin, &input);
+    });
+    let out = child.wait_with_output().expect("wait for mreq");
+    let _ = writer.join();
+    out
+}
+
+#[test]
+fn bodies_from_pipes_are_streamed_chunked() {
+    let data: Vec<u8> = (0..200_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    // `cat f | mreq put URL @/dev/stdin`: length unknown, so chunked.
+    let out = mreq_with_stdin(&["put", &bin("/put"), "@/dev/stdin"], &data);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let body = json(&out);
+    assert_eq!(body["data"].as_str().map(str::len), Some(data.len()));
+    assert_eq!(body["headers"]["Transfer-Encoding"], "chunked");
+    // HTTPie's habit: a piped stdin is the body when none is given (POST).
+    let out = mreq_with_stdin(&[&bin("/anything")], br#"{"a":1}"#);
+    let body = json(&out);
+    assert_eq!(body["method"], "POST");
+    assert_eq!(body["data"], r#"{"a":1}"#);
+    // ... unless told not to.
+    let out = mreq_with_stdin(&["--ignore-stdin", &bin("/anything")], b"ignored");
+    assert_eq!(json(&out)["method"], "GET");
+    // -d @- streams stdin too, after the other -d parts.
+    let out = mreq_with_stdin(&[&bin("/post"), "-d", "a=1", "-d", "@-"], b"b=2");
+    assert_eq!(json(&out)["form"], serde_json::json!({"a": "1", "b": "2"}));
+}
+
+#[test]
+fn file_bodies_have_a_length_and_survive_a_307() {
+    let dir = temp_dir("replay");
+    let file = dir.join("body.txt");
+    std::fs::write(&file, "replayed body").unwrap();
+    let at = format!("@{}", file.display());
+    let target = bin("/redirect-to?url=/anything&status_code=307");
+    let out = mreq(&["-L", "post", &target, &at]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let body = json(&out);
+    assert_eq!(body["method"], "POST");
+    assert_eq!(body["data"], "replayed body");
+    assert_eq!(body["headers"]["Content-Length"], "13");
+    // -d @file is a file too: streamed, with its length.
+    let form = dir.join("form.txt");
+    std::fs::write(&form, "k=replayed").unwrap();
+    let data_at = format!("@{}", form.display());
+    let out = mreq(&["-L", &target, "-d", &data_at]);
+    assert_eq!(json(&out)["form"], serde_json::json!({"k": "replayed"}));
+    // A pipe cannot be read twice: say so.
+    let out = mreq_with_stdin(&["-L", "post", &target, "@/dev/stdin"], b"once");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("cannot be read twice"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn timeouts_of_zero_mean_no_limit() {
+    let out = mreq(&["--timeout", "0", "--connect-timeout", "0", &bin("/delay/1")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(json(&out)["url"], bin("/delay/1"));
+}
+
+#[test]
+fn several_urls_in_order_on_one_connection() {
+    let hostile = support::hostile();
+    let out = mreq(&[
+        &hostile.url("/keepalive"),
+        &hostile.url("/keepalive"),
+        "get",
+        &bin("/get"),
+        "X-Only-Here:1",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let (first, rest) = text.split_at(text.find("conn=").unwrap() + 5);
+    assert!(first.ends_with("conn="));
+    let id: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    assert!(
+        text.starts_with(&format!("conn={id} req=1conn={id} req=2")),
+        "the second request reused the connection: {text}"
+    );
+    let third: serde_json::Value = serde_json::from_str(&text[text.find('{').unwrap()..]).unwrap();
+    assert_eq!(third["headers"]["X-Only-Here"], "1");
+    // The first failure's exit code, and the later URLs still run.
+    let out = mreq(&[
+        "--check-status",
+        &bin("/status/404"),
+        &bin("/status/503"),
+        &bin("/get"),
+    ]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(stdout(&out).contains("\"url\""), "the third URL ran");
+    // -o goes with the URLs in order.
+    let dir = temp_dir("several");
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    let out = mreq(&[
+        "-o",
+        a.to_str().unwrap(),
+        "-o",
+        b.to_str().unwrap(),
+        &bin("/bytes/10?seed=1"),
+        &bin("/bytes/20?seed=2"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&a).unwrap().len(), 10);
+    assert_eq!(std::fs::read(&b).unwrap().len(), 20);
+    let out = mreq(&["-o", "x", "-o", "y", &bin("/get")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("-o"), "{}", stderr(&out));
+}
+
+#[test]
+fn conflicting_options_are_refused_naming_both() {
+    for (args, names) in [
+        (vec!["-X", "PUT", "get"], ["-X PUT", "GET"]),
+        (vec!["-I", "post"], ["-I", "POST"]),
+        (vec!["-I", "-d", "a=1"], ["-I", "body"]),
+    ] {
+        let mut all = args.clone();
+        let url = bin("/anything");
+        all.push(&url);
+        let out = mreq(&all);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        for name in names {
+            assert!(stderr(&out).contains(name), "{args:?}: {}", stderr(&out));
+        }
+    }
+}
+
+#[test]
+fn shorthand_urls_may_carry_urls_in_their_query() {
+    let port = support::httpbin().port;
+    let out = mreq(&[&format!(
+        ":{port}/redirect-to?url=http://127.0.0.1:{port}/get"
+    )]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = mreq(&["--print=h", &format!(":{port}/redirect-to?url=http://x/")]);
+    assert!(stdout(&out).starts_with("HTTP/1.1 302"), "{}", stdout(&out));
+}
+
+#[test]
+fn messages_point_at_the_cause() {
+    let out = mreq(&[&bin("/get"), "Content-Length:99"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("Content-Length") && stderr(&out).contains("sets it"),
+        "{}",
+        stderr(&out)
+    );
+    // A 70 KB URL is sent (gunicorn refuses it with its own 400, which is the server's answer).
+    let long = bin(&format!("/get?x={}", "a".repeat(70_000)));
+    let out = mreq(&["--print=h", &long]);
+    assert!(
+        out.status.success() && stdout(&out).starts_with("HTTP/1.1 "),
+        "{}",
+        stderr(&out)
+    );
+    // Past the documented limit (1 MiB of request head; one argument is at most 128 KiB, so
+    // many headers): refused before connecting.
+    let mut args = vec![bin("/get")];
+    for i in 0..10 {
+        args.extend([
+            "-H".to_string(),
+            format!("X-Big-{i}: {}", "b".repeat(120_000)),
+        ]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = mreq(&args);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("at most"), "{}", stderr(&out));
+    // CA files are checked before connecting (curl's 77).
+    let dir = temp_dir("cacert");
+    let junk = dir.join("junk.pem");
+    std::fs::write(&junk, "not a certificate\n").unwrap();
+    for ca in [junk.to_str().unwrap(), "/no/such/ca.pem"] {
+        let out = mreq(&["--cacert", ca, "http://127.0.0.1:1/"]);
+        assert_eq!(out.status.code(), Some(77), "{}", stderr(&out));
+        assert!(stderr(&out).contains(ca), "{}", stderr(&out));
+    }
+    // A body file that cannot be read: curl's 26, before anything is sent.
+    let out = mreq(&[&bin("/post"), "-d", "@/no/such/body"]);
+    assert_eq!(out.status.code(), Some(26));
+    assert!(stderr(&out).contains("/no/such/body"), "{}", stderr(&out));
+}
+
+#[test]
+fn output_dash_is_stdout() {
+    let dir = temp_dir("dash");
+    let out = Command::new(env!("CARGO_BIN_EXE_mreq"))
+        .current_dir(&*dir)
+        .args(["-o", "-", &bin("/bytes/100?seed=3")])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(out.stdout.len(), 100);
+    assert!(!dir.join("-").exists());
+}
+
+#[test]
+fn continue_resumes_what_any_tool_left() {
+    let server = nginx::nginx();
+    let dir = temp_dir("continue");
+    let url = server.http("/hello.txt");
+    let path = dir.join("hello.txt");
+    let path_s = path.to_str().unwrap();
+    let partial = dir.join("hello.txt.mreq-part");
+    // A complete .mreq-part: the server answers 416, which is success, and it is renamed.
+    std::fs::write(&partial, "hello over tls\n").unwrap();
+    let out = mreq(&["--continue", "-o", path_s, &url]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "hello over tls\n");
+    assert!(!partial.exists());
+    // A complete FILE: 416 again, nothing downloaded, nothing changed.
+    let out = mreq(&["--continue", "-o", path_s, &url]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "hello over tls\n");
+    // A partial FILE left by curl or wget: resumed from where it ends.
+    std::fs::write(&path, "hello ov").unwrap();
+    let out = mreq(&["--continue", "-o", path_s, &url]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "hello over tls\n");
+    // --continue without a file to resume is refused, not ignored.
+    let out = mreq(&["--continue", &url]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn download_takes_the_servers_file_name_and_never_overwrites() {
+    let dir = temp_dir("disposition");
+    let run = |disposition: &str| {
+        let url = bin(&format!(
+            "/response-headers?Content-Disposition={}",
+            disposition.replace(' ', "%20").replace('"', "%22")
+        ));
+        Command::new(env!("CARGO_BIN_EXE_mreq"))
+            .current_dir(&*dir)
+            .args(["--download", &url])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = run("attachment; filename=\"report.json\"");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(dir.join("report.json").exists());
+    let out = run("attachment; filename=\"report.json\"");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(dir.join("report.json-1").exists(), "the first stays");
+    let out = run("attachment; filename=\"../escape.txt\"");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("ignoring the file name"));
+    assert!(!dir.parent().unwrap().join("escape.txt").exists());
+    assert!(
+        dir.join("response-headers").exists(),
+        "the URL's name instead"
+    );
+}
+
+#[test]
+fn verbose_follow_shows_every_hop() {
+    let out = mreq(&["-v", "-L", &bin("/redirect/2")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("GET ") || l.starts_with("HTTP/"))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "GET /redirect/2 HTTP/1.1",
+            "HTTP/1.1 302 FOUND",
+            "GET /relative-redirect/1 HTTP/1.1",
+            "HTTP/1.1 302 FOUND",
+            "GET /get HTTP/1.1",
+            "HTTP/1.1 200 OK"
+        ]
+    );
+}
+
+#[test]
+fn a_self_signed_certificate_given_with_cacert_is_trusted_as_curl_does() {
+    let server = nginx::nginx();
+    let own = server.self_signed_file();
+    let own = own.to_str().unwrap();
+    let good = server.https_port_url(server.self_signed_port, "localhost", "/hello.txt");
+    let wrong_name = server.https_port_url(server.self_signed_port, "127.0.0.1", "/hello.txt");
+    let curl = |url: &str| {
+        Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "--cacert", own, url])
+            .status()
+            .expect("curl (scripts/test.sh installs it)")
+            .code()
+    };
+    let trusted = mreq(&["--cacert", own, &good]);
+    assert_eq!(trusted.status.code(), Some(0), "{}", stderr(&trusted));
+    assert_eq!(curl(&good), Some(0), "curl agrees");
+    assert_eq!(stdout(&trusted), "hello over tls\n");
+    let refused = mreq(&["--cacert", own, &wrong_name]);
+    assert_eq!(refused.status.code(), Some(60), "{}", stderr(&refused));
+    assert_eq!(curl(&wrong_name), Some(60), "curl agrees");
+    // Without it, the same certificate is not trusted.
+    assert_eq!(mreq(&[&good]).status.code(), Some(60));
+    // Another CA's file does not make it trusted either.
+    let other = server.ca_file();
+    assert_eq!(
+        mreq(&["--cacert", other.to_str().unwrap(), &good])
+            .status
+            .code(),
+        Some(60)
+    );
+}
+
+#[test]
+fn pretty_colors_only_colour_and_help_lists_man() {
+    let out = mreq(&["--pretty=colors", &bin("/get")]);
+    let plain = mreq(&["--pretty=none", &bin("/get")]);
+    let coloured = stdout(&out);
+    assert!(coloured.contains("\x1b["));
+    let stripped: String = {
+        let mut text = String::new();
+        let mut rest = coloured.as_str();
+        while let Some(i) = rest.find("\x1b[") {
+            text.push_str(&rest[..i]);
+            rest = &rest[i..];
+            let end = rest.find('m').map_or(rest.len(), |e| e + 1);
+            rest = &rest[end..];
+        }
+        text.push_str(rest);
+        text
+    };
+    assert_eq!(
+        stripped,
+        stdout(&plain),
+        "colours only: the layout is the server's"
+    );
+    assert!(stdout(&mreq(&["--help"])).contains("--man"));
+}

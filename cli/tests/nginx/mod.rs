@@ -30,7 +30,11 @@ impl Nginx {
 
     /// An https URL on `host` (`localhost` matches the certificate, `127.0.0.1` does not).
     pub fn https(&self, host: &str, path: &str) -> String {
-        format!("https://{host}:{}{path}", self.https_port)
+        self.https_port_url(self.https_port, host, path)
+    }
+
+    pub fn https_port_url(&self, port: u16, host: &str, path: &str) -> String {
+        format!("https://{host}:{port}{path}")
     }
 
     /// `/frame/...` of the hostile server, through nginx's https proxy (TLS for every framing;
