@@ -64,7 +64,8 @@ def read_until(sock, marker, timeout):
 
 
 def mreq(binary, *args, timeout=120):
-    return subprocess.run([binary, *args], capture_output=True, timeout=timeout)
+    # stdin is not inherited: mreq reads a piped stdin as the request body (as HTTPie does).
+    return subprocess.run([binary, *args], capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
 def qemu_command(elf, image, *serial, rng=True):

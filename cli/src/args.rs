@@ -57,9 +57,9 @@ pub struct Args {
     #[arg(short = 'L', long = "follow")]
     pub follow: bool,
 
-    /// Redirects followed at most (with -L).
-    #[arg(long = "max-redirects", value_name = "N", default_value_t = 30)]
-    pub max_redirects: u8,
+    /// Redirects followed at most (with -L; default 30).
+    #[arg(long = "max-redirects", value_name = "N")]
+    pub max_redirects: Option<u8>,
 
     /// Basic auth USER:PASSWORD (without ":PASSWORD" the password is empty).
     #[arg(short = 'u', long = "user", value_name = "USER:PASSWORD")]

@@ -89,8 +89,20 @@ pub fn encode_request(plan: &Plan) -> Result<Vec<u8>, Failure> {
             body.len()
         )));
     }
-    let headers: Vec<&(String, String)> = plan
-        .headers
+    let mut owned = plan.headers.clone();
+    if let Some(auth) = crate::run::engine_auth(plan) {
+        let secret_len = match &plan.auth {
+            Some(crate::plan::AuthSpec::Basic(user, password)) => user.len() + password.len(),
+            Some(crate::plan::AuthSpec::Bearer(token)) => token.len(),
+            None => 0,
+        };
+        let mut value = vec![0u8; 2 * secret_len + 16];
+        let value = auth
+            .header_value(&mut value)
+            .map_err(|e| usage(format!("--device: credentials: {e}")))?;
+        owned.push(("Authorization".into(), value.to_string()));
+    }
+    let headers: Vec<&(String, String)> = owned
         .iter()
         .filter(|(n, _)| !n.eq_ignore_ascii_case("user-agent"))
         .collect();
@@ -129,9 +141,15 @@ pub fn decode_response(
     reader: &mut impl BufRead,
     warn: &mut impl FnMut(&str),
 ) -> Result<DeviceResponse, Failure> {
-    let lost = |e: io::Error| Failure {
-        code: 56,
-        message: format!("lost the device: {e}"),
+    let lost = |e: io::Error| match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Failure {
+            code: 28,
+            message: "the device did not answer in time (--timeout)".into(),
+        },
+        _ => Failure {
+            code: 56,
+            message: format!("lost the device: {e}"),
+        },
     };
     let mut response = DeviceResponse::default();
     let mut line = Vec::new();
@@ -221,38 +239,7 @@ fn error_code(message: &str) -> u8 {
     }
 }
 
-/// Flags that change how a request is made on the host but that the device's shell cannot
-/// carry: refused by name rather than silently dropped.
-fn unsupported_flags(args: &Args) -> Vec<&'static str> {
-    let flags = [
-        (!args.output.is_empty(), "-o/--output"),
-        (args.remote_name, "-O/--remote-name"),
-        (args.download, "--download"),
-        (args.resume, "--continue"),
-        (args.insecure, "-k/--insecure"),
-        (!args.cacert.is_empty(), "--cacert"),
-        (args.connect_timeout.is_some(), "--connect-timeout"),
-        (args.follow, "-L/--follow"),
-        (args.user.is_some(), "-u/--user"),
-        (args.bearer.is_some(), "--bearer"),
-    ];
-    flags
-        .into_iter()
-        .filter_map(|(given, name)| given.then_some(name))
-        .collect()
-}
-
 pub fn run(port: &str, args: &Args, plans: &[Plan], out: &mut Stdout) -> Result<u8, Failure> {
-    let unsupported = unsupported_flags(args);
-    if !unsupported.is_empty() {
-        return Err(Failure {
-            code: failure::USAGE,
-            message: format!(
-                "--device cannot do {} yet: the board's shell does not take it",
-                unsupported.join(", ")
-            ),
-        });
-    }
     let [plan] = plans else {
         return Err(Failure {
             code: failure::USAGE,
@@ -264,6 +251,11 @@ pub fn run(port: &str, args: &Args, plans: &[Plan], out: &mut Stdout) -> Result<
     let print = PrintSpec::from_args(args, out.is_terminal(), false).map_err(Failure::usage)?;
     let style = Style::new(args.pretty, out.is_terminal());
     let request = encode_request(plan)?;
+    if print.request_head || print.request_body {
+        crate::send::print_planned(out, plan, print, style)
+            .map_err(|e| crate::run::output_failure(&e))?;
+        out.flush().map_err(|e| crate::run::output_failure(&e))?;
+    }
     let mut line = open(port, timeout)?;
     line.write_all(&request)
         .and_then(|()| line.flush())
@@ -340,6 +332,17 @@ mod tests {
         assert_eq!(
             encode_request(&p).unwrap(),
             b"@req POST http://10.0.2.2/post 2 1\nAccept: */*\nhi"
+        );
+        let mut with_auth = plan("GET", "http://h/", Body::None, &[]);
+        with_auth.auth = Some(crate::plan::AuthSpec::Basic("joe".into(), "pw".into()));
+        assert_eq!(
+            encode_request(&with_auth).unwrap(),
+            b"@req GET http://h/ 0 1\nAuthorization: Basic am9lOnB3\n"
+        );
+        with_auth.auth = Some(crate::plan::AuthSpec::Bearer("tkn".into()));
+        assert_eq!(
+            encode_request(&with_auth).unwrap(),
+            b"@req GET http://h/ 0 1\nAuthorization: Bearer tkn\n"
         );
         let big = plan("POST", "http://h/", Body::Bytes(vec![0; MAX_BODY + 1]), &[]);
         assert_eq!(encode_request(&big).err().map(|f| f.code), Some(2));

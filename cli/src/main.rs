@@ -9,6 +9,7 @@ mod failure;
 mod items;
 mod output;
 mod plan;
+mod refuse;
 mod run;
 mod send;
 mod stdout;

@@ -15,7 +15,7 @@ use crate::transport::Conn;
 use mreq_core::auth::Auth;
 use mreq_core::client::blocking::Response;
 use mreq_core::client::Request;
-use mreq_core::request::{self, BodyFraming, HeadSpec, Header};
+use mreq_core::request::Header;
 use mreq_core::url::Url;
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
@@ -32,11 +32,28 @@ enum Output {
 
 pub fn run(args: &Args) -> Result<u8, Failure> {
     let plans = plan::build_all(args).map_err(Failure::usage)?;
+    crate::refuse::check(args, plans.len())?;
     let outputs = outputs(args, &plans)?;
     let mut out = Stdout::open().map_err(|e| output_failure(&e))?;
+    if args.pretty.is_some() && !args.offline {
+        let prints = outputs.iter().any(|o| {
+            let to_file = !matches!(o, Output::Stdout);
+            PrintSpec::from_args(args, out.is_terminal(), to_file).is_ok_and(|p| {
+                p.request_head || p.request_body || p.response_head || p.response_body
+            })
+        });
+        if !prints {
+            return Err(usage(
+                "--pretty formats what is printed, and nothing is (the body goes to a file): add -v, -i or --print".into(),
+            ));
+        }
+    }
     if args.offline {
         for plan in &plans {
-            print_offline(args, plan, &mut out).map_err(|e| output_failure(&e))?;
+            let terminal = out.is_terminal();
+            let print = PrintSpec::from_args(args, terminal, false).map_err(Failure::usage)?;
+            let style = Style::new(args.pretty, terminal);
+            send::print_planned(&mut out, plan, print, style).map_err(|e| output_failure(&e))?;
         }
         out.flush().map_err(|e| output_failure(&e))?;
         return Ok(0);
@@ -219,7 +236,7 @@ fn fetch(
     })
 }
 
-fn engine_auth(plan: &Plan) -> Option<Auth<'_>> {
+pub fn engine_auth(plan: &Plan) -> Option<Auth<'_>> {
     plan.auth.as_ref().map(|a| match a {
         AuthSpec::Basic(user, password) => Auth::Basic { user, password },
         AuthSpec::Bearer(token) => Auth::Bearer(token),
@@ -232,7 +249,7 @@ fn authority(url: &Url<'_>) -> String {
 }
 
 /// An error writing stdout (the reader going away is not one: [`Stdout`] absorbs it).
-fn output_failure(err: &io::Error) -> Failure {
+pub fn output_failure(err: &io::Error) -> Failure {
     Failure {
         code: failure::WRITE_ERROR,
         message: format!("cannot write output: {err}"),
@@ -352,53 +369,4 @@ fn save(
     } else {
         0
     })
-}
-
-/// `--offline`: the request as it would be sent (the engine's own head), nothing sent.
-fn print_offline(args: &Args, plan: &Plan, out: &mut Stdout) -> io::Result<()> {
-    let terminal = out.is_terminal();
-    let print = match PrintSpec::from_args(args, terminal, false) {
-        Ok(print) => print,
-        Err(err) => return Err(io::Error::other(err.to_string())),
-    };
-    let style = Style::new(args.pretty, terminal);
-    let url = match Url::parse(&plan.url) {
-        Ok(url) => url,
-        Err(err) => return writeln!(out, "(not a valid URL: {}: {err})", plan.url),
-    };
-    let header_refs: Vec<Header<'_>> = plan
-        .headers
-        .iter()
-        .map(|(n, v)| Header::new(n, v.as_bytes()))
-        .collect();
-    let framing = match &plan.body {
-        Body::None if request::method_expects_body(&plan.method) => BodyFraming::Length(0),
-        Body::None => BodyFraming::None,
-        Body::Bytes(bytes) => BodyFraming::Length(bytes.len() as u64),
-        Body::Stream(parts) => match BodyReader::open(parts).ok().and_then(|r| r.len) {
-            Some(len) => BodyFraming::Length(len),
-            None => BodyFraming::Chunked,
-        },
-    };
-    let spec = HeadSpec {
-        method: &plan.method,
-        url: &url,
-        headers: &header_refs,
-        auth: engine_auth(plan),
-        body: framing,
-        content_type: None,
-        url_credentials: url.credentials(),
-        strip_credentials: false,
-    };
-    if print.request_head {
-        let mut head = vec![0u8; send::MAX_REQUEST_HEAD];
-        match request::write_head(&spec, &mut head) {
-            Ok(len) => output::print_head(out, &head[..len], style, terminal)?,
-            Err(err) => writeln!(out, "(request head not printable: {err})")?,
-        }
-    }
-    if print.request_body {
-        send::print_request_body(out, &plan.body, plan.content_type(), style)?;
-    }
-    Ok(())
 }

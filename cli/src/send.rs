@@ -3,6 +3,7 @@
 //! every hop of a redirect chain as it happens (`-v -L`, like curl -v).
 
 use crate::args::Args;
+use crate::body::BodyReader;
 use crate::failure::{self, Failure};
 use crate::output::{self, PrintSpec, Style};
 use crate::plan::{Body, Plan};
@@ -11,12 +12,16 @@ use crate::transport::{NetConnector, TlsFailure, TlsSettings};
 use mreq_core::client::blocking::Client;
 use mreq_core::client::tcp::TcpConnector;
 use mreq_core::client::{Config, Observer};
+use mreq_core::request::{self, BodyFraming, HeadSpec, Header};
 use mreq_core::response::ResponseHead;
+use mreq_core::url::Url;
 use std::cell::RefCell;
 use std::io::{self, Write};
 use std::rc::Rc;
 use std::time::Duration;
 
+/// Redirects `-L` follows unless `--max-redirects` says otherwise.
+pub const DEFAULT_MAX_REDIRECTS: u8 = 30;
 /// Bytes kept for a redirect target's URL.
 const MAX_REDIRECT_URL: usize = 64 * 1024;
 /// The largest response head accepted.
@@ -47,7 +52,10 @@ impl Session {
             message,
         })?;
         let config = Config {
-            max_redirects: if args.follow { args.max_redirects } else { 0 },
+            max_redirects: match (args.follow, args.max_redirects) {
+                (true, limit) => limit.unwrap_or(DEFAULT_MAX_REDIRECTS),
+                (false, _) => 0,
+            },
             max_url_len: MAX_REDIRECT_URL,
             ..Config::default()
         };
@@ -176,4 +184,54 @@ pub fn print_request_body(
         ),
         Body::None => Ok(()),
     }
+}
+
+/// The request as it would be sent (the engine's own head), without sending it: `--offline`,
+/// and `--device`'s `-v` (the board sends it).
+pub fn print_planned(
+    out: &mut Stdout,
+    plan: &Plan,
+    print: PrintSpec,
+    style: Style,
+) -> io::Result<()> {
+    let terminal = out.is_terminal();
+    let url = match Url::parse(&plan.url) {
+        Ok(url) => url,
+        Err(err) => return writeln!(out, "(not a valid URL: {}: {err})", plan.url),
+    };
+    let header_refs: Vec<Header<'_>> = plan
+        .headers
+        .iter()
+        .map(|(n, v)| Header::new(n, v.as_bytes()))
+        .collect();
+    let framing = match &plan.body {
+        Body::None if request::method_expects_body(&plan.method) => BodyFraming::Length(0),
+        Body::None => BodyFraming::None,
+        Body::Bytes(bytes) => BodyFraming::Length(bytes.len() as u64),
+        Body::Stream(parts) => match BodyReader::open(parts).ok().and_then(|r| r.len) {
+            Some(len) => BodyFraming::Length(len),
+            None => BodyFraming::Chunked,
+        },
+    };
+    let spec = HeadSpec {
+        method: &plan.method,
+        url: &url,
+        headers: &header_refs,
+        auth: crate::run::engine_auth(plan),
+        body: framing,
+        content_type: None,
+        url_credentials: url.credentials(),
+        strip_credentials: false,
+    };
+    if print.request_head {
+        let mut head = vec![0u8; MAX_REQUEST_HEAD];
+        match request::write_head(&spec, &mut head) {
+            Ok(len) => output::print_head(out, &head[..len], style, terminal)?,
+            Err(err) => writeln!(out, "(request head not printable: {err})")?,
+        }
+    }
+    if print.request_body {
+        print_request_body(out, &plan.body, plan.content_type(), style)?;
+    }
+    Ok(())
 }

@@ -26,6 +26,17 @@ impl core::fmt::Debug for Auth<'_> {
 }
 
 impl Auth<'_> {
+    /// The `Authorization` value (`Basic ...`, `Bearer ...`), written into `out`: for callers
+    /// that carry the header themselves (mreq's `--device` frames).
+    pub fn header_value<'o>(&self, out: &'o mut [u8]) -> Result<&'o str> {
+        let mut cursor = Cursor::new(out);
+        self.write_value(&mut cursor)?;
+        let len = cursor.len();
+        let written = cursor.into_written();
+        // Only ASCII is written: "Basic " + base64, or "Bearer " + the (checked) token.
+        core::str::from_utf8(&written[..len]).map_err(|_| crate::Error::InvalidHeader)
+    }
+
     /// Writes the header value (without the name) into `out`.
     pub(crate) fn write_value(&self, out: &mut Cursor<'_>) -> Result<()> {
         match self {

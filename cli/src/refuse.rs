@@ -1,0 +1,125 @@
+//! No flag is silently dropped: a flag that has nothing to act on in the mode it meets (sending
+//! nothing with `--offline`, running on a board with `--device`, a file option without a file) is
+//! refused by name with exit 2. `cli/tests/flags.rs` walks every flag through every mode.
+
+use crate::args::Args;
+use crate::failure::{self, Failure};
+
+/// A flag as the user sees it, and whether it was given.
+type Given = (bool, &'static str);
+
+/// Flags that act on a connection or on a response: nothing to do when nothing is sent.
+fn exchange_flags(args: &Args) -> Vec<Given> {
+    vec![
+        (!args.output.is_empty(), "-o/--output"),
+        (args.remote_name, "-O/--remote-name"),
+        (args.download, "--download"),
+        (args.resume, "--continue"),
+        (args.follow, "-L/--follow"),
+        (args.max_redirects.is_some(), "--max-redirects"),
+        (args.insecure, "-k/--insecure"),
+        (!args.cacert.is_empty(), "--cacert"),
+        (args.timeout.is_some(), "--timeout"),
+        (args.connect_timeout.is_some(), "--connect-timeout"),
+        (args.include, "-i/--include"),
+        (args.check_status, "--check-status"),
+        (args.device.is_some(), "--device"),
+    ]
+}
+
+/// Flags the board's request shell cannot carry (yet).
+fn device_flags(args: &Args) -> Vec<Given> {
+    vec![
+        (!args.output.is_empty(), "-o/--output"),
+        (args.remote_name, "-O/--remote-name"),
+        (args.download, "--download"),
+        (args.resume, "--continue"),
+        (args.insecure, "-k/--insecure"),
+        (!args.cacert.is_empty(), "--cacert"),
+        (args.connect_timeout.is_some(), "--connect-timeout"),
+        (args.follow, "-L/--follow"),
+        (args.max_redirects.is_some(), "--max-redirects"),
+    ]
+}
+
+fn named(flags: Vec<Given>) -> Vec<&'static str> {
+    flags
+        .into_iter()
+        .filter_map(|(given, name)| given.then_some(name))
+        .collect()
+}
+
+fn refuse(message: String) -> Result<(), Failure> {
+    Err(Failure {
+        code: failure::USAGE,
+        message,
+    })
+}
+
+/// Checks the flags against the mode of the invocation, before anything is sent.
+pub fn check(args: &Args, urls: usize) -> Result<(), Failure> {
+    if args.offline {
+        let unused = named(exchange_flags(args));
+        if !unused.is_empty() {
+            return refuse(format!(
+                "--offline sends nothing, so {} has nothing to do",
+                unused.join(", ")
+            ));
+        }
+    }
+    if args.device.is_some() {
+        let unused = named(device_flags(args));
+        if !unused.is_empty() {
+            return refuse(format!(
+                "--device cannot do {} yet: the board's shell does not take it",
+                unused.join(", ")
+            ));
+        }
+        if urls > 1 {
+            return refuse(format!("--device takes one URL per call ({urls} given)"));
+        }
+    }
+    if args.max_redirects.is_some() && !args.follow {
+        return refuse("--max-redirects limits -L/--follow: give -L too".into());
+    }
+    if args.remote_name && !args.output.is_empty() {
+        return refuse("give -o FILE or -O (the name from the URL), not both".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn refused(words: &[&str]) -> Option<String> {
+        let args = Args::try_parse_from(std::iter::once("mreq").chain(words.iter().copied()))
+            .expect("parses");
+        check(&args, 1).err().map(|f| f.message)
+    }
+
+    #[test]
+    fn offline_refuses_what_needs_an_exchange() {
+        let message = refused(&["--offline", "-L", "--timeout", "3", "http://h/"]);
+        let message = message.expect("refused");
+        assert!(message.contains("-L/--follow") && message.contains("--timeout"));
+        assert_eq!(refused(&["--offline", "-H", "A: b", "http://h/"]), None);
+    }
+
+    #[test]
+    fn device_refuses_what_the_shell_cannot_carry() {
+        let message = refused(&["--device", "tcp:h:1", "-o", "f", "http://h/"]);
+        assert!(message.expect("refused").contains("-o/--output"));
+        assert_eq!(
+            refused(&["--device", "tcp:h:1", "-u", "a:b", "http://h/"]),
+            None
+        );
+    }
+
+    #[test]
+    fn lone_modifiers_are_refused() {
+        assert!(refused(&["--max-redirects", "3", "http://h/"]).is_some());
+        assert!(refused(&["-O", "-o", "f", "http://h/"]).is_some());
+    }
+}

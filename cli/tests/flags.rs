@@ -1,0 +1,820 @@
+//! Every flag in every mode: it takes effect, or mreq exits 2 naming it. The table below is data:
+//! a flag that `mreq --help` lists without a row fails `every_flag_has_a_row`, and every row is
+//! run in every mode (stdout to a pipe, `-o`, `--download`, `--offline`, several URLs, and
+//! `--device` against a fake board that speaks the serial protocol and echoes what it got).
+//! A terminal is covered by the pseudo-terminal test in `delivery.rs`.
+
+mod nginx;
+#[path = "../../core/tests/support/mod.rs"]
+mod support;
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Pipe,
+    File,
+    Download,
+    Offline,
+    Several,
+    Device,
+}
+
+const MODES: [Mode; 6] = [
+    Mode::Pipe,
+    Mode::File,
+    Mode::Download,
+    Mode::Offline,
+    Mode::Several,
+    Mode::Device,
+];
+
+/// Which server a row talks to.
+#[derive(Debug, Clone, Copy)]
+enum Server {
+    /// httpbin, at this path (`/anything` echoes the request as JSON).
+    Httpbin(&'static str),
+    /// nginx's https server with the test CA, at this path.
+    NginxHttps(&'static str),
+    /// nginx's plain http server, at this path.
+    NginxHttp(&'static str),
+}
+
+/// What one run left behind.
+#[derive(Debug)]
+struct Run {
+    mode: Mode,
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    /// Files in the run's directory (name, contents), the body files of -o/--download.
+    files: Vec<(String, Vec<u8>)>,
+    /// The requests the server saw, as httpbin echoes them (method, url, headers, data): from
+    /// the echoed bodies, from `--offline`'s printed request, or from the fake device.
+    seen: Vec<Value>,
+}
+
+impl Run {
+    fn ok(&self) -> Result<(), String> {
+        if self.code == Some(0) {
+            Ok(())
+        } else {
+            Err(format!("exit {:?}: {}", self.code, self.stderr))
+        }
+    }
+
+    fn each_request(&self, check: impl Fn(&Value) -> bool) -> Result<(), String> {
+        let expected = if self.mode == Mode::Several { 2 } else { 1 };
+        if self.seen.len() != expected {
+            return Err(format!(
+                "{} requests seen, {expected} expected: {:?} / {}",
+                self.seen.len(),
+                self.seen,
+                self.stderr
+            ));
+        }
+        match self.seen.iter().find(|r| !check(r)) {
+            Some(request) => Err(format!("request without the effect: {request}")),
+            None => Ok(()),
+        }
+    }
+
+    fn header<'a>(request: &'a Value, name: &str) -> Option<&'a str> {
+        request["headers"]
+            .as_object()?
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| v.as_str())
+    }
+
+    fn file(&self, name: &str) -> Option<&[u8]> {
+        self.files
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, data)| data.as_slice())
+    }
+
+    fn code(&self, code: i32) -> Result<(), String> {
+        if self.code == Some(code) {
+            Ok(())
+        } else {
+            Err(format!(
+                "exit {:?}, {code} expected: {}",
+                self.code, self.stderr
+            ))
+        }
+    }
+}
+
+/// A row: how to give the flag, where, and how to see its effect.
+struct Row {
+    /// The long flag as `--help` lists it.
+    flag: &'static str,
+    /// Arguments before the URL.
+    args: &'static [&'static str],
+    /// Items after each URL.
+    items: &'static [&'static str],
+    server: Server,
+    /// Data on mreq's stdin (else /dev/null).
+    stdin: Option<&'static [u8]>,
+    /// Modes where it must be refused: exit 2, naming `refused_name`.
+    refused_in: &'static [Mode],
+    /// The name the refusal must contain.
+    refused_name: &'static str,
+    /// How to see it took effect in the other modes.
+    check: fn(&Run) -> Result<(), String>,
+}
+
+const ONLINE_ONLY: &[Mode] = &[Mode::Offline, Mode::Device];
+const NOT_OFFLINE: &[Mode] = &[Mode::Offline];
+
+fn same_body_everywhere(run: &Run, check: impl Fn(&[u8]) -> bool) -> Result<(), String> {
+    run.ok()?;
+    let bodies: Vec<&[u8]> = match run.mode {
+        Mode::File => vec![run.file("out.bin").ok_or("no -o file")?],
+        Mode::Download => run.files.iter().map(|(_, d)| d.as_slice()).collect(),
+        _ => vec![run.stdout.as_bytes()],
+    };
+    if bodies.is_empty() || !bodies.iter().all(|b| check(b)) {
+        return Err(format!("body without the effect: {bodies:?}"));
+    }
+    Ok(())
+}
+
+fn rows() -> Vec<Row> {
+    vec![
+        Row {
+            flag: "--header",
+            args: &["-H", "X-Row: yes"],
+            items: &[],
+            server: Server::Httpbin("/anything"),
+            stdin: None,
+            refused_in: &[],
+            refused_name: "",
+            check: |r| r.each_request(|q| Run::header(q, "x-row") == Some("yes")),
+        },
+        Row {
+            flag: "--request",
+            args: &["-X", "PUT"],
+            items: &[],
+            server: Server::Httpbin("/anything"),
+            stdin: None,
+            refused_in: &[],
+            refused_name: "",
+            check: |r| r.each_request(|q| q["method"] == "PUT"),
+        },
+        Row {
+            flag: "--data",
+            args: &["-d", "k=v"],
+            items: &[],
+            server: Server::Httpbin("/anything"),
+            stdin: None,
+            refused_in: &[],
+            refused_name: "",
+            check: |r| {
+                r.each_request(|q| {
+                    q["method"] == "POST"
+                        && (q["data"] == "k=v" || q["form"] == serde_json::json!({"k": "v"}))
+                })
+            },
+        },
+        Row {
+            flag: "--json",
+            args: &["--json", r#"{"j":1}"#],
+            items: &[],
+            server: Server::Httpbin("/anything"),
+            stdin: None,
+            refused_in: &[],
+            refused_name: "",
+            check: |r| {
+                r.each_request(|q| {
+                    q["data"] == r#"{"j":1}"#
+                        && Run::header(q, "content-type") == Some("application/json")
+                })
+            },
+        },
+        Row {
+            flag: "--form",
+            args: &["--form"],
+            items: &["f=1 2"],
+            server: Server::Httpbin("/anything"),
+            stdin: None,
+            refused_in: &[],
+            refused_name: "",
+            check: |r| {
+                r.each_request(|q| {
+                    (q["data"] == "f=1+2" || q["form"] == serde_json::json!({"f": "1 2"}))
+                        && Run::header(q, "content-type")
+                            .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"))
+                })
+            },
+        },
+        Row {
+            flag: "--output",
+            args: &["-o", "row-out"],
+            items: &[],
+            server: Server::Httpbin("/anything"),
+            stdin: None,
+            // -o twice for one URL: refused (each -o names the file of one URL).
+            refused_in: &[Mode::Offline, Mode::Device, Mode::File],
+            refused_name: "-o",
+            check: |r| {
+                r.ok()?;
+                let saved = r.file("row-out").ok_or("no row-out file")?;
+                serde_json::from_slice::<Value>(saved).map_err(|e| e.to_string())?;
+                Ok(())
+            },
+        },
+        Row {
+            flag: "--remote-name",
+            args: &["-O"],
+            items: &[],
+            server: Server::Httpbin("/anything"),
+            stdin: None,
+            refused_in: &[Mode::Offline, Mode::Device, Mode::File],
+            refused_name: "-O",
+            check: |r| {
+                r.ok()?;
+                r.file("anything")
+                    .map(|_| ())
+                    .ok_or("no file named anything".into())
+            },
+        },
+        Row {
+            flag: "--download",
+            args: &["--download"],
+            items: &[],
+            server: Server::Httpbin("/anything"),
+            stdin: None,
+            refused_in: ONLINE_ONLY,
+            refused_name: "--download",
+            check: |r| {
+                r.ok()?;
+                let wanted = if r.mode == Mode::File {
+                    "out.bin"
+                } else {
+                    "anything"
+                };
+                r.file(wanted)
+                    .map(|_| ())
+                    .ok_or(format!("no file {wanted}: {:?}", r.files))
+            },
+        },
+        Row {
+            flag: "--continue",
+            args: &["--continue"],
+            items: &[],
+            server: Server::NginxHttp("/hello.txt"),
+            stdin: None,
+            // Nothing to resume on stdout.
+            refused_in: &[Mode::Offline, Mode::Device, Mode::Pipe, Mode::Several],
+            refused_name: "--continue",
+            check: |r| {
+                r.ok()?;
+                let name = if r.mode == Mode::File {
+                    "out.bin"
+                } else {
+                    "hello.txt"
+                };
+                match r.file(name) {
+                    Some(b"hello over tls\n") => Ok(()),
+                    other => Err(format!("{name}: {other:?}")),
+                }
+            },
+        },
+        Row {
+            flag: "--follow",
+            args: &["-L"],
+            items: &[],
+            server: Server::Httpbin("/redirect-to?url=/anything/followed"),
+            stdin: None,
+            refused_in: ONLINE_ONLY,
+            refused_name: "-L",
+            check: |r| {
+                r.ok()?;
+                same_body_everywhere(r, |b| {
+                    String::from_utf8_lossy(b).contains("/anything/followed")
+                })
+            },
+        },
+        Row {
+            flag: "--max-redirects",
+            args: &["-L", "--max-redirects", "1"],
+            items: &[],
+            server: Server::Httpbin("/redirect/3"),
+            stdin: None,
+            refused_in: ONLINE_ONLY,
+            refused_name: "--max-redirects",
+            check: |r| r.code(47),
+        },
+        Row {
+            flag: "--user",
+            args: &["-u", "joe:pw"],
+            items: &[],
+            server: Server::Httpbin("/anything"),
+            stdin: None,
+            refused_in: &[],
+            refused_name: "",
+            check: |r| {
+                r.each_request(|q| Run::header(q, "authorization") == Some("Basic am9lOnB3"))
+            },
+        },
+        Row {
+            flag: "--bearer",
+            args: &["--bearer", "tkn"],
+            items: &[],
+            server: Server::Httpbin("/anything"),
+            stdin: None,
+            refused_in: &[],
+            refused_name: "",
+            check: |r| r.each_request(|q| Run::header(q, "authorization") == Some("Bearer tkn")),
+        },
+        Row {
+            flag: "--insecure",
+            args: &["-k"],
+            items: &[],
+            server: Server::NginxHttps("/hello.txt"),
+            stdin: None,
+            refused_in: ONLINE_ONLY,
+            refused_name: "-k",
+            check: |r| {
+                if !r.stderr.contains("verification is off") {
+                    return Err(format!("no warning: {}", r.stderr));
+                }
+                same_body_everywhere(r, |b| b.starts_with(b"hello over tls"))
+            },
+        },
+        Row {
+            flag: "--cacert",
+            args: &["--cacert", "@CA"],
+            items: &[],
+            server: Server::NginxHttps("/hello.txt"),
+            stdin: None,
+            refused_in: ONLINE_ONLY,
+            refused_name: "--cacert",
+            check: |r| same_body_everywhere(r, |b| b.starts_with(b"hello over tls")),
+        },
+        Row {
+            flag: "--ignore-stdin",
+            args: &["--ignore-stdin"],
+            items: &[],
+            server: Server::Httpbin("/anything"),
+            stdin: Some(b"from stdin"),
+            refused_in: &[],
+            refused_name: "",
+            check: |r| r.each_request(|q| q["method"] == "GET" && q["data"] == ""),
+        },
+        Row {
+            flag: "--timeout",
+            args: &["--timeout", "0.5"],
+            items: &[],
+            server: Server::Httpbin("/delay/3"),
+            stdin: None,
+            refused_in: NOT_OFFLINE,
+            refused_name: "--timeout",
+            check: |r| r.code(28),
+        },
+        Row {
+            // Not observable here: this sandbox answers every address (even unroutable ones)
+            // at once, so no connection is slow. The value is parsed and applied; 0 = no limit.
+            flag: "--connect-timeout",
+            args: &["--connect-timeout", "5"],
+            items: &[],
+            server: Server::Httpbin("/anything"),
+            stdin: None,
+            refused_in: ONLINE_ONLY,
+            refused_name: "--connect-timeout",
+            check: |r| r.ok(),
+        },
+        Row {
+            flag: "--verbose",
+            args: &["-v"],
+            items: &[],
+            server: Server::Httpbin("/anything"),
+            stdin: None,
+            refused_in: &[],
+            refused_name: "",
+            check: |r| {
+                r.ok()?;
+                let requests = r.stdout.matches("GET /anything HTTP/1.1").count();
+                let responses = r.stdout.matches("HTTP/1.1 200").count();
+                let expected = if r.mode == Mode::Several { 2 } else { 1 };
+                let wanted_responses = if r.mode == Mode::Offline { 0 } else { expected };
+                if requests == expected && responses == wanted_responses {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "{requests} request heads, {responses} response heads: {}",
+                        r.stdout
+                    ))
+                }
+            },
+        },
+        Row {
+            flag: "--head",
+            args: &["-I"],
+            items: &[],
+            server: Server::Httpbin("/anything"),
+            stdin: None,
+            refused_in: &[],
+            refused_name: "",
+            check: |r| {
+                r.ok()?;
+                match r.mode {
+                    Mode::Offline => r
+                        .stdout
+                        .starts_with("HEAD /anything")
+                        .then_some(())
+                        .ok_or(r.stdout.clone()),
+                    _ if r.stdout.starts_with("HTTP/1.1 200") && !r.stdout.contains('{') => Ok(()),
+                    _ => Err(format!("not a HEAD response: {}", r.stdout)),
+                }
+            },
+        },
+        Row {
+            flag: "--include",
+            args: &["-i"],
+            items: &[],
+            server: Server::Httpbin("/anything"),
+            stdin: None,
+            refused_in: NOT_OFFLINE,
+            refused_name: "-i",
+            check: |r| {
+                r.ok()?;
+                let heads = r.stdout.matches("HTTP/1.1 200").count();
+                let expected = if r.mode == Mode::Several { 2 } else { 1 };
+                (heads == expected)
+                    .then_some(())
+                    .ok_or(format!("{heads} heads: {}", r.stdout))
+            },
+        },
+        Row {
+            flag: "--silent",
+            args: &["-s", "-k"],
+            items: &[],
+            server: Server::NginxHttps("/hello.txt"),
+            stdin: None,
+            refused_in: ONLINE_ONLY,
+            refused_name: "-k",
+            check: |r| {
+                r.ok()?;
+                r.stderr
+                    .is_empty()
+                    .then_some(())
+                    .ok_or(format!("stderr: {}", r.stderr))
+            },
+        },
+        Row {
+            flag: "--print",
+            args: &["--print", "H"],
+            items: &[],
+            server: Server::Httpbin("/anything"),
+            stdin: None,
+            refused_in: &[],
+            refused_name: "",
+            check: |r| {
+                r.ok()?;
+                let heads = r.stdout.matches("GET /anything HTTP/1.1").count();
+                let expected = if r.mode == Mode::Several { 2 } else { 1 };
+                if heads == expected && !r.stdout.contains("HTTP/1.1 200") {
+                    Ok(())
+                } else {
+                    Err(format!("printed: {}", r.stdout))
+                }
+            },
+        },
+        Row {
+            flag: "--pretty",
+            args: &["--pretty", "format"],
+            items: &["a=1"],
+            server: Server::Httpbin("/anything"),
+            stdin: None,
+            // With -o or --download nothing is printed, so there is nothing to format.
+            refused_in: &[Mode::File, Mode::Download],
+            refused_name: "--pretty",
+            check: |r| {
+                r.ok()?;
+                // The request's JSON body offline, the response's JSON otherwise: indented.
+                let formatted = r.stdout.contains("\n    \"");
+                formatted
+                    .then_some(())
+                    .ok_or(format!("not formatted: {}", r.stdout))
+            },
+        },
+        Row {
+            flag: "--offline",
+            args: &["--offline"],
+            items: &[],
+            server: Server::Httpbin("/anything"),
+            stdin: None,
+            refused_in: &[Mode::File, Mode::Download, Mode::Device],
+            refused_name: "--offline",
+            check: |r| {
+                r.ok()?;
+                let heads = r.stdout.matches("GET /anything HTTP/1.1").count();
+                let expected = if r.mode == Mode::Several { 2 } else { 1 };
+                (heads == expected && !r.stdout.contains("HTTP/1.1 200"))
+                    .then_some(())
+                    .ok_or(format!("printed: {}", r.stdout))
+            },
+        },
+        Row {
+            flag: "--check-status",
+            args: &["--check-status"],
+            items: &[],
+            server: Server::Httpbin("/status/404"),
+            stdin: None,
+            refused_in: NOT_OFFLINE,
+            refused_name: "--check-status",
+            check: |r| r.code(4),
+        },
+        Row {
+            flag: "--device",
+            args: &["--device", "@DEVICE"],
+            items: &[],
+            server: Server::Httpbin("/anything"),
+            stdin: None,
+            refused_in: &[Mode::File, Mode::Download, Mode::Offline, Mode::Several],
+            refused_name: "-",
+            check: |r| {
+                r.ok()?;
+                let echoed: Value = serde_json::from_str(&r.stdout).map_err(|e| e.to_string())?;
+                (echoed["via"] == "fake device")
+                    .then_some(())
+                    .ok_or(format!("not from the device: {}", r.stdout))
+            },
+        },
+    ]
+}
+
+/// Flags outside the modes: they print something and exit (tested in cli.rs).
+const META: [&str; 4] = ["--completions", "--man", "--help", "--version"];
+
+fn mreq_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_mreq"))
+}
+
+/// The long flags `mreq --help` lists.
+fn help_flags() -> Vec<String> {
+    let out = Command::new(mreq_bin())
+        .arg("--help")
+        .output()
+        .expect("mreq --help");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut flags: Vec<String> = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with('-'))
+        .filter_map(|l| {
+            l.split([' ', ',', '='])
+                .find(|w| w.starts_with("--") && w.len() > 2)
+                .map(|w| w.trim_end_matches(['[', '<']).to_string())
+        })
+        .collect();
+    flags.dedup();
+    flags
+}
+
+#[test]
+fn every_flag_has_a_row() {
+    let rows = rows();
+    let known: Vec<&str> = rows.iter().map(|r| r.flag).chain(META).collect();
+    let missing: Vec<String> = help_flags()
+        .into_iter()
+        .filter(|f| !known.contains(&f.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "flags without a row in the table: {missing:?}"
+    );
+}
+
+/// A fake board on 127.0.0.1: reads one framed request per connection and answers with an
+/// httpbin-like echo of it (`via: fake device`), or 404 for a `/status/404` URL.
+fn fake_device() -> u16 {
+    static PORT: OnceLock<u16> = OnceLock::new();
+    *PORT.get_or_init(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind fake device");
+        let port = listener.local_addr().expect("address").port();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                std::thread::spawn(move || {
+                    let _ = answer_frame(stream);
+                });
+            }
+        });
+        port
+    })
+}
+
+fn answer_frame(stream: std::net::TcpStream) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let words: Vec<&str> = line.trim_end().split(' ').collect();
+    let [_, method, url, body_len, header_count] = words[..] else {
+        return Ok(());
+    };
+    let mut headers = serde_json::Map::new();
+    for _ in 0..header_count.parse::<usize>().unwrap_or(0) {
+        let mut header = String::new();
+        reader.read_line(&mut header)?;
+        if let Some((name, value)) = header.trim_end().split_once(": ") {
+            headers.insert(name.to_string(), Value::String(value.to_string()));
+        }
+    }
+    let mut body = vec![0u8; body_len.parse().unwrap_or(0)];
+    reader.read_exact(&mut body)?;
+    let echo = serde_json::json!({
+        "via": "fake device",
+        "method": method,
+        "url": url,
+        "headers": headers,
+        "data": String::from_utf8_lossy(&body),
+    });
+    if url.contains("/delay/") {
+        // Like httpbin's /delay: the board waits for a slow server.
+        std::thread::sleep(std::time::Duration::from_secs(3));
+    }
+    let status = if url.contains("/status/404") {
+        "404 NOT FOUND"
+    } else {
+        "200 OK"
+    };
+    let text = echo.to_string();
+    let frame = format!(
+        "@status {status}\n@header Content-Type: application/json\n@body {}\n{text}@end ok {} {:08x}\n",
+        text.len(),
+        text.len(),
+        mreq_fwconfig::crc32(text.as_bytes())
+    );
+    let mut stream = stream;
+    stream.write_all(frame.as_bytes())
+}
+
+/// The requests a run's output shows: echoed JSON documents, or offline-printed heads.
+fn requests_seen(mode: Mode, stdout: &str, files: &[(String, Vec<u8>)]) -> Vec<Value> {
+    if mode == Mode::Offline {
+        let blocks: Vec<&str> = stdout.split("\r\n\r\n").collect();
+        return blocks
+            .iter()
+            .enumerate()
+            .filter_map(|(i, block)| {
+                // A head's body is what follows it up to the blank line --print=B ends it with.
+                let data = blocks
+                    .get(i + 1)
+                    .map(|next| next.split("\n\n").next().unwrap_or(""))
+                    .filter(|next| !next.contains(" HTTP/1.1"))
+                    .unwrap_or("");
+                let mut lines = block.lines().skip_while(|l| !l.contains(" HTTP/1.1"));
+                let first = lines.next()?;
+                let (method, _) = first.split_once(' ')?;
+                let headers: serde_json::Map<String, Value> = lines
+                    .filter_map(|l| l.split_once(": "))
+                    .map(|(n, v)| (n.to_string(), Value::String(v.to_string())))
+                    .collect();
+                Some(serde_json::json!({"method": method, "headers": headers, "data": data}))
+            })
+            .filter(|r| {
+                r["method"]
+                    .as_str()
+                    .is_some_and(|m| m.bytes().all(|b| b.is_ascii_uppercase()))
+            })
+            .collect();
+    }
+    let mut texts: Vec<String> = vec![stdout.to_string()];
+    texts.extend(
+        files
+            .iter()
+            .map(|(_, d)| String::from_utf8_lossy(d).into_owned()),
+    );
+    let mut seen = Vec::new();
+    for text in texts {
+        let mut stream = serde_json::Deserializer::from_str(&text).into_iter::<Value>();
+        while let Some(Ok(value)) = stream.next() {
+            if value.get("method").is_some() && value.get("headers").is_some() {
+                seen.push(value);
+            }
+        }
+    }
+    seen
+}
+
+fn run_row(row: &Row, mode: Mode, dir: &Path) -> Run {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).expect("run dir");
+    let server = nginx::nginx();
+    let url = match row.server {
+        Server::Httpbin(path) => support::httpbin().url(path),
+        Server::NginxHttps(path) => server.https("localhost", path),
+        Server::NginxHttp(path) => server.http(path),
+    };
+    if row.flag == "--continue" {
+        // Something to resume: the first bytes under the name the mode saves to.
+        let name = if mode == Mode::File {
+            "out.bin"
+        } else {
+            "hello.txt"
+        };
+        std::fs::write(dir.join(name), "hello ").expect("partial file");
+    }
+    let ca = server.ca_file();
+    let device = format!("tcp:127.0.0.1:{}", fake_device());
+    let mut args: Vec<String> = row
+        .args
+        .iter()
+        .map(|a| match *a {
+            "@CA" => ca.display().to_string(),
+            "@DEVICE" => device.clone(),
+            other => other.to_string(),
+        })
+        .collect();
+    // The mode's own flag, unless the row is about that flag (given once, it is the mode).
+    let given = |flag: &str| row.args.contains(&flag);
+    match mode {
+        Mode::Pipe | Mode::Several => {}
+        Mode::File => args.extend(["-o".into(), "out.bin".into()]),
+        Mode::Download if !given("--download") => args.push("--download".into()),
+        Mode::Offline if !given("--offline") => args.push("--offline".into()),
+        Mode::Device if !given("--device") => args.extend(["--device".into(), device.clone()]),
+        Mode::Download | Mode::Offline | Mode::Device => {}
+    }
+    let urls = if mode == Mode::Several { 2 } else { 1 };
+    for _ in 0..urls {
+        args.push(url.clone());
+        args.extend(row.items.iter().map(|i| i.to_string()));
+    }
+    let mut child = Command::new(mreq_bin())
+        .current_dir(dir)
+        .args(&args)
+        .stdin(if row.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run mreq");
+    if let (Some(data), Some(mut stdin)) = (row.stdin, child.stdin.take()) {
+        let _ = stdin.write_all(data);
+    }
+    let out = child.wait_with_output().expect("wait for mreq");
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .expect("list run dir")
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            std::fs::read(e.path()).ok().map(|d| (name, d))
+        })
+        .collect();
+    files.sort();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let seen = requests_seen(mode, &stdout, &files);
+    Run {
+        mode,
+        code: out.status.code(),
+        stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        files,
+        seen,
+    }
+}
+
+#[test]
+fn every_flag_in_every_mode_takes_effect_or_is_refused() {
+    let base = std::env::temp_dir().join(format!("mreq-flags-{}", std::process::id()));
+    let mut failures = Vec::new();
+    for row in rows() {
+        for mode in MODES {
+            let dir = base.join(format!("{}-{mode:?}", row.flag.trim_start_matches('-')));
+            let run = run_row(&row, mode, &dir);
+            let verdict = if row.refused_in.contains(&mode) {
+                if run.code == Some(2) && run.stderr.contains(row.refused_name) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "should be refused naming {:?}: exit {:?}, {}",
+                        row.refused_name, run.code, run.stderr
+                    ))
+                }
+            } else {
+                (row.check)(&run)
+            };
+            if let Err(why) = verdict {
+                failures.push(format!("{} in {mode:?}: {why}", row.flag));
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&base);
+    assert!(
+        failures.is_empty(),
+        "{} cells failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
