@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # mreq vs curl, side by side in one run, against nginx on 127.0.0.1 (started and stopped here):
 #   - 200 sequential small GETs (wall time, process start included)
-#   - a 1 GiB download to /dev/null and to a file (throughput; peak RSS from /usr/bin/time)
+#   - a 1 GiB download to /dev/null, -o file, a pipe, > file and >> file (throughput; peak RSS
+#     from /usr/bin/time); every one that keeps bytes is checked with SHA-256 against the source
 # Usage: scripts/bench-cli.sh [SIZE_MIB]   (default 1024). Figures go in README.md, never in tests.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -52,25 +53,45 @@ small_gets() { # name command...
     local name=$1; shift
     local start end
     start=$(date +%s.%N)
-    for _ in $(seq 200); do "$@" > /dev/null; done
+    for _ in $(seq 200); do "$@" > /dev/null < /dev/null; done
     end=$(date +%s.%N)
     python3 -c "t=$end-$start; print(f'small GET x200  {\"$name\":5}  total {t:6.3f} s   per request {t/200*1000:6.2f} ms')"
 }
 
-download() { # name label command...
+download() { # name label command...   (the command's own exit status must be 0)
     local name=$1 label=$2; shift 2
     local out
-    out=$( { /usr/bin/time -f "%e %M" "$@" > /dev/null; } 2>&1 | tail -1)
-    python3 -c "e,m='$out'.split(); e=float(e); print(f'{\"$label\":22} {\"$name\":5}  {$SIZE_MIB/e:8.0f} MiB/s  ({e:5.2f} s)  peak RSS {int(m)/1024:6.1f} MiB')"
+    out=$( { /usr/bin/time -f "%e %M %x" "$@" > /dev/null; } 2>&1 | tail -1)
+    python3 -c "e,m,x='$out'.split(); e=float(e); print(f'{\"$label\":24} {\"$name\":5}  {$SIZE_MIB/e:8.0f} MiB/s  ({e:5.2f} s)  peak RSS {int(m)/1024:6.1f} MiB' + ('' if x == '0' else f'  EXIT {x}'))"
 }
 
+# Every timed download that leaves bytes behind is checked against the source: a fast wrong
+# answer is not a result. (/dev/null keeps nothing to check; its exit status is.)
+SOURCE_SHA=$(sha256sum "$DIR/www/big.bin" | cut -d' ' -f1)
+check() { # file label [bytes to skip]
+    local got
+    got=$(tail -c +"$((${3:-0} + 1))" "$1" | sha256sum | cut -d' ' -f1)
+    if [ "$got" != "$SOURCE_SHA" ]; then
+        echo "MISMATCH: $2 (sha256 $got, source $SOURCE_SHA)"
+        exit 1
+    fi
+    rm -f "$1"
+}
+
+OUT=$DIR/out.bin
 small_gets curl curl -s "$BASE/small.json"
 small_gets mreq "$MREQ" "$BASE/small.json"
-download curl "download -> /dev/null" curl -s -o /dev/null "$BASE/big.bin"
-download mreq "download -> /dev/null" "$MREQ" -o /dev/null "$BASE/big.bin"
-download curl "download -> pipe" sh -c "curl -s '$BASE/big.bin' | cat > /dev/null"
-download mreq "download -> pipe" sh -c "'$MREQ' '$BASE/big.bin' | cat > /dev/null"
-download curl "download -> file" curl -s -o "$DIR/out-curl.bin" "$BASE/big.bin"
-rm -f "$DIR/out-curl.bin"
-download mreq "download -> file" "$MREQ" -o "$DIR/out-mreq.bin" "$BASE/big.bin"
-cmp -s "$DIR/out-mreq.bin" "$DIR/www/big.bin" && echo "mreq's file matches the source" || { echo "MISMATCH"; exit 1; }
+for tool in curl mreq; do
+    if [ $tool = curl ]; then get="curl -s"; else get="'$MREQ'"; fi
+    download $tool "download -> /dev/null" sh -c "$get -o /dev/null '$BASE/big.bin'"
+    download $tool "download -> -o file" sh -c "$get -o '$OUT' '$BASE/big.bin'"
+    check "$OUT" "$tool -o file"
+    download $tool "download -> pipe" sh -c "$get '$BASE/big.bin' | cat > '$OUT'"
+    check "$OUT" "$tool pipe"
+    download $tool "download -> > file" sh -c "$get '$BASE/big.bin' > '$OUT'"
+    check "$OUT" "$tool > file"
+    echo prefix > "$OUT"
+    download $tool "download -> >> file" sh -c "$get '$BASE/big.bin' >> '$OUT'"
+    check "$OUT" "$tool >> file" 7
+done
+echo "every download above matches the source (sha256 $SOURCE_SHA)"

@@ -8,7 +8,7 @@ use std::path::PathBuf;
     name = "mreq",
     version,
     about = "HTTP client for people and scripts: curl and HTTPie habits both work",
-    after_help = "ITEMS (HTTPie style):\n  Name:Value   request header          Name:        remove a default header\n  Name;        header with an empty value\n  key=value    string field            key:=json    raw JSON field\n  key==value   query parameter         field@path   file field (multipart with --form)\n  key=@path    field from a file       key:=@path   JSON field from a file\n  @path        request body from a file\n\nFields become a JSON object, or a form with --form.\n\nEXIT CODES:\n  0 success           1 other error (files, output)   2 usage error\n  3/4/5 response was 3xx/4xx/5xx (only with --check-status)\n  6 DNS failure       7 connection failure            8 malformed response (protocol)\n  28 timeout          35 TLS failure                  47 too many redirects\n  52 connection closed without a response    56 connection failed while receiving\n  60 TLS certificate verification failed"
+    after_help = crate::failure::after_help()
 )]
 pub struct Args {
     /// [METHOD] URL [ITEM...], repeated for several requests: the method is optional (GET, or

@@ -27,7 +27,7 @@ const BAUD: u32 = 115_200;
 fn open(port: &str, timeout: Duration) -> Result<Box<dyn Line>, Failure> {
     if let Some(address) = port.strip_prefix("tcp:") {
         let stream = TcpStream::connect(address).map_err(|e| Failure {
-            code: 7,
+            code: failure::CONNECT,
             message: format!("could not connect to device {address}: {e}"),
         })?;
         stream
@@ -47,7 +47,7 @@ fn open(port: &str, timeout: Duration) -> Result<Box<dyn Line>, Failure> {
                 _ => "",
             };
             Failure {
-                code: 7,
+                code: failure::CONNECT,
                 message: format!("could not open {port}: {e}{hint}"),
             }
         })?;
@@ -143,11 +143,11 @@ pub fn decode_response(
 ) -> Result<DeviceResponse, Failure> {
     let lost = |e: io::Error| match e.kind() {
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Failure {
-            code: 28,
+            code: failure::TIMEOUT,
             message: "the device did not answer in time (--timeout)".into(),
         },
         _ => Failure {
-            code: 56,
+            code: failure::RECEIVE,
             message: format!("lost the device: {e}"),
         },
     };
@@ -157,7 +157,7 @@ pub fn decode_response(
         line.clear();
         if reader.read_until(b'\n', &mut line).map_err(lost)? == 0 {
             return Err(Failure {
-                code: 52,
+                code: failure::EMPTY_REPLY,
                 message: "the device closed the connection before @end".into(),
             });
         }
@@ -196,7 +196,7 @@ pub fn decode_response(
 
 fn protocol(line: &str) -> Failure {
     Failure {
-        code: 8,
+        code: failure::PROTOCOL,
         message: format!("unexpected frame from the device: {line}"),
     }
 }
@@ -207,7 +207,7 @@ fn check_summary(summary: &str, body: &[u8]) -> Result<(), Failure> {
     let crc_ok = u32::from_str_radix(crc, 16).is_ok_and(|c| c == mreq_fwconfig::crc32(body));
     if len.parse::<usize>().ok() != Some(body.len()) || !crc_ok {
         return Err(Failure {
-            code: 56,
+            code: failure::RECEIVE,
             message: format!(
                 "body damaged on the serial line (device sent {summary}, got {} bytes)",
                 body.len()
@@ -221,21 +221,21 @@ fn check_summary(summary: &str, body: &[u8]) -> Result<(), Failure> {
 fn error_code(message: &str) -> u8 {
     let starts = |p: &str| message.starts_with(p);
     if starts("could not resolve") {
-        6
+        failure::DNS
     } else if starts("could not connect") {
-        7
+        failure::CONNECT
     } else if starts("timed out") {
-        28
+        failure::TIMEOUT
     } else if starts("TLS certificate") {
-        60
+        failure::CERTIFICATE
     } else if starts("TLS") {
-        35
+        failure::TLS
     } else if starts("too many redirects") || starts("refused redirect") {
-        47
+        failure::REDIRECTS
     } else if starts("invalid") || starts("unsupported URL") {
         failure::USAGE
     } else {
-        8
+        failure::PROTOCOL
     }
 }
 
@@ -260,7 +260,7 @@ pub fn run(port: &str, args: &Args, plans: &[Plan], out: &mut Stdout) -> Result<
     line.write_all(&request)
         .and_then(|()| line.flush())
         .map_err(|e| Failure {
-            code: 56,
+            code: failure::RECEIVE,
             message: format!("could not send to the device: {e}"),
         })?;
     let response = decode_response(&mut BufReader::new(line), &mut |warning| {

@@ -5,6 +5,24 @@ use mreq_core::Error;
 
 pub const USAGE: u8 = 2;
 pub const OTHER: u8 = 1;
+/// curl's CURLE_COULDNT_RESOLVE_HOST.
+pub const DNS: u8 = 6;
+/// curl's CURLE_COULDNT_CONNECT.
+pub const CONNECT: u8 = 7;
+/// curl's CURLE_WEIRD_SERVER_REPLY: a malformed or truncated response.
+pub const PROTOCOL: u8 = 8;
+/// curl's CURLE_OPERATION_TIMEDOUT.
+pub const TIMEOUT: u8 = 28;
+/// curl's CURLE_SSL_CONNECT_ERROR.
+pub const TLS: u8 = 35;
+/// curl's CURLE_TOO_MANY_REDIRECTS (also a refused redirect).
+pub const REDIRECTS: u8 = 47;
+/// curl's CURLE_GOT_NOTHING.
+pub const EMPTY_REPLY: u8 = 52;
+/// curl's CURLE_RECV_ERROR.
+pub const RECEIVE: u8 = 56;
+/// curl's CURLE_PEER_FAILED_VERIFICATION.
+pub const CERTIFICATE: u8 = 60;
 /// curl's CURLE_WRITE_ERROR: the output (stdout, the download file) could not be written.
 pub const WRITE_ERROR: u8 = 23;
 /// curl's CURLE_READ_ERROR: a local file (a request body) could not be read.
@@ -13,6 +31,68 @@ pub const READ_ERROR: u8 = 26;
 pub const RANGE_ERROR: u8 = 33;
 /// curl's CURLE_SSL_CACERT_BADFILE: a --cacert file that cannot be read or holds no certificate.
 pub const BAD_CACERT: u8 = 77;
+
+/// Every exit status mreq gives, with its meaning: the one table `--help` prints and the README
+/// repeats (a test keeps them in step). curl's numbers where curl has one.
+pub const EXIT_CODES: [(u8, &str); 19] = [
+    (
+        0,
+        "success (also when stdout's reader goes away, as in mreq URL | head)",
+    ),
+    (OTHER, "other error"),
+    (
+        USAGE,
+        "usage: bad flags, items or URL; flags that disagree or have nothing to act on",
+    ),
+    (
+        3,
+        "the response was 3xx (with --check-status; downloads always)",
+    ),
+    (
+        4,
+        "the response was 4xx (with --check-status; downloads always)",
+    ),
+    (
+        5,
+        "the response was 5xx (with --check-status; downloads always)",
+    ),
+    (DNS, "the host name could not be resolved"),
+    (CONNECT, "the connection could not be established"),
+    (PROTOCOL, "malformed response"),
+    (WRITE_ERROR, "the output could not be written"),
+    (
+        READ_ERROR,
+        "a local file for the request body could not be read",
+    ),
+    (TIMEOUT, "timed out"),
+    (RANGE_ERROR, "--continue: the server refused the range"),
+    (TLS, "TLS handshake failed"),
+    (
+        REDIRECTS,
+        "too many redirects, or a refused redirect (https to http)",
+    ),
+    (
+        EMPTY_REPLY,
+        "the server closed the connection without a response",
+    ),
+    (RECEIVE, "the connection failed while receiving"),
+    (CERTIFICATE, "the server's TLS certificate is not trusted"),
+    (
+        BAD_CACERT,
+        "a --cacert file cannot be read or holds no certificate",
+    ),
+];
+
+/// The text after `--help`'s options: items, several URLs, exit codes.
+pub fn after_help() -> String {
+    let mut text = String::from(
+        "ITEMS (HTTPie style):\n  Name:Value   request header          Name:        remove a default header\n  Name;        header with an empty value\n  key=value    string field            key:=json    raw JSON field\n  key==value   query parameter         field@path   file field (multipart with --form)\n  key=@path    field from a file       key:=@path   JSON field from a file\n  @path        request body from a file (streamed; a pipe is sent chunked)\n\nFields become a JSON object, or a form with --form. A piped stdin is the body when none is\ngiven (--ignore-stdin turns that off).\n\nSEVERAL URLS: mreq URL1 [ITEM...] [METHOD] URL2 [ITEM...] ... runs them in order on one\nconnection per origin; flags apply to every URL, items to the URL before them, each -o to the\nnext URL; the exit status is the first failure's.\n\nEXIT CODES:\n",
+    );
+    for (code, meaning) in EXIT_CODES {
+        text.push_str(&format!("  {code:>3}  {meaning}\n"));
+    }
+    text
+}
 
 /// An error that ends the program: the line to print and the exit code.
 #[derive(Debug)]
@@ -39,22 +119,22 @@ impl Failure {
     /// Describes an engine error for a request to `host` (`host:port`).
     pub fn from_engine(err: &Error, host: &str, tls: Option<&TlsFailure>) -> Self {
         let (code, message) = match err {
-            Error::Dns => (6, format!("could not resolve host {host}")),
-            Error::Connect(kind) => (7, format!("could not connect to {host}: {}", kind_words(*kind))),
-            Error::Timeout => (28, format!("timed out talking to {host}")),
+            Error::Dns => (DNS, format!("could not resolve host {host}")),
+            Error::Connect(kind) => (CONNECT, format!("could not connect to {host}: {}", kind_words(*kind))),
+            Error::Timeout => (TIMEOUT, format!("timed out talking to {host}")),
             Error::Tls => match tls {
-                Some(f) if f.certificate => (60, format!("TLS certificate of {host} not trusted: {} (use --cacert FILE, or --insecure)", f.message)),
-                Some(f) => (35, format!("TLS with {host} failed: {}", f.message)),
-                None => (35, format!("TLS with {host} failed")),
+                Some(f) if f.certificate => (CERTIFICATE, format!("TLS certificate of {host} not trusted: {} (use --cacert FILE, or --insecure)", f.message)),
+                Some(f) => (TLS, format!("TLS with {host} failed: {}", f.message)),
+                None => (TLS, format!("TLS with {host} failed")),
             },
-            Error::TooManyRedirects(_) | Error::InsecureRedirect(_) | Error::RedirectWithoutLocation => (47, format!("{err} (from {host})")),
-            Error::Io(kind) => (56, format!("connection to {host} failed: {}", kind_words(*kind))),
-            Error::ConnectionClosed => (52, format!("{host} closed the connection without a complete response")),
+            Error::TooManyRedirects(_) | Error::InsecureRedirect(_) | Error::RedirectWithoutLocation => (REDIRECTS, format!("{err} (from {host})")),
+            Error::Io(kind) => (RECEIVE, format!("connection to {host} failed: {}", kind_words(*kind))),
+            Error::ConnectionClosed => (EMPTY_REPLY, format!("{host} closed the connection without a complete response")),
             Error::UnsupportedScheme | Error::InvalidUrl(_) | Error::InvalidMethod | Error::InvalidHeader => (USAGE, err.to_string()),
             Error::RequestBodyRead => (READ_ERROR, format!("{err} (sending to {host})")),
             Error::RequestBodyLength => (READ_ERROR, format!("{err} (sending to {host}; did the file change while it was sent?)")),
             Error::BodyNotReplayable => (OTHER, format!("{host} redirected with 307/308, which needs the request body again, but it came from a pipe and cannot be read twice (save it to a file and use @FILE)")),
-            _ => (8, format!("malformed response from {host}: {err}")),
+            _ => (PROTOCOL, format!("malformed response from {host}: {err}")),
         };
         Failure { code, message }
     }
@@ -82,5 +162,30 @@ pub fn status_code(status: u16) -> Option<u8> {
         400..=499 => Some(4),
         500..=599 => Some(5),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_readme_lists_every_exit_code() {
+        let readme = include_str!("../../README.md");
+        for (code, _) in EXIT_CODES {
+            let row = if code == 3 {
+                "| 3 / 4 / 5 |".to_string()
+            } else {
+                format!("| {code} |")
+            };
+            if (4..=5).contains(&code) {
+                continue;
+            }
+            assert!(
+                readme.contains(&row),
+                "README's exit code table lacks {code}"
+            );
+        }
+        assert!(after_help().contains(" 77  a --cacert file"));
     }
 }
