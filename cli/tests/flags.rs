@@ -68,8 +68,22 @@ impl Run {
         }
     }
 
+    /// How many requests the mode makes (two URLs in `Several`).
+    fn per_url(&self) -> usize {
+        if self.mode == Mode::Several {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// Passes when `text` appears once per request in stdout.
+    fn printed_per_url(&self, text: &str) -> bool {
+        self.stdout.matches(text).count() == self.per_url()
+    }
+
     fn each_request(&self, check: impl Fn(&Value) -> bool) -> Result<(), String> {
-        let expected = if self.mode == Mode::Several { 2 } else { 1 };
+        let expected = self.per_url();
         if self.seen.len() != expected {
             return Err(format!(
                 "{} requests seen, {expected} expected: {:?} / {}",
@@ -479,13 +493,9 @@ fn rows() -> Vec<Row> {
             refused_name: "",
             check: |r| {
                 r.ok()?;
-                let heads = r.stdout.matches("GET /anything HTTP/1.1").count();
-                let expected = if r.mode == Mode::Several { 2 } else { 1 };
-                if heads == expected && !r.stdout.contains("HTTP/1.1 200") {
-                    Ok(())
-                } else {
-                    Err(format!("printed: {}", r.stdout))
-                }
+                (r.printed_per_url("GET /anything HTTP/1.1") && !r.stdout.contains("HTTP/1.1 200"))
+                    .then_some(())
+                    .ok_or(format!("printed: {}", r.stdout))
             },
         },
         Row {
@@ -516,9 +526,7 @@ fn rows() -> Vec<Row> {
             refused_name: "--offline",
             check: |r| {
                 r.ok()?;
-                let heads = r.stdout.matches("GET /anything HTTP/1.1").count();
-                let expected = if r.mode == Mode::Several { 2 } else { 1 };
-                (heads == expected && !r.stdout.contains("HTTP/1.1 200"))
+                (r.printed_per_url("GET /anything HTTP/1.1") && !r.stdout.contains("HTTP/1.1 200"))
                     .then_some(())
                     .ok_or(format!("printed: {}", r.stdout))
             },
