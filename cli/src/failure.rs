@@ -1,6 +1,5 @@
 //! Exit codes and one-line error messages (what failed, for which host, why).
 
-use crate::transport::TlsFailure;
 use mreq_core::Error;
 
 pub const USAGE: u8 = 2;
@@ -117,17 +116,14 @@ impl Failure {
     }
 
     /// Describes an engine error for a request to `host` (`host:port`).
-    pub fn from_engine(err: &Error, host: &str, tls: Option<&TlsFailure>) -> Self {
+    pub fn from_engine(err: &Error, host: &str) -> Self {
         let (code, message) = match err {
-            Error::Dns => (DNS, format!("could not resolve host {host}")),
+            Error::Dns { reason } => (DNS, format!("could not resolve host {host}: {reason}")),
             Error::Connect(kind) => (CONNECT, format!("could not connect to {host}: {}", kind_words(*kind))),
             Error::Timeout => (TIMEOUT, format!("timed out talking to {host}")),
-            Error::Tls => match tls {
-                Some(f) if f.certificate => (CERTIFICATE, format!("TLS certificate of {host} not trusted: {} (use --cacert FILE, or --insecure)", f.message)),
-                Some(f) => (TLS, format!("TLS with {host} failed: {}", f.message)),
-                None => (TLS, format!("TLS with {host} failed")),
-            },
-            Error::TooManyRedirects(_) | Error::InsecureRedirect(_) | Error::RedirectWithoutLocation => (REDIRECTS, format!("{err} (from {host})")),
+            Error::Tls { certificate: true, reason } => (CERTIFICATE, format!("TLS certificate of {host} not trusted: {reason} (use --cacert FILE, or --insecure)")),
+            Error::Tls { reason, .. } => (TLS, format!("TLS with {host} failed: {reason}")),
+            Error::TooManyRedirects(_) | Error::InsecureRedirect(_) => (REDIRECTS, format!("{err} (from {host})")),
             Error::Io(kind) => (RECEIVE, format!("connection to {host} failed: {}", kind_words(*kind))),
             Error::ConnectionClosed => (EMPTY_REPLY, format!("{host} closed the connection without a complete response")),
             Error::UnsupportedScheme | Error::InvalidUrl(_) | Error::InvalidMethod | Error::InvalidHeader => (USAGE, err.to_string()),

@@ -196,10 +196,7 @@ fn fetch(
     if let Some(err) = hops.error.take() {
         return Err(output_failure(&err));
     }
-    let mut response = sent.map_err(|err| {
-        let tls = session.tls_failure.borrow();
-        Failure::from_engine(&err, &host, tls.as_ref())
-    })?;
+    let mut response = sent.map_err(|err| Failure::from_engine(&err, &host))?;
     let status = response.status();
     let host = Url::parse(response.url())
         .map(|u| authority(&u))
@@ -217,7 +214,7 @@ fn fetch(
                 deliver::copy_body(&mut response, out).map(|_| ())
             };
             delivered.map_err(|failed| match failed {
-                Failed::Source(err) => Failure::from_engine(&err, &host, None),
+                Failed::Source(err) => Failure::from_engine(&err, &host),
                 Failed::Sink(err) => output_failure(&err),
             })?;
         }
@@ -340,7 +337,7 @@ fn save(
         Ok(_) => {}
         Err(Failed::Source(err)) => {
             let partial = sink.abandon();
-            let mut failure = Failure::from_engine(&err, host, None);
+            let mut failure = Failure::from_engine(&err, host);
             failure.message.push_str(&format!(
                 " (partial data kept in {}; --continue resumes)",
                 partial.display()

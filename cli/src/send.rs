@@ -8,16 +8,14 @@ use crate::failure::{self, Failure};
 use crate::output::{self, PrintSpec, Style};
 use crate::plan::{Body, Plan};
 use crate::stdout::Stdout;
-use crate::transport::{NetConnector, TlsFailure, TlsSettings};
+use crate::transport::{NetConnector, TlsSettings};
 use mreq_core::client::blocking::Client;
 use mreq_core::client::tcp::TcpConnector;
 use mreq_core::client::{Config, Observer};
 use mreq_core::request::{self, BodyFraming, HeadSpec, Header};
 use mreq_core::response::ResponseHead;
 use mreq_core::url::Url;
-use std::cell::RefCell;
 use std::io::{self, Write};
-use std::rc::Rc;
 use std::time::Duration;
 
 /// Redirects `-L` follows unless `--max-redirects` says otherwise.
@@ -31,7 +29,6 @@ pub const MAX_REQUEST_HEAD: usize = 1024 * 1024;
 
 pub struct Session {
     pub client: Client<NetConnector>,
-    pub tls_failure: Rc<RefCell<Option<TlsFailure>>>,
 }
 
 impl Session {
@@ -59,11 +56,8 @@ impl Session {
             max_url_len: MAX_REDIRECT_URL,
             ..Config::default()
         };
-        let connector = NetConnector::new(tcp, tls);
-        let tls_failure = connector.tls_failure();
         Ok(Session {
-            client: Client::with_config(connector, config),
-            tls_failure,
+            client: Client::with_config(NetConnector::new(tcp, tls), config),
         })
     }
 }

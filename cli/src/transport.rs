@@ -3,6 +3,7 @@
 
 use mreq_core::client::blocking::Connect;
 use mreq_core::client::tcp::{map_io, TcpConn, TcpConnector};
+use mreq_core::error::ErrorText;
 use mreq_core::url::Scheme;
 use mreq_core::{Error, Result};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -14,11 +15,9 @@ use rustls::{
     CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore,
     SignatureScheme, StreamOwned,
 };
-use std::cell::RefCell;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::rc::Rc;
 use std::sync::Arc;
 
 /// How TLS peers are verified.
@@ -53,19 +52,10 @@ fn read_pem_certs(
     Ok(certs)
 }
 
-/// Why the last TLS connection failed, in words (core's `Error::Tls` carries no text).
-#[derive(Debug, Clone)]
-pub struct TlsFailure {
-    pub certificate: bool,
-    pub message: String,
-}
-
 pub struct NetConnector {
     tcp: TcpConnector,
     tls: TlsSettings,
     config: Option<Arc<ClientConfig>>,
-    /// Shared with the caller, which reads it after `Error::Tls` (the response borrow is gone).
-    tls_failure: Rc<RefCell<Option<TlsFailure>>>,
 }
 
 impl NetConnector {
@@ -74,21 +64,14 @@ impl NetConnector {
             tcp,
             tls,
             config: None,
-            tls_failure: Rc::default(),
         }
     }
 
-    /// Where the reason of the last TLS failure is kept.
-    pub fn tls_failure(&self) -> Rc<RefCell<Option<TlsFailure>>> {
-        self.tls_failure.clone()
-    }
-
     fn fail(&mut self, certificate: bool, message: String) -> Error {
-        *self.tls_failure.borrow_mut() = Some(TlsFailure {
+        Error::Tls {
             certificate,
-            message,
-        });
-        Error::Tls
+            reason: ErrorText::new(&message),
+        }
     }
 
     fn client_config(&mut self) -> Result<Arc<ClientConfig>> {
@@ -187,7 +170,6 @@ impl Connect for NetConnector {
     type Conn = Conn;
 
     fn connect(&mut self, scheme: Scheme, host: &str, port: u16) -> Result<Conn> {
-        *self.tls_failure.borrow_mut() = None;
         match scheme {
             Scheme::Http => self
                 .tcp
@@ -218,10 +200,14 @@ impl embedded_io::Read for Conn {
                     // A peer that closes without close_notify: framed bodies are still checked
                     // by the decoder, so treat it as the end of the stream.
                     Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
-                    Err(e) if e.get_ref().is_some_and(|i| i.is::<rustls::Error>()) => {
-                        return Err(Error::Tls)
+                    Err(e) => {
+                        if let Some(tls) =
+                            e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>())
+                        {
+                            return Err(Error::tls(format_args!("{tls}")));
+                        }
+                        return Err(map_io(&e));
                     }
-                    Err(e) => return Err(map_io(&e)),
                 }
             },
         }

@@ -30,6 +30,15 @@ impl ErrorText {
         ErrorText { text: text.into() }
     }
 
+    /// Text formatted in place (`format_args!`): cut at [`CAPACITY`](Self::CAPACITY) bytes
+    /// without `alloc`, whole with it.
+    #[cfg(feature = "alloc")]
+    pub fn format(args: fmt::Arguments<'_>) -> Self {
+        ErrorText {
+            text: alloc::format!("{args}").into(),
+        }
+    }
+
     #[cfg(feature = "alloc")]
     pub fn as_str(&self) -> &str {
         &self.text
@@ -56,6 +65,14 @@ impl ErrorText {
     }
 
     #[cfg(not(feature = "alloc"))]
+    pub fn format(args: fmt::Arguments<'_>) -> Self {
+        let mut text = ErrorText::new("");
+        // A longer text is cut at a character boundary and marked as cut.
+        let _ = fmt::write(&mut text, args);
+        text
+    }
+
+    #[cfg(not(feature = "alloc"))]
     pub fn as_str(&self) -> &str {
         core::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or("")
     }
@@ -63,6 +80,23 @@ impl ErrorText {
     #[cfg(not(feature = "alloc"))]
     fn truncated(&self) -> bool {
         self.truncated
+    }
+}
+
+#[cfg(not(feature = "alloc"))]
+impl fmt::Write for ErrorText {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let start = self.len as usize;
+        let mut end = (start + s.len()).min(Self::CAPACITY);
+        while !s.is_char_boundary(end - start) {
+            end -= 1;
+        }
+        self.bytes[start..end].copy_from_slice(&s.as_bytes()[..end - start]);
+        self.len = end as u8;
+        if end - start < s.len() {
+            self.truncated = true;
+        }
+        Ok(())
     }
 }
 
@@ -99,16 +133,18 @@ pub enum Error {
     BufferTooSmall,
     /// A query string is malformed (`parse_qsl` with `strict_parsing`).
     InvalidQuery,
-    /// Percent-decoding produced bytes that are not UTF-8 where text was needed.
-    InvalidUtf8,
 
     // --- the transport ---
-    /// The host name could not be resolved.
-    Dns,
+    /// The host name could not be resolved; `reason` says why (no such name, no DNS server).
+    Dns { reason: ErrorText },
     /// The TCP (or TLS) connection could not be established.
     Connect(IoErrorKind),
-    /// The TLS layer failed (handshake or certificate).
-    Tls,
+    /// The TLS layer failed: `certificate` when the server's certificate was refused
+    /// (untrusted, expired, another name), else the handshake or a record; `reason` says why.
+    Tls {
+        certificate: bool,
+        reason: ErrorText,
+    },
     /// A connect, read or write took longer than its timeout.
     Timeout,
     /// Reading or writing the connection failed.
@@ -127,8 +163,6 @@ pub enum Error {
     InvalidHeaderLine,
     /// `Content-Length` is not a number, overflows, or appears twice with different values.
     InvalidContentLength,
-    /// `Transfer-Encoding` names a coding other than a final `chunked`.
-    UnsupportedTransferEncoding,
     /// A chunk-size line is not hexadecimal.
     InvalidChunkSize,
     /// A chunk size has too many digits or does not fit in 64 bits.
@@ -143,8 +177,6 @@ pub enum Error {
     // --- redirects ---
     /// More redirects than the configured limit; carries the last `Location`.
     TooManyRedirects(ErrorText),
-    /// A 3xx redirect without a `Location` header.
-    RedirectWithoutLocation,
     /// A redirect from `https` to `http` (refused: it would downgrade security).
     InsecureRedirect(ErrorText),
     /// Reading the streamed request body from the caller's reader failed.
@@ -170,10 +202,14 @@ impl fmt::Display for Error {
             InvalidHeader => f.write_str("invalid header: bad name, or CR/LF/NUL in name or value"),
             BufferTooSmall => f.write_str("buffer too small"),
             InvalidQuery => f.write_str("malformed query string"),
-            InvalidUtf8 => f.write_str("decoded text is not UTF-8"),
-            Dns => f.write_str("could not resolve host name"),
+            Dns { reason } => write!(f, "could not resolve host name: {reason}"),
             Connect(kind) => write!(f, "could not connect: {kind:?}"),
-            Tls => f.write_str("TLS error"),
+            // `mreq --device` tells the two apart by these words (exit 60 or 35).
+            Tls {
+                certificate: true,
+                reason,
+            } => write!(f, "TLS certificate error: {reason}"),
+            Tls { reason, .. } => write!(f, "TLS error: {reason}"),
             Timeout => f.write_str("timed out"),
             Io(kind) => write!(f, "I/O error: {kind:?}"),
             ConnectionClosed => f.write_str("connection closed before a complete response head"),
@@ -182,14 +218,12 @@ impl fmt::Display for Error {
             InvalidStatusLine => f.write_str("malformed status line"),
             InvalidHeaderLine => f.write_str("malformed response header line"),
             InvalidContentLength => f.write_str("invalid Content-Length"),
-            UnsupportedTransferEncoding => f.write_str("unsupported Transfer-Encoding"),
             InvalidChunkSize => f.write_str("invalid chunk size"),
             ChunkSizeOverflow => f.write_str("chunk size too large"),
             InvalidChunkFraming => f.write_str("malformed chunked body (missing CRLF)"),
             TrailersTooLarge => f.write_str("chunked trailer section too large"),
             BodyTruncated => f.write_str("connection closed before the end of the body"),
             TooManyRedirects(last) => write!(f, "too many redirects (last location: {last})"),
-            RedirectWithoutLocation => f.write_str("redirect response without a Location header"),
             InsecureRedirect(to) => write!(f, "refused redirect from https to http ({to})"),
             RequestBodyRead => f.write_str("could not read the request body"),
             RequestBodyLength => {
@@ -198,6 +232,65 @@ impl fmt::Display for Error {
             BodyNotReplayable => f.write_str("redirect needs the streamed request body again"),
             #[cfg(feature = "json")]
             Json => f.write_str("body is not the expected JSON"),
+        }
+    }
+}
+
+impl Error {
+    /// A TLS error that is not about the certificate.
+    pub fn tls(args: fmt::Arguments<'_>) -> Self {
+        Error::Tls {
+            certificate: false,
+            reason: ErrorText::format(args),
+        }
+    }
+
+    /// The server's certificate was refused, for this reason.
+    pub fn certificate(args: fmt::Arguments<'_>) -> Self {
+        Error::Tls {
+            certificate: true,
+            reason: ErrorText::format(args),
+        }
+    }
+
+    /// A stable name for the kind of failure, for programs and exit-code tables: it does not
+    /// change when a message is reworded. One per variant (and `certificate` for a refused
+    /// certificate).
+    pub fn kind(&self) -> &'static str {
+        use Error::*;
+        match self {
+            UnsupportedScheme => "unsupported_scheme",
+            InvalidUrl(_) => "invalid_url",
+            InvalidMethod => "invalid_method",
+            InvalidHeader => "invalid_header",
+            BufferTooSmall => "buffer_too_small",
+            InvalidQuery => "invalid_query",
+            Dns { .. } => "dns",
+            Connect(_) => "connect",
+            Tls {
+                certificate: true, ..
+            } => "certificate",
+            Tls { .. } => "tls",
+            Timeout => "timeout",
+            Io(_) => "io",
+            ConnectionClosed => "connection_closed",
+            HeadTooLarge => "head_too_large",
+            TooManyHeaders => "too_many_headers",
+            InvalidStatusLine => "invalid_status_line",
+            InvalidHeaderLine => "invalid_header_line",
+            InvalidContentLength => "invalid_content_length",
+            InvalidChunkSize => "invalid_chunk_size",
+            ChunkSizeOverflow => "chunk_size_overflow",
+            InvalidChunkFraming => "invalid_chunk_framing",
+            TrailersTooLarge => "trailers_too_large",
+            BodyTruncated => "body_truncated",
+            TooManyRedirects(_) => "too_many_redirects",
+            InsecureRedirect(_) => "insecure_redirect",
+            RequestBodyRead => "request_body_read",
+            RequestBodyLength => "request_body_length",
+            BodyNotReplayable => "body_not_replayable",
+            #[cfg(feature = "json")]
+            Json => "json",
         }
     }
 }
@@ -225,3 +318,27 @@ pub fn io_error<E: embedded_io::Error>(err: E) -> Error {
 }
 
 pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_are_stable_and_tls_errors_say_which() {
+        let cert = Error::certificate(format_args!("invalid peer certificate: {}", "Expired"));
+        assert_eq!(cert.kind(), "certificate");
+        assert_eq!(
+            cert.to_string(),
+            "TLS certificate error: invalid peer certificate: Expired"
+        );
+        let handshake = Error::tls(format_args!("received fatal alert"));
+        assert_eq!(handshake.kind(), "tls");
+        assert_eq!(handshake.to_string(), "TLS error: received fatal alert");
+        assert_eq!(Error::BodyTruncated.kind(), "body_truncated");
+        assert_eq!(
+            embedded_io::Error::kind(&Error::Timeout),
+            IoErrorKind::TimedOut,
+            "the I/O kind stays reachable through the trait"
+        );
+    }
+}

@@ -207,18 +207,27 @@ fn unreachable_port_is_a_connect_error() {
         fetch(&Request::get(&target)),
         Err(Error::Connect(_))
     ));
-    assert_eq!(
-        fetch(&Request::get("http://no-such-host.invalid/")),
-        Err(Error::Dns)
-    );
+    match fetch(&Request::get("http://no-such-host.invalid/")) {
+        Err(err @ Error::Dns { .. }) => {
+            assert_eq!(err.kind(), "dns");
+            assert!(
+                err.to_string().starts_with("could not resolve host name: "),
+                "{err}"
+            );
+        }
+        other => panic!("expected a DNS error, got {other:?}"),
+    }
 }
 
 #[test]
 fn https_is_refused_by_the_plain_tcp_connector() {
-    assert_eq!(
-        fetch(&Request::get("https://127.0.0.1:1/")),
-        Err(Error::Tls)
-    );
+    match fetch(&Request::get("https://127.0.0.1:1/")) {
+        Err(Error::Tls {
+            certificate: false,
+            reason,
+        }) => assert!(reason.as_str().contains("TLS connector"), "{reason}"),
+        other => panic!("expected a TLS error, got {other:?}"),
+    }
 }
 
 /// Opens plain TCP even for `https`, so the redirect rules for https can run against the plain

@@ -126,18 +126,17 @@ macro_rules! driver {
                     let url_text = exchange.url_text(slot)?;
                     let url = Url::parse(url_text)?;
                     let (info, filled) = self.exchange_once(&mut exchange, &url, reader.as_deref_mut(), observer, work) $(.$await)??;
-                    let head = ResponseHead::new(&work[..info.len], info);
-                    if !exchange.follows_redirect(&self.config, &head)? {
+                    let (head_bytes, free) = work.split_at_mut(info.len);
+                    let head = ResponseHead::new(head_bytes, info);
+                    let Some(location) = exchange.follows_redirect(&self.config, &head)? else {
                         break (info, filled);
-                    }
+                    };
                     observer.redirect(&head, url_text);
                     // The redirect's own body goes first (it sits where the target will be joined).
-                    if self.drain(info, exchange.is_head(), &work[info.len..filled]) $(.$await)?.is_err() {
+                    if self.drain(info, exchange.is_head(), &free[..filled - info.len]) $(.$await)?.is_err() {
                         self.conn = None;
                     }
                     // Join into the free part of `work`, then keep it in the slot for the next hop.
-                    let (head_bytes, free) = work.split_at_mut(info.len);
-                    let location = ResponseHead::new(head_bytes, info).location().ok_or(Error::RedirectWithoutLocation)?;
                     let target = url::join(&url, location, free)?;
                     exchange.follow(info.status, &url, target)?;
                     let target_len = target.len();

@@ -91,24 +91,24 @@ impl<'r> Exchange<'r> {
         request::write_head(&spec, out)
     }
 
-    /// Whether this final response is a redirect the policy follows (it has a `Location`; a 3xx
+    /// The `Location` to follow if this final response is a redirect the policy follows (a 3xx
     /// without one goes to the caller as it is, as curl and requests do). Past the limit it is
     /// `Error::TooManyRedirects`, naming the location.
-    pub(crate) fn follows_redirect(
+    pub(crate) fn follows_redirect<'h>(
         &self,
         config: &Config,
-        head: &ResponseHead<'_>,
-    ) -> Result<bool> {
+        head: &ResponseHead<'h>,
+    ) -> Result<Option<&'h str>> {
         if config.max_redirects == 0 || !redirect::is_redirect(head.status()) {
-            return Ok(false);
+            return Ok(None);
         }
         let Some(location) = head.location() else {
-            return Ok(false);
+            return Ok(None);
         };
         if self.redirects >= config.max_redirects {
             return Err(Error::TooManyRedirects(ErrorText::new(location)));
         }
-        Ok(true)
+        Ok(Some(location))
     }
 
     /// Moves on to the redirect target `to_text` (already joined against `from`).

@@ -1,7 +1,7 @@
 //! A plain TCP connector on `std::net` with connect, read and write timeouts (feature `std`).
 //! `https` is refused here: TLS is plugged in by the caller (the CLI wraps rustls).
 
-use crate::error::IoErrorKind;
+use crate::error::{ErrorText, IoErrorKind};
 use crate::url::Scheme;
 use crate::{Error, Result};
 use std::io::{self, Read as _, Write as _};
@@ -30,8 +30,12 @@ impl Default for TcpConnector {
 impl TcpConnector {
     /// Resolves and connects, trying each address in turn, with this connector's timeouts set.
     pub fn connect_tcp(&self, host: &str, port: u16) -> Result<TcpStream> {
-        let addrs = (host, port).to_socket_addrs().map_err(|_| Error::Dns)?;
-        let mut last = Error::Dns;
+        let addrs = (host, port).to_socket_addrs().map_err(|e| Error::Dns {
+            reason: ErrorText::format(format_args!("{e}")),
+        })?;
+        let mut last = Error::Dns {
+            reason: ErrorText::new("no address for the name"),
+        };
         for addr in addrs {
             let attempt = match self.connect_timeout {
                 Some(timeout) => TcpStream::connect_timeout(&addr, timeout),
@@ -59,7 +63,9 @@ impl crate::client::blocking::Connect for TcpConnector {
 
     fn connect(&mut self, scheme: Scheme, host: &str, port: u16) -> Result<TcpConn> {
         if scheme == Scheme::Https {
-            return Err(Error::Tls);
+            return Err(Error::tls(format_args!(
+                "https needs a TLS connector (TcpConnector is plain TCP)"
+            )));
         }
         self.connect_tcp(host, port).map(TcpConn)
     }

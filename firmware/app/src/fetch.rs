@@ -8,7 +8,6 @@ use embedded_io_async::{Read, Write};
 use mreq_core::client::asynch::{Client, Response};
 use mreq_core::client::Request;
 use mreq_core::request::Header;
-use mreq_core::Error;
 use mreq_fwconfig::crc32_update;
 
 /// How the response is written back.
@@ -33,15 +32,11 @@ pub async fn fetch<S: Read + Write>(
     request: &Request<'_>,
 ) -> Result<(), ConsoleError> {
     let mut engine_buf = [0u8; ENGINE_BUF];
-    // The send's borrow of the client ends with this statement, before the connector is asked.
-    let err = match client.send(request, &mut engine_buf).await {
-        Ok(response) => return report_response(console, mode, response).await,
-        Err(err) => err,
-    };
-    // The engine's `Error::Tls` says only "TLS error"; the connector knows why.
-    match (&err, client.connector_mut().tls_failure()) {
-        (Error::Tls, Some(why)) => report_error(console, mode, why).await,
-        _ => report_error(console, mode, &err).await,
+    let sent = client.send(request, &mut engine_buf).await;
+    match sent {
+        Ok(response) => report_response(console, mode, response).await,
+        // The error says why in words (a TLS error its reason, a certificate error which).
+        Err(err) => report_error(console, mode, &err).await,
     }
 }
 

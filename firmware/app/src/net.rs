@@ -2,7 +2,6 @@
 //! fixed pool of socket buffers, and TLS over that TCP for `https` (feature `tls`, see
 //! [`crate::tls`]). The engine sees one connection type, [`Conn`], either way.
 
-use core::fmt;
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 use embassy_net::dns::DnsQueryType;
 use embassy_net::tcp::client::{TcpClient, TcpConnection};
@@ -10,7 +9,7 @@ use embassy_net::Stack;
 use embedded_io_async::{Read, Write};
 use embedded_nal_async::TcpConnect;
 use mreq_core::client::asynch::Connect;
-use mreq_core::error::{io_error, IoErrorKind};
+use mreq_core::error::{io_error, ErrorText, IoErrorKind};
 use mreq_core::url::Scheme;
 use mreq_core::{Error, Result};
 
@@ -26,49 +25,6 @@ pub const NETWORK_WAIT: embassy_time::Duration = embassy_time::Duration::from_se
 pub type Pool<'d> = TcpClient<'d, 1, TCP_TX, TCP_RX>;
 type Tcp<'d> = TcpConnection<'d, 1, TCP_TX, TCP_RX>;
 
-/// Why the last https connection failed, in words (the engine's `Error::Tls` carries none).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsFailure {
-    /// The server's certificate was refused (untrusted, expired, wrong name...).
-    pub certificate: bool,
-    pub message: heapless::String<256>,
-}
-
-impl TlsFailure {
-    fn new(certificate: bool, args: fmt::Arguments<'_>) -> Self {
-        let mut message = heapless::String::new();
-        // A message longer than the buffer is cut; what fits still says what went wrong.
-        let _ = fmt::write(&mut message, args);
-        TlsFailure {
-            certificate,
-            message,
-        }
-    }
-
-    pub fn certificate(args: fmt::Arguments<'_>) -> Self {
-        Self::new(true, args)
-    }
-
-    pub fn handshake(args: fmt::Arguments<'_>) -> Self {
-        Self::new(false, args)
-    }
-
-    pub fn other(message: &str) -> Self {
-        Self::new(false, format_args!("{message}"))
-    }
-}
-
-/// `TLS certificate error: ...` or `TLS error: ...`: `mreq --device` maps the first to exit 60.
-impl fmt::Display for TlsFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.certificate {
-            write!(f, "TLS certificate error: {}", self.message)
-        } else {
-            write!(f, "TLS error: {}", self.message)
-        }
-    }
-}
-
 pub struct NetConnector<'d> {
     stack: Stack<'d>,
     pool: &'d Pool<'d>,
@@ -79,7 +35,6 @@ pub struct NetConnector<'d> {
     ntp_server: &'d str,
     /// What that server answered, until the shell reports it.
     clock_asked: Option<Result<u64, SntpError>>,
-    tls_failure: Option<TlsFailure>,
     handshake: Option<Handshake>,
 }
 
@@ -105,7 +60,6 @@ impl<'d> NetConnector<'d> {
             tls,
             ntp_server,
             clock_asked: None,
-            tls_failure: None,
             handshake: None,
         }
     }
@@ -117,14 +71,8 @@ impl<'d> NetConnector<'d> {
             pool,
             ntp_server,
             clock_asked: None,
-            tls_failure: None,
             handshake: None,
         }
-    }
-
-    /// Why the last `Error::Tls` happened; cleared by the next connection attempt.
-    pub fn tls_failure(&self) -> Option<&TlsFailure> {
-        self.tls_failure.as_ref()
     }
 
     /// The SNTP server asked for the time during the last connection, and its answer; `take`
@@ -148,11 +96,15 @@ impl<'d> NetConnector<'d> {
             .stack
             .dns_query(host, DnsQueryType::A)
             .await
-            .map_err(|_| Error::Dns)?;
+            .map_err(|e| Error::Dns {
+                reason: ErrorText::format(format_args!("{e:?}")),
+            })?;
         addresses
             .first()
             .map(|a| IpAddr::from(*a))
-            .ok_or(Error::Dns)
+            .ok_or(Error::Dns {
+                reason: ErrorText::new("no address for the name"),
+            })
     }
 
     #[cfg(feature = "tls")]
@@ -163,7 +115,7 @@ impl<'d> NetConnector<'d> {
             self.clock_asked = Some(crate::sntp::sync(self.stack, self.ntp_server).await);
         }
         let started = embassy_time::Instant::now();
-        let stream = self.tls.connect(tcp, host, &mut self.tls_failure).await?;
+        let stream = self.tls.connect(tcp, host).await?;
         let mut agreed = heapless::String::new();
         // Cut if ever longer than the buffer: it is only reported.
         let _ = stream.describe(&mut agreed);
@@ -176,10 +128,9 @@ impl<'d> NetConnector<'d> {
 
     #[cfg(not(feature = "tls"))]
     async fn secure(&mut self, _tcp: Tcp<'d>, _host: &str) -> Result<Conn<'d>> {
-        self.tls_failure = Some(TlsFailure::other(
-            "https is not built into this board's firmware (see README: TLS per board)",
-        ));
-        Err(Error::Tls)
+        Err(Error::tls(format_args!(
+            "https is not built into this board's firmware (README: TLS)"
+        )))
     }
 }
 
@@ -187,7 +138,6 @@ impl<'d> Connect for NetConnector<'d> {
     type Conn = Conn<'d>;
 
     async fn connect(&mut self, scheme: Scheme, host: &str, port: u16) -> Result<Self::Conn> {
-        self.tls_failure = None;
         if !self.stack.is_config_up()
             && embassy_time::with_timeout(NETWORK_WAIT, self.stack.wait_config_up())
                 .await

@@ -31,8 +31,6 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::unbuffered::{ConnectionState, EncodeError, UnbufferedStatus};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use crate::net::TlsFailure;
-
 /// Received bytes: one whole record at most (16 KiB of data + 5 header + 256 TLS 1.3 overhead).
 pub const INCOMING: usize = 16 * 1024 + 5 + 256;
 /// Bytes to send: a handshake flight of ours, or one encrypted record of application data.
@@ -42,7 +40,7 @@ const RECORD_OVERHEAD: usize = 64;
 
 /// What the configuration block says about TLS, turned into a rustls configuration once.
 pub struct TlsSettings {
-    config: Result<Arc<ClientConfig>, TlsFailure>,
+    config: Result<Arc<ClientConfig>, Error>,
 }
 
 impl TlsSettings {
@@ -56,29 +54,20 @@ impl TlsSettings {
         }
     }
 
-    /// Connects TLS over `io` to `host` (a DNS name or an IP address, as in the URL). On
-    /// `Error::Tls`, `why` says what failed; other errors are the connection's own (a timeout,
-    /// the peer closing).
-    pub async fn connect<T: Read + Write>(
-        &self,
-        io: T,
-        host: &str,
-        why: &mut Option<TlsFailure>,
-    ) -> Result<TlsStream<T>, Error> {
-        let mut refuse = |failure: TlsFailure| {
-            *why = Some(failure);
-            Error::Tls
-        };
-        let config = self.config.clone().map_err(&mut refuse)?;
+    /// Connects TLS over `io` to `host` (a DNS name or an IP address, as in the URL).
+    /// `Error::Tls` says what failed; other errors are the connection's own (a timeout, the
+    /// peer closing).
+    pub async fn connect<T: Read + Write>(&self, io: T, host: &str) -> Result<TlsStream<T>, Error> {
+        let config = self.config.clone()?;
         if crate::clock::unix_ms().is_none() {
-            return Err(refuse(TlsFailure::other(
-                "no time: no SNTP server answered, so certificate dates cannot be checked",
+            return Err(Error::tls(format_args!(
+                "no time: no SNTP server answered, so certificate dates cannot be checked"
             )));
         }
         let name = ServerName::try_from(host)
-            .map_err(|_| refuse(TlsFailure::other("the host is not a valid TLS server name")))?
+            .map_err(|_| Error::tls(format_args!("the host is not a valid TLS server name")))?
             .to_owned();
-        let conn = UnbufferedClientConnection::new(config, name).map_err(|e| refuse(failure(e)))?;
+        let conn = UnbufferedClientConnection::new(config, name).map_err(failure)?;
         let mut stream = TlsStream {
             io,
             conn,
@@ -89,24 +78,15 @@ impl TlsSettings {
             plain: Vec::new(),
             plain_pos: 0,
             peer_closed: false,
-            failure: None,
         };
-        match stream.drive(Goal::Handshake).await {
-            Ok(_) => Ok(stream),
-            Err(err) => {
-                *why = stream.failure.take();
-                Err(err)
-            }
-        }
+        stream.drive(Goal::Handshake).await?;
+        Ok(stream)
     }
 }
 
 // Built once at boot and kept: the size of the error does not matter here.
 #[allow(clippy::result_large_err)]
-fn client_config(
-    block: Option<&Config<'_>>,
-    insecure: bool,
-) -> Result<Arc<ClientConfig>, TlsFailure> {
+fn client_config(block: Option<&Config<'_>>, insecure: bool) -> Result<Arc<ClientConfig>, Error> {
     let provider = Arc::new(rustls_rustcrypto::provider());
     let builder = ClientConfig::builder_with_details(provider.clone(), Arc::new(WallClock))
         .with_safe_default_protocol_versions()
@@ -124,11 +104,11 @@ fn client_config(
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     for der in block.iter().flat_map(|c| c.ca_certs()) {
         roots.add(CertificateDer::from(der.to_vec())).map_err(|e| {
-            TlsFailure::certificate(format_args!("bad CA certificate in the configuration: {e}"))
+            Error::certificate(format_args!("bad CA certificate in the configuration: {e}"))
         })?;
     }
     if roots.is_empty() {
-        return Err(TlsFailure::certificate(format_args!(
+        return Err(Error::certificate(format_args!(
             "no trusted CA certificates (write some with mreq-flash --cacert FILE)"
         )));
     }
@@ -138,13 +118,13 @@ fn client_config(
 }
 
 /// Why a rustls error ended the connection, in words; certificate problems are marked as such.
-fn failure(err: rustls::Error) -> TlsFailure {
+fn failure(err: rustls::Error) -> Error {
     match err {
-        rustls::Error::InvalidCertificate(_) => TlsFailure::certificate(format_args!("{err}")),
+        rustls::Error::InvalidCertificate(_) => Error::certificate(format_args!("{err}")),
         rustls::Error::FailedToGetCurrentTime => {
-            TlsFailure::other("no time: certificate dates cannot be checked")
+            Error::tls(format_args!("no time: certificate dates cannot be checked"))
         }
-        _ => TlsFailure::handshake(format_args!("{err}")),
+        _ => Error::tls(format_args!("{err}")),
     }
 }
 
@@ -199,8 +179,6 @@ pub struct TlsStream<T> {
     plain_pos: usize,
     /// The peer sent close_notify: the data is complete.
     peer_closed: bool,
-    /// Why the handshake failed, when rustls said.
-    failure: Option<TlsFailure>,
 }
 
 impl<T: Read + Write> TlsStream<T> {
@@ -215,16 +193,12 @@ impl<T: Read + Write> TlsStream<T> {
             let mut done = None;
             match state {
                 Err(err) => {
-                    self.failure = Some(failure(err));
                     self.send_alert().await;
-                    return Err(Error::Tls);
+                    return Err(failure(err));
                 }
                 Ok(ConnectionState::ReadTraffic(mut traffic)) => {
                     while let Some(record) = traffic.next_record() {
-                        let record = record.map_err(|e| {
-                            self.failure = Some(failure(e));
-                            Error::Tls
-                        })?;
+                        let record = record.map_err(failure)?;
                         discard += record.discard;
                         self.plain.extend_from_slice(record.payload);
                     }
@@ -254,10 +228,7 @@ impl<T: Read + Write> TlsStream<T> {
                                 .map_err(io_error)?;
                             self.out_len = 0;
                         }
-                        Err(e) => {
-                            self.failure = Some(TlsFailure::handshake(format_args!("{e}")));
-                            return Err(Error::Tls);
-                        }
+                        Err(e) => return Err(Error::tls(format_args!("{e}"))),
                     }
                 },
                 Ok(ConnectionState::TransmitTlsData(transmit)) => {
@@ -286,8 +257,9 @@ impl<T: Read + Write> TlsStream<T> {
                     }
                 },
                 Ok(_) => {
-                    self.failure = Some(TlsFailure::other("unexpected TLS state (early data)"));
-                    return Err(Error::Tls);
+                    return Err(Error::tls(format_args!(
+                        "unexpected TLS state (early data)"
+                    )))
                 }
             }
             if discard > 0 {
@@ -320,10 +292,9 @@ impl<T: Read + Write> TlsStream<T> {
     async fn fill(&mut self) -> Result<(), Error> {
         if self.in_len == self.incoming.len() {
             // rustls processes every complete record, so a full buffer is an oversized record.
-            self.failure = Some(TlsFailure::other(
-                "TLS record larger than the receive buffer",
-            ));
-            return Err(Error::Tls);
+            return Err(Error::tls(format_args!(
+                "TLS record larger than the receive buffer"
+            )));
         }
         let n = self
             .io
