@@ -22,10 +22,7 @@ impl<C: Read + Write> Response<'_, C> {
         &mut self,
         take: impl FnOnce(&mut C, usize) -> core::result::Result<usize, E>,
     ) -> core::result::Result<Option<usize>, E> {
-        if self.pos < self.end {
-            return Ok(None);
-        }
-        let Some(limit) = self.decoder.direct_limit() else {
+        let Some(limit) = self.reading.direct_limit() else {
             return Ok(None);
         };
         let Some(conn) = self.conn.as_mut() else {
@@ -43,16 +40,11 @@ impl<C: Read + Write> Response<'_, C> {
                 return Err(err);
             }
         };
-        if taken == 0 {
-            self.keep_alive = false;
-            if let Err(err) = self.decoder.eof() {
-                *self.conn = None;
-                return Err(err.into());
-            }
-        } else {
-            self.decoder.consume_direct(taken);
+        if let Err(err) = self.reading.direct(taken) {
+            *self.conn = None;
+            return Err(err.into());
         }
-        if self.decoder.is_done() {
+        if self.reading.is_done() {
             self.finish();
         }
         Ok(Some(taken))

@@ -1,14 +1,17 @@
-//! The driver loop, written once and instantiated twice: `driver!()` for the blocking client and
-//! `driver!(async, .await)` for the async one. Keep I/O here and decisions in `exchange`.
+//! The driver loops, written once and instantiated twice: `driver!()` for the blocking client and
+//! `driver!(async, .await)` for the async one. They hold only I/O: every decision is made by the
+//! sans-IO [`Call`](super::call) (request to final head) and [`Reading`](super::reading) (the
+//! body), which are plain Rust, compiled once, and tested step by step.
 
 macro_rules! driver {
     ($($async:ident)? $(, .$await:ident)?) => {
-        use crate::body::{self, BodyDecoder};
+        use crate::client::call::{Call, Io};
         use crate::client::exchange::{BodyKind, Exchange};
-        use crate::client::{Config, Connection, Observer, Request, MIN_BODY_BUFFER};
+        use crate::client::reading::{Next, Reading};
+        use crate::client::{Config, Connection, Observer, Request};
         use crate::error::io_error;
-        use crate::response::{HeadInfo, HeadParser, ResponseHead};
-        use crate::url::{self, Scheme, Url};
+        use crate::response::ResponseHead;
+        use crate::url::{Scheme, Url};
         use crate::{Error, Result};
 
         /// Opens connections: TCP, or TCP wrapped in TLS for `https` (the engine does not care).
@@ -111,109 +114,91 @@ macro_rules! driver {
                 }
             }
 
+            /// The I/O loop around the request's [`Call`]: it connects, writes, reads and
+            /// rewinds as the call says, and decides nothing itself.
             $($async)? fn run<'c, S: BodySource, O: Observer>(
                 &'c mut self,
                 req: Request<'c>,
                 kind: BodyKind,
-                mut reader: Option<&mut S>,
+                mut source: Option<&mut S>,
                 observer: &mut O,
                 buf: &'c mut [u8],
             ) -> Result<Response<'c, T::Conn>> {
-                let slot_len = if self.config.max_redirects > 0 { self.config.max_url_len.min(buf.len() / 2) } else { 0 };
-                let (slot, work) = buf.split_at_mut(slot_len);
-                let mut exchange = Exchange::new(req, kind);
-                let (info, filled) = loop {
-                    let url_text = exchange.url_text(slot)?;
-                    let url = Url::parse(url_text)?;
-                    let (info, filled) = self.exchange_once(&mut exchange, &url, reader.as_deref_mut(), observer, work) $(.$await)??;
-                    let (head_bytes, free) = work.split_at_mut(info.len);
-                    let head = ResponseHead::new(head_bytes, info);
-                    let Some(location) = exchange.follows_redirect(&self.config, &head)? else {
-                        break (info, filled);
+                let mut call = Call::new(Exchange::new(req, kind)?, self.config, buf);
+                loop {
+                    let io = match call.poll() {
+                        Ok(io) => io,
+                        Err(err) => {
+                            self.conn = None;
+                            return Err(err);
+                        }
                     };
-                    observer.redirect(&head, url_text);
-                    // The redirect's own body goes first (it sits where the target will be joined).
-                    if self.drain(info, exchange.is_head(), &free[..filled - info.len]) $(.$await)?.is_err() {
-                        self.conn = None;
+                    match io {
+                        Io::Connect(url) => {
+                            let reused = self.ensure_connection(&url) $(.$await)?;
+                            call.connected(reused);
+                        }
+                        Io::WriteHead { bytes, head_len } => {
+                            observer.request_head(&bytes[..head_len]);
+                            let wrote = self.write(bytes) $(.$await)?;
+                            call.wrote(wrote);
+                        }
+                        Io::Write(bytes) => {
+                            let wrote = self.write(bytes) $(.$await)?;
+                            call.wrote(wrote);
+                        }
+                        Io::Flush => {
+                            let flushed = match self.conn.as_mut() {
+                                Some(conn) => conn.stream.flush() $(.$await)?.map_err(io_error),
+                                None => Err(Error::ConnectionClosed),
+                            };
+                            call.wrote(flushed);
+                        }
+                        Io::Read(into) => {
+                            let got = match self.conn.as_mut() {
+                                Some(conn) => conn.stream.read(into) $(.$await)?.map_err(io_error),
+                                None => Err(Error::ConnectionClosed),
+                            };
+                            call.received(got);
+                        }
+                        Io::ReadSource(into) => {
+                            let got = match source.as_deref_mut() {
+                                Some(source) => source.read(into) $(.$await)?.map_err(|_| ()),
+                                None => Ok(0),
+                            };
+                            call.source_read(got);
+                        }
+                        Io::Rewind => {
+                            let ok = match source.as_deref_mut() {
+                                Some(source) => source.rewind() $(.$await)?,
+                                None => false,
+                            };
+                            call.rewound(ok);
+                        }
+                        Io::Close => self.conn = None,
+                        Io::Redirect { head, url } => observer.redirect(&head, url),
+                        Io::Done => break,
                     }
-                    // Join into the free part of `work`, then keep it in the slot for the next hop.
-                    let target = url::join(&url, location, free)?;
-                    exchange.follow(info.status, &url, target)?;
-                    let target_len = target.len();
-                    let dst = slot.get_mut(..target_len).ok_or(Error::InvalidUrl("redirect URL longer than max_url_len"))?;
-                    dst.copy_from_slice(&free[..target_len]);
-                    exchange.url_len = Some(target_len);
-                };
-                let url_text = exchange.url_text(slot)?;
-                let (head_bytes, io) = work.split_at_mut(info.len);
-                let is_head = exchange.is_head();
-                let decoder = BodyDecoder::new(info.framing(is_head));
+                }
+                let finished = call.finish()?;
                 let mut response = Response {
                     conn: &mut self.conn,
-                    head: ResponseHead::new(head_bytes, info),
-                    url: url_text,
-                    io,
-                    pos: 0,
-                    end: filled - info.len,
-                    decoder,
-                    keep_alive: info.keep_alive(is_head),
+                    head: finished.head,
+                    url: finished.url,
+                    io: finished.io,
+                    reading: Reading::new(finished.decoder, finished.buffered, finished.keep_alive),
                 };
-                if response.decoder.is_done() {
+                if response.reading.is_done() {
                     response.finish();
                 }
                 Ok(response)
             }
 
-            /// One request on one connection (reconnecting once if a reused one turns out stale).
-            /// Returns the final head's info and how many bytes of `work` are filled.
-            $($async)? fn exchange_once<S: BodySource, O: Observer>(
-                &mut self,
-                exchange: &mut Exchange<'_>,
-                url: &Url<'_>,
-                mut reader: Option<&mut S>,
-                observer: &mut O,
-                work: &mut [u8],
-            ) -> Result<(HeadInfo, usize)> {
-                let body = exchange.body_to_send();
-                if matches!(body, Some(BodyKind::Stream(_))) && exchange.stream_used
-                    && !rewind(reader.as_deref_mut()) $(.$await)?
-                {
-                    return Err(Error::BodyNotReplayable);
-                }
-                loop {
-                    let reused = self.ensure_connection(url) $(.$await)??;
-                    let head_len = exchange.write_head(url, work)?;
-                    observer.request_head(&work[..head_len]);
-                    let conn = match self.conn.as_mut() {
-                        Some(conn) => &mut conn.stream,
-                        None => return Err(Error::ConnectionClosed),
-                    };
-                    let sent = send_request(conn, work, head_len, exchange.req.body, body, reader.as_deref_mut()) $(.$await)?;
-                    if matches!(body, Some(BodyKind::Stream(_))) {
-                        exchange.stream_used = true;
-                    }
-                    let received = match sent {
-                        Ok(()) => read_head(conn, work, self.config.max_headers) $(.$await)?,
-                        Err(err) => Err(err),
-                    };
-                    match received {
-                        Ok(Some(found)) => return Ok(found),
-                        // A kept-alive connection the server had already closed: try a fresh one,
-                        // unless the body was streamed and is gone.
-                        Ok(None) | Err(Error::Io(_))
-                            if reused && (!exchange.stream_used || rewind(reader.as_deref_mut()) $(.$await)?) =>
-                        {
-                            self.conn = None
-                        }
-                        Ok(None) => {
-                            self.conn = None;
-                            return Err(Error::ConnectionClosed);
-                        }
-                        Err(err) => {
-                            self.conn = None;
-                            return Err(err);
-                        }
-                    }
+            /// Writes all of `bytes` to the connection.
+            $($async)? fn write(&mut self, bytes: &[u8]) -> Result<()> {
+                match self.conn.as_mut() {
+                    Some(conn) => conn.stream.write_all(bytes) $(.$await)?.map_err(io_error),
+                    None => Err(Error::ConnectionClosed),
                 }
             }
 
@@ -227,126 +212,6 @@ macro_rules! driver {
                 self.conn = Some(Connection::new(stream, url));
                 Ok(false)
             }
-
-            /// Reads a redirect's body to its end so the connection can be reused (if small).
-            $($async)? fn drain(&mut self, info: HeadInfo, is_head: bool, rest: &[u8]) -> Result<()> {
-                let framing = info.framing(is_head);
-                let too_big = !matches!(framing, crate::response::Framing::None | crate::response::Framing::Length(_))
-                    || matches!(framing, crate::response::Framing::Length(n) if n > self.config.max_drain);
-                if !info.keep_alive(is_head) || too_big {
-                    self.conn = None;
-                    return Ok(());
-                }
-                let mut decoder = BodyDecoder::new(framing);
-                let decoded = decoder.decode(rest, usize::MAX)?;
-                if decoded.consumed != rest.len() {
-                    return Err(Error::InvalidContentLength);
-                }
-                let conn = match self.conn.as_mut() {
-                    Some(conn) => &mut conn.stream,
-                    None => return Ok(()),
-                };
-                let mut scratch = [0u8; 256];
-                while !decoder.is_done() {
-                    let n = conn.read(&mut scratch) $(.$await)?.map_err(io_error)?;
-                    if n == 0 {
-                        return decoder.eof();
-                    }
-                    let decoded = decoder.decode(&scratch[..n], usize::MAX)?;
-                    if decoded.consumed != n {
-                        return Err(Error::InvalidContentLength);
-                    }
-                }
-                Ok(())
-            }
-        }
-
-        /// Rewinds a streamed body for another attempt; `false` without one or if it cannot.
-        $($async)? fn rewind<S: BodySource>(source: Option<&mut S>) -> bool {
-            match source {
-                Some(source) => source.rewind() $(.$await)?,
-                None => false,
-            }
-        }
-
-        /// Writes the head (and a small slice body with it, in one write) and then the body.
-        $($async)? fn send_request<C: Write, R: Read>(
-            conn: &mut C,
-            work: &mut [u8],
-            head_len: usize,
-            bytes: &[u8],
-            body: Option<BodyKind>,
-            reader: Option<&mut R>,
-        ) -> Result<()> {
-            let bytes = if body == Some(BodyKind::Bytes) { bytes } else { &[] };
-            if let Some(room) = work.get_mut(head_len..head_len + bytes.len()) {
-                room.copy_from_slice(bytes);
-                conn.write_all(&work[..head_len + bytes.len()]) $(.$await)?.map_err(io_error)?;
-            } else {
-                conn.write_all(&work[..head_len]) $(.$await)?.map_err(io_error)?;
-                conn.write_all(bytes) $(.$await)?.map_err(io_error)?;
-            }
-            if let (Some(BodyKind::Stream(len)), Some(reader)) = (body, reader) {
-                send_stream(conn, reader, len, work) $(.$await)??;
-            }
-            conn.flush() $(.$await)?.map_err(io_error)
-        }
-
-        /// Copies a streamed body to the connection: exactly `len` bytes, or chunked.
-        $($async)? fn send_stream<C: Write, R: Read>(conn: &mut C, reader: &mut R, len: Option<u64>, scratch: &mut [u8]) -> Result<()> {
-            let mut sent: u64 = 0;
-            loop {
-                let n = reader.read(scratch) $(.$await)?.map_err(|_| Error::RequestBodyRead)?;
-                if n == 0 {
-                    break;
-                }
-                sent += n as u64;
-                match len {
-                    Some(len) if sent > len => return Err(Error::RequestBodyLength),
-                    Some(_) => conn.write_all(&scratch[..n]) $(.$await)?.map_err(io_error)?,
-                    None => {
-                        let mut size_line = [0u8; 18];
-                        conn.write_all(body::write_chunk_header(n, &mut size_line)) $(.$await)?.map_err(io_error)?;
-                        conn.write_all(&scratch[..n]) $(.$await)?.map_err(io_error)?;
-                        conn.write_all(body::CHUNK_DATA_END) $(.$await)?.map_err(io_error)?;
-                    }
-                }
-            }
-            match len {
-                Some(len) if sent != len => Err(Error::RequestBodyLength),
-                Some(_) => Ok(()),
-                None => conn.write_all(body::LAST_CHUNK) $(.$await)?.map_err(io_error),
-            }
-        }
-
-        /// Reads until a final (non-1xx) head is complete. `Ok(None)`: closed before any byte.
-        $($async)? fn read_head<C: Read>(conn: &mut C, work: &mut [u8], max_headers: usize) -> Result<Option<(HeadInfo, usize)>> {
-            let mut filled = 0;
-            let mut seen_any = false;
-            let mut parser = HeadParser::new(max_headers);
-            loop {
-                if let Some(info) = parser.parse(&work[..filled])? {
-                    if info.is_interim() {
-                        work.copy_within(info.len..filled, 0);
-                        filled -= info.len;
-                        parser = HeadParser::new(max_headers);
-                        continue;
-                    }
-                    if work.len() - info.len < MIN_BODY_BUFFER {
-                        return Err(Error::HeadTooLarge);
-                    }
-                    return Ok(Some((info, filled)));
-                }
-                if filled == work.len() {
-                    return Err(Error::HeadTooLarge);
-                }
-                let n = conn.read(&mut work[filled..]) $(.$await)?.map_err(io_error)?;
-                if n == 0 {
-                    return if seen_any { Err(Error::ConnectionClosed) } else { Ok(None) };
-                }
-                seen_any = true;
-                filled += n;
-            }
         }
 
         /// A response whose head has arrived; the body is read with [`read`](Self::read).
@@ -357,10 +222,7 @@ macro_rules! driver {
             head: ResponseHead<'c>,
             url: &'c str,
             io: &'c mut [u8],
-            pos: usize,
-            end: usize,
-            decoder: BodyDecoder,
-            keep_alive: bool,
+            reading: Reading,
         }
 
         impl<'c, C: Read + Write> Response<'c, C> {
@@ -396,12 +258,12 @@ macro_rules! driver {
 
             /// Whether the whole body (and any trailers) has been read.
             pub fn is_complete(&self) -> bool {
-                self.decoder.is_done()
+                self.reading.is_done()
             }
 
             /// Trailer fields of a chunked body, once it has been read to its end.
             pub fn trailers(&self) -> crate::response::Fields<'_> {
-                self.decoder.trailers()
+                self.reading.decoder.trailers()
             }
 
             /// Reads body bytes into `out`; `Ok(0)` only at the verified end of the body.
@@ -413,62 +275,43 @@ macro_rules! driver {
                 result
             }
 
+            /// The I/O loop around [`Reading`]: it reads where the body's state says.
             $($async)? fn read_inner(&mut self, out: &mut [u8]) -> Result<usize> {
-                if out.is_empty() {
-                    return Ok(0);
-                }
                 loop {
-                    if self.decoder.is_done() {
-                        self.finish();
-                        return Ok(0);
-                    }
-                    if self.pos < self.end {
-                        let decoded = self.decoder.decode(&self.io[self.pos..self.end], out.len())?;
-                        let (start, stop) = (self.pos + decoded.data.0, self.pos + decoded.data.1);
-                        out[..stop - start].copy_from_slice(&self.io[start..stop]);
-                        self.pos += decoded.consumed;
-                        if stop > start {
-                            if self.decoder.is_done() {
+                    match self.reading.next(self.io, out)? {
+                        Next::Copied(n) => {
+                            if self.reading.is_done() {
                                 self.finish();
                             }
-                            return Ok(stop - start);
+                            return Ok(n);
                         }
-                        continue;
-                    }
-                    let conn = match self.conn.as_mut() {
-                        Some(conn) => &mut conn.stream,
-                        None => return Err(Error::ConnectionClosed),
-                    };
-                    self.pos = 0;
-                    self.end = 0;
-                    if let Some(limit) = self.decoder.direct_limit() {
-                        // Pure body bytes next: read them straight into the caller's buffer.
-                        let want = out.len().min(usize::try_from(limit).unwrap_or(usize::MAX));
-                        let n = conn.read(&mut out[..want]) $(.$await)?.map_err(io_error)?;
-                        if n == 0 {
-                            self.decoder.eof()?;
-                            self.keep_alive = false;
-                            continue;
-                        }
-                        self.decoder.consume_direct(n);
-                        if self.decoder.is_done() {
+                        Next::End => {
                             self.finish();
+                            return Ok(0);
                         }
-                        return Ok(n);
+                        Next::ReadDirect(max) => {
+                            let conn = self.conn.as_mut().ok_or(Error::ConnectionClosed)?;
+                            let n = conn.stream.read(&mut out[..max]) $(.$await)?.map_err(io_error)?;
+                            self.reading.direct(n)?;
+                            if n > 0 {
+                                if self.reading.is_done() {
+                                    self.finish();
+                                }
+                                return Ok(n);
+                            }
+                        }
+                        Next::Fill => {
+                            let conn = self.conn.as_mut().ok_or(Error::ConnectionClosed)?;
+                            let n = conn.stream.read(self.io) $(.$await)?.map_err(io_error)?;
+                            self.reading.filled(n)?;
+                        }
                     }
-                    let n = conn.read(self.io) $(.$await)?.map_err(io_error)?;
-                    if n == 0 {
-                        self.decoder.eof()?;
-                        self.keep_alive = false;
-                        continue;
-                    }
-                    self.end = n;
                 }
             }
 
-            /// The body has ended: keep the connection only if it is clean and may persist.
+            /// The body has ended: keep the connection only if [`Reading`] says it may persist.
             fn finish(&mut self) {
-                if !self.keep_alive || self.pos < self.end {
+                if !self.reading.reusable() {
                     *self.conn = None;
                 }
             }
@@ -495,7 +338,7 @@ macro_rules! driver {
             #[cfg(feature = "alloc")]
             pub $($async)? fn bytes(&mut self) -> Result<alloc::vec::Vec<u8>> {
                 let mut body = alloc::vec::Vec::new();
-                if let Some(len) = self.decoder.remaining_hint() {
+                if let Some(len) = self.reading.decoder.remaining_hint() {
                     body.reserve(usize::try_from(len.min(1 << 20)).unwrap_or(0));
                 }
                 let mut chunk = [0u8; 1024];
@@ -524,7 +367,7 @@ macro_rules! driver {
 
         impl<C: Read + Write> Drop for Response<'_, C> {
             fn drop(&mut self) {
-                if !self.decoder.is_done() {
+                if !self.reading.is_done() {
                     // Unread body bytes would be taken for the next response: hang up instead.
                     *self.conn = None;
                 }

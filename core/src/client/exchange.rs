@@ -20,26 +20,43 @@ pub(crate) enum BodyKind {
 
 pub(crate) struct Exchange<'r> {
     pub(crate) req: Request<'r>,
-    pub(crate) method: &'r str,
-    pub(crate) body: Option<BodyKind>,
-    pub(crate) stream_used: bool,
-    pub(crate) redirects: u8,
+    /// The request's own URL, parsed once: its credentials, and the origin they belong to.
+    original: Url<'r>,
+    method: &'r str,
+    body: Option<BodyKind>,
+    redirects: u8,
     strip_credentials: bool,
     /// `None` while the target is `req.url`; `Some(n)` once it is a redirect target in the slot.
-    pub(crate) url_len: Option<usize>,
+    url_len: Option<usize>,
 }
 
 impl<'r> Exchange<'r> {
-    pub(crate) fn new(req: Request<'r>, body: BodyKind) -> Self {
-        Exchange {
+    pub(crate) fn new(req: Request<'r>, body: BodyKind) -> Result<Self> {
+        Ok(Exchange {
             req,
+            original: Url::parse(req.url)?,
             method: req.method,
             body: Some(body),
-            stream_used: false,
             redirects: 0,
             strip_credentials: false,
             url_len: None,
+        })
+    }
+
+    /// The current target, parsed.
+    pub(crate) fn target<'s>(&self, slot: &'s [u8]) -> Result<Url<'s>>
+    where
+        'r: 's,
+    {
+        match self.url_len {
+            None => Ok(self.original),
+            Some(_) => Url::parse(self.url_text(slot)?),
         }
+    }
+
+    /// The target is now the `len` bytes at the start of the slot.
+    pub(crate) fn set_target(&mut self, len: usize) {
+        self.url_len = Some(len);
     }
 
     /// The URL of the current target: the request's, or the redirect target kept in `slot`.
@@ -85,7 +102,7 @@ impl<'r> Exchange<'r> {
             auth: self.req.auth,
             body: self.framing(),
             content_type: self.req.content_type,
-            url_credentials: Url::parse(self.req.url).ok().and_then(|u| u.credentials()),
+            url_credentials: self.original.credentials(),
             strip_credentials: self.strip_credentials,
         };
         request::write_head(&spec, out)
@@ -115,8 +132,7 @@ impl<'r> Exchange<'r> {
     pub(crate) fn follow(&mut self, status: u16, from: &Url<'_>, to_text: &str) -> Result<()> {
         let to = Url::parse(to_text)?;
         redirect::check_target(from, &to, to_text)?;
-        let original = Url::parse(self.req.url)?;
-        if !redirect::keeps_credentials(&original, &to) {
+        if !redirect::keeps_credentials(&self.original, &to) {
             // Once credentials have left their origin's path they stay off, even on the way back.
             self.strip_credentials = true;
         }

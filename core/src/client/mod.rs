@@ -15,7 +15,9 @@ pub mod asynch;
 #[macro_use]
 mod driver;
 pub mod blocking;
+mod call;
 mod exchange;
+mod reading;
 #[cfg(feature = "std")]
 pub mod tcp;
 #[cfg(feature = "alloc")]

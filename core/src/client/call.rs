@@ -1,0 +1,553 @@
+//! One request's lifecycle up to its final response head, as plain sans-IO code: [`Call::poll`]
+//! says what I/O to do next ([`Io`]), the driver does it and reports back (`connected`, `wrote`,
+//! `received`, ...). Every decision lives here: the head to send, the body framing, when to reuse,
+//! retry or drop a connection, 1xx heads, redirect hops and the drain of a redirect's body. The
+//! blocking and async drivers are short loops around it with no protocol logic.
+//!
+//! ```text
+//!            ┌────────────────────────── redirect followed ─────────────────────────────┐
+//!            v                                                                          │
+//!  new ──> Hop ──(stream sent before)──> Rewind ──(cannot)──> BodyNotReplayable         │
+//!            │                             │                                            │
+//!            v                             v                                            │
+//!         Attempt: write the head, ask for a connection (Connect)                       │
+//!            │                                                                          │
+//!            v                                                                          │
+//!         SendHead ──> SendBytes ─┐                                                     │
+//!            │                    │                                                     │
+//!            ├──> Source <──> SourceWrite ──> LastChunk ─┐                              │
+//!            v                    v                      v                              │
+//!          Flush <────────────────┴──────────────────────┘                              │
+//!            │                                                                          │
+//!            v                                                                          │
+//!          Head (Read until a final head; 1xx skipped) ──> Final: Done                  │
+//!            │        │                                                                 │
+//!            │        └─ a reused connection failed before any byte: Retry ─> Attempt   │
+//!            v                                                                          │
+//!          Drain (a redirect's small body; else Close) ──> Join (the Location) ─────────┘
+//! ```
+//!
+//! Memory: the caller's buffer, split into the redirect URL slot and `work` (request head, then
+//! response head and buffered body bytes). Nothing is allocated.
+
+use super::exchange::{BodyKind, Exchange};
+use super::{Config, MIN_BODY_BUFFER};
+use crate::body::{self, BodyDecoder};
+use crate::response::{Framing, HeadInfo, HeadParser, ResponseHead};
+use crate::url::{self, Url};
+use crate::{Error, Result};
+
+/// Room kept before a streamed chunk's data for its size line (16 hex digits and CRLF).
+const CHUNK_HEADER_ROOM: usize = 18;
+
+/// The next I/O the driver does for a [`Call`].
+pub(crate) enum Io<'a> {
+    /// Make sure a connection to `url`'s origin is open (the kept one if it leads there), then
+    /// report with [`Call::connected`] whether it was reused.
+    Connect(Url<'a>),
+    /// The request head, `bytes[..head_len]` (with a small body behind it): show the head to the
+    /// observer and write all the bytes; report with [`Call::wrote`].
+    WriteHead { bytes: &'a [u8], head_len: usize },
+    /// Write these bytes; report with [`Call::wrote`].
+    Write(&'a [u8]),
+    /// Read the next bytes of the streamed request body into this buffer (0 at its end);
+    /// report with [`Call::source_read`].
+    ReadSource(&'a mut [u8]),
+    /// Go back to the start of the streamed request body; report with [`Call::rewound`].
+    Rewind,
+    /// Flush the connection; report with [`Call::wrote`].
+    Flush,
+    /// Read from the connection into this buffer (0: the peer closed); report with
+    /// [`Call::received`].
+    Read(&'a mut [u8]),
+    /// Drop the connection (it cannot carry another request), then poll again.
+    Close,
+    /// A redirect from `url` is being followed: show it to the observer, then poll again.
+    Redirect {
+        head: ResponseHead<'a>,
+        url: &'a str,
+    },
+    /// The final response head is in the buffer: take it with [`Call::finish`].
+    Done,
+}
+
+#[derive(Clone)]
+enum State {
+    /// Start a hop: the request's URL, or a redirect target in the slot.
+    Hop,
+    /// The streamed body must go again: waiting for the rewind.
+    Rewind,
+    /// Write the head and ask for a connection.
+    Attempt,
+    /// Waiting for the connection; the head is ready as in `SendHead`.
+    Connecting {
+        len: usize,
+        inline: bool,
+    },
+    /// `work[..len]` holds the head (and, if `inline`, the slice body after it).
+    SendHead {
+        len: usize,
+        inline: bool,
+    },
+    SendBytes,
+    /// Read the next piece of the streamed body; `sent` bytes so far.
+    Source {
+        sent: u64,
+    },
+    /// Write `work[start..end]` (a piece of the streamed body, framed).
+    SourceWrite {
+        sent: u64,
+        start: usize,
+        end: usize,
+    },
+    LastChunk,
+    Flush,
+    /// Reading the response head: `filled` bytes of `work` hold what arrived.
+    Head {
+        filled: usize,
+        parser: HeadParser,
+        seen_any: bool,
+    },
+    /// A failed attempt on a reused connection, to be retried on a new one (after rewinding a
+    /// streamed body; if that fails, `err` ends the call).
+    Retry {
+        err: Error,
+    },
+    /// Reading and dropping the `remaining` bytes of a redirect's body (only ever a small
+    /// Content-Length one) so the connection can be reused.
+    Drain {
+        info: HeadInfo,
+        remaining: u64,
+    },
+    /// Join the redirect's `Location` and move on to the next hop.
+    Join {
+        info: HeadInfo,
+    },
+    /// The final head: `info`, with `filled` bytes of `work` in use.
+    Final {
+        info: HeadInfo,
+        filled: usize,
+    },
+    Failed(Error),
+}
+
+/// One request on its way to a final response head.
+pub(crate) struct Call<'r, 'b> {
+    exchange: Exchange<'r>,
+    config: Config,
+    slot: &'b mut [u8],
+    work: &'b mut [u8],
+    state: State,
+    /// This attempt runs on a connection kept from an earlier request.
+    reused: bool,
+    /// A byte of the streamed body has been read (so another attempt must rewind it).
+    stream_sent: bool,
+    /// Emit [`Io::Close`] before anything else.
+    close: bool,
+}
+
+impl<'r, 'b> Call<'r, 'b> {
+    /// A call for `exchange` in `buf` (the slot for redirect URLs is reserved only when
+    /// redirects are followed).
+    pub(crate) fn new(exchange: Exchange<'r>, config: Config, buf: &'b mut [u8]) -> Self {
+        let slot_len = if config.max_redirects > 0 {
+            config.max_url_len.min(buf.len() / 2)
+        } else {
+            0
+        };
+        let (slot, work) = buf.split_at_mut(slot_len);
+        Call {
+            exchange,
+            config,
+            slot,
+            work,
+            state: State::Hop,
+            reused: false,
+            stream_sent: false,
+            close: false,
+        }
+    }
+
+    /// What to do next. An error ends the call; the driver then drops the connection.
+    pub(crate) fn poll(&mut self) -> Result<Io<'_>> {
+        if self.close {
+            self.close = false;
+            return Ok(Io::Close);
+        }
+        loop {
+            match core::mem::replace(&mut self.state, State::Failed(Error::ConnectionClosed)) {
+                State::Hop => {
+                    let streamed =
+                        matches!(self.exchange.body_to_send(), Some(BodyKind::Stream(_)));
+                    self.state = if streamed && self.stream_sent {
+                        State::Rewind
+                    } else {
+                        State::Attempt
+                    };
+                    if streamed && self.stream_sent {
+                        return Ok(Io::Rewind);
+                    }
+                }
+                State::Attempt => {
+                    // The URL is parsed once for the head and the connection.
+                    let url = self.exchange.target(self.slot)?;
+                    let len = self.exchange.write_head(&url, self.work)?;
+                    let bytes = match self.exchange.body_to_send() {
+                        Some(BodyKind::Bytes) => self.exchange.req.body,
+                        _ => &[],
+                    };
+                    let inline = match self.work.get_mut(len..len + bytes.len()) {
+                        Some(room) => {
+                            room.copy_from_slice(bytes);
+                            true
+                        }
+                        None => false,
+                    };
+                    self.state = State::Connecting { len, inline };
+                    return Ok(Io::Connect(url));
+                }
+                State::SendHead { len, inline } => {
+                    self.state = State::SendHead { len, inline };
+                    let bytes = if inline {
+                        self.exchange.req.body.len()
+                    } else {
+                        0
+                    };
+                    return Ok(Io::WriteHead {
+                        bytes: &self.work[..len + bytes],
+                        head_len: len,
+                    });
+                }
+                State::SendBytes => {
+                    self.state = State::SendBytes;
+                    return Ok(Io::Write(self.exchange.req.body));
+                }
+                State::Source { sent } => {
+                    self.stream_sent = true;
+                    self.state = State::Source { sent };
+                    let room = self.work.len().saturating_sub(CHUNK_HEADER_ROOM + 2);
+                    return Ok(Io::ReadSource(
+                        &mut self.work[CHUNK_HEADER_ROOM..CHUNK_HEADER_ROOM + room],
+                    ));
+                }
+                State::SourceWrite { sent, start, end } => {
+                    self.state = State::SourceWrite { sent, start, end };
+                    return Ok(Io::Write(&self.work[start..end]));
+                }
+                State::LastChunk => {
+                    self.state = State::LastChunk;
+                    return Ok(Io::Write(body::LAST_CHUNK));
+                }
+                State::Flush => {
+                    self.state = State::Flush;
+                    return Ok(Io::Flush);
+                }
+                State::Head {
+                    mut filled,
+                    mut parser,
+                    seen_any,
+                } => {
+                    if let Some(info) = parser.parse(&self.work[..filled])? {
+                        if info.is_interim() {
+                            self.work.copy_within(info.len..filled, 0);
+                            filled -= info.len;
+                            self.state = State::Head {
+                                filled,
+                                parser: HeadParser::new(self.config.max_headers),
+                                seen_any,
+                            };
+                            continue;
+                        }
+                        if self.work.len() - info.len < MIN_BODY_BUFFER {
+                            return Err(Error::HeadTooLarge);
+                        }
+                        self.state = self.after_final_head(info, filled)?;
+                        if let State::Drain { info, .. } | State::Join { info } = &self.state {
+                            let head = ResponseHead::new(&self.work[..info.len], *info);
+                            let url = self.exchange.url_text(self.slot)?;
+                            return Ok(Io::Redirect { head, url });
+                        }
+                        continue;
+                    }
+                    if filled == self.work.len() {
+                        return Err(Error::HeadTooLarge);
+                    }
+                    self.state = State::Head {
+                        filled,
+                        parser,
+                        seen_any,
+                    };
+                    return Ok(Io::Read(&mut self.work[filled..]));
+                }
+                State::Retry { err } => {
+                    if self.stream_sent {
+                        // Rewind, then drop the connection, then a new attempt.
+                        self.close = true;
+                        self.state = State::Retry { err };
+                        return Ok(Io::Rewind);
+                    }
+                    self.state = State::Attempt;
+                    return Ok(Io::Close);
+                }
+                State::Rewind => {
+                    self.state = State::Rewind;
+                    return Ok(Io::Rewind);
+                }
+                State::Drain { info, remaining } => {
+                    self.state = State::Drain { info, remaining };
+                    return Ok(Io::Read(&mut self.work[info.len..]));
+                }
+                State::Join { info } => {
+                    self.join(info)?;
+                    self.state = State::Hop;
+                }
+                State::Final { info, filled } => {
+                    self.state = State::Final { info, filled };
+                    return Ok(Io::Done);
+                }
+                State::Connecting { .. } => {
+                    // The driver polled again without saying whether it connected.
+                    return Err(Error::ConnectionClosed);
+                }
+                State::Failed(err) => {
+                    self.state = State::Failed(err.clone());
+                    return Err(err);
+                }
+            }
+        }
+    }
+
+    /// The connection for this attempt is open (`Ok(true)`: a kept one).
+    pub(crate) fn connected(&mut self, result: Result<bool>) {
+        self.state = match (core::mem::replace(&mut self.state, State::Attempt), result) {
+            (State::Connecting { len, inline }, Ok(reused)) => {
+                self.reused = reused;
+                State::SendHead { len, inline }
+            }
+            (_, Err(err)) => State::Failed(err),
+            (other, Ok(_)) => other,
+        };
+    }
+
+    /// The last write (or flush) finished.
+    pub(crate) fn wrote(&mut self, result: Result<()>) {
+        if let Err(err) = result {
+            let retryable = matches!(err, Error::Io(_));
+            self.attempt_failed(err, retryable);
+            return;
+        }
+        self.state = match core::mem::replace(&mut self.state, State::Flush) {
+            State::SendHead { inline, .. } => match self.exchange.body_to_send() {
+                Some(BodyKind::Bytes) if !inline && !self.exchange.req.body.is_empty() => {
+                    State::SendBytes
+                }
+                Some(BodyKind::Stream(_)) => State::Source { sent: 0 },
+                _ => State::Flush,
+            },
+            State::SendBytes | State::LastChunk => State::Flush,
+            State::SourceWrite { sent, .. } => State::Source { sent },
+            State::Flush => State::Head {
+                filled: 0,
+                parser: HeadParser::new(self.config.max_headers),
+                seen_any: false,
+            },
+            other => other,
+        };
+    }
+
+    /// `n` bytes of the streamed body were read into the buffer [`Io::ReadSource`] lent (or
+    /// reading it failed).
+    pub(crate) fn source_read(&mut self, result: core::result::Result<usize, ()>) {
+        let State::Source { sent } = self.state else {
+            return;
+        };
+        let declared = match self.exchange.body_to_send() {
+            Some(BodyKind::Stream(declared)) => declared,
+            _ => None,
+        };
+        self.state = match result {
+            Err(()) => State::Failed(Error::RequestBodyRead),
+            Ok(0) => match declared {
+                Some(len) if sent != len => State::Failed(Error::RequestBodyLength),
+                Some(_) => State::Flush,
+                None => State::LastChunk,
+            },
+            Ok(n) => {
+                let sent = sent + n as u64;
+                match declared {
+                    Some(len) if sent > len => State::Failed(Error::RequestBodyLength),
+                    Some(_) => State::SourceWrite {
+                        sent,
+                        start: CHUNK_HEADER_ROOM,
+                        end: CHUNK_HEADER_ROOM + n,
+                    },
+                    None => {
+                        // The size line goes right before the data, the CRLF right after it.
+                        let mut line = [0u8; CHUNK_HEADER_ROOM];
+                        let line = body::write_chunk_header(n, &mut line);
+                        let start = CHUNK_HEADER_ROOM - line.len();
+                        self.work[start..CHUNK_HEADER_ROOM].copy_from_slice(line);
+                        let end = CHUNK_HEADER_ROOM + n;
+                        self.work[end..end + 2].copy_from_slice(body::CHUNK_DATA_END);
+                        State::SourceWrite {
+                            sent,
+                            start,
+                            end: end + 2,
+                        }
+                    }
+                }
+            }
+        };
+    }
+
+    /// The streamed body went back to its start (`false`: it cannot).
+    pub(crate) fn rewound(&mut self, ok: bool) {
+        self.state = match core::mem::replace(&mut self.state, State::Attempt) {
+            State::Rewind if ok => State::Attempt,
+            State::Rewind => State::Failed(Error::BodyNotReplayable),
+            State::Retry { .. } if ok => State::Attempt,
+            State::Retry { err } => State::Failed(err),
+            other => other,
+        };
+    }
+
+    /// `n` bytes arrived in the buffer [`Io::Read`] lent (0: the peer closed).
+    pub(crate) fn received(&mut self, result: Result<usize>) {
+        match core::mem::replace(&mut self.state, State::Attempt) {
+            State::Head {
+                filled,
+                parser,
+                seen_any,
+            } => match result {
+                Ok(0) if seen_any => self.state = State::Failed(Error::ConnectionClosed),
+                // Closed before any byte: a kept-alive connection the server had already closed.
+                Ok(0) => self.attempt_failed(Error::ConnectionClosed, true),
+                Ok(n) => {
+                    self.state = State::Head {
+                        filled: filled + n,
+                        parser,
+                        seen_any: true,
+                    }
+                }
+                Err(err) => {
+                    let retryable = matches!(err, Error::Io(_));
+                    self.attempt_failed(err, retryable);
+                }
+            },
+            State::Drain { info, remaining } => {
+                self.state = match result {
+                    Ok(n) if n > 0 && n as u64 <= remaining => {
+                        let remaining = remaining - n as u64;
+                        if remaining == 0 {
+                            State::Join { info }
+                        } else {
+                            State::Drain { info, remaining }
+                        }
+                    }
+                    // Cut short, longer than it said, or failed: a redirect body that does not
+                    // end well only costs the connection.
+                    _ => {
+                        self.close = true;
+                        State::Join { info }
+                    }
+                };
+            }
+            other => self.state = other,
+        }
+    }
+
+    /// An attempt failed: retried on a new connection when it ran on a kept one and failed
+    /// the way a connection the server closed meanwhile fails; else the end of the call.
+    fn attempt_failed(&mut self, err: Error, retryable: bool) {
+        self.state = if retryable && self.reused {
+            self.reused = false;
+            State::Retry { err }
+        } else {
+            State::Failed(err)
+        };
+    }
+
+    /// What to do with a final (non-1xx) head: return it, or follow its redirect (draining the
+    /// redirect's own body when it is small, else dropping the connection).
+    fn after_final_head(&mut self, info: HeadInfo, filled: usize) -> Result<State> {
+        let head = ResponseHead::new(&self.work[..info.len], info);
+        if self
+            .exchange
+            .follows_redirect(&self.config, &head)?
+            .is_none()
+        {
+            return Ok(State::Final { info, filled });
+        }
+        let is_head = self.exchange.is_head();
+        let length = match info.framing(is_head) {
+            Framing::None => Some(0),
+            Framing::Length(n) if n <= self.config.max_drain => Some(n),
+            Framing::Length(_) | Framing::Chunked | Framing::Close => None,
+        };
+        let buffered = (filled - info.len) as u64;
+        match length {
+            Some(n) if info.keep_alive(is_head) && buffered < n => Ok(State::Drain {
+                info,
+                remaining: n - buffered,
+            }),
+            Some(n) if info.keep_alive(is_head) && buffered == n => Ok(State::Join { info }),
+            // Too big to drain, not persistent, or stray bytes after the body.
+            _ => {
+                self.close = true;
+                Ok(State::Join { info })
+            }
+        }
+    }
+
+    /// Joins the redirect's `Location` against this hop's URL and makes it the next target.
+    fn join(&mut self, info: HeadInfo) -> Result<()> {
+        let (head_bytes, free) = self.work.split_at_mut(info.len);
+        let head = ResponseHead::new(head_bytes, info);
+        let location = head.location().ok_or(Error::InvalidHeaderLine)?;
+        let from = self.exchange.target(self.slot)?;
+        let target = url::join(&from, location, free)?;
+        self.exchange.follow(info.status, &from, target)?;
+        let len = target.len();
+        let dst = self
+            .slot
+            .get_mut(..len)
+            .ok_or(Error::InvalidUrl("redirect URL longer than max_url_len"))?;
+        dst.copy_from_slice(&free[..len]);
+        self.exchange.set_target(len);
+        Ok(())
+    }
+
+    /// The final head, the URL it came from, and the buffer after the head.
+    pub(crate) fn finish(self) -> Result<Finished<'b>>
+    where
+        'r: 'b,
+    {
+        let State::Final { info, filled } = self.state else {
+            return Err(Error::ConnectionClosed);
+        };
+        let is_head = self.exchange.is_head();
+        let slot: &'b [u8] = self.slot;
+        let url = self.exchange.url_text(slot)?;
+        let (head_bytes, io) = self.work.split_at_mut(info.len);
+        Ok(Finished {
+            head: ResponseHead::new(head_bytes, info),
+            url,
+            io,
+            buffered: filled - info.len,
+            decoder: BodyDecoder::new(info.framing(is_head)),
+            keep_alive: info.keep_alive(is_head),
+        })
+    }
+}
+
+/// What [`Call::finish`] hands the response: its head, URL, the buffer after the head (its
+/// first `buffered` bytes already received), the body decoder and whether the connection may
+/// persist.
+pub(crate) struct Finished<'b> {
+    pub(crate) head: ResponseHead<'b>,
+    pub(crate) url: &'b str,
+    pub(crate) io: &'b mut [u8],
+    pub(crate) buffered: usize,
+    pub(crate) decoder: BodyDecoder,
+    pub(crate) keep_alive: bool,
+}
