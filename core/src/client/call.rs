@@ -551,3 +551,348 @@ pub(crate) struct Finished<'b> {
     pub(crate) decoder: BodyDecoder,
     pub(crate) keep_alive: bool,
 }
+
+#[cfg(test)]
+mod tests {
+    //! The lifecycle step by step against a scripted server: canned response bytes per
+    //! connection, served in reads of 1, 7 or all bytes; no sockets, no delays.
+    use super::*;
+    use crate::client::Request;
+    use std::string::{String, ToString};
+    use std::vec::Vec;
+
+    /// One connection's script: the server's answers, one per request head received (`kept`
+    /// connections answer the first request too).
+    struct Conn {
+        answers: std::collections::VecDeque<Vec<u8>>,
+        /// What the server has sent so far on this connection.
+        answer: Vec<u8>,
+        pos: usize,
+        /// What the client wrote on it.
+        got: Vec<u8>,
+    }
+
+    /// What a call did, as the driver saw it.
+    #[derive(Debug, Default)]
+    struct Trace {
+        connects: Vec<(String, bool)>,
+        heads: Vec<String>,
+        redirects: Vec<u16>,
+        closes: usize,
+        rewinds: usize,
+        written: Vec<Vec<u8>>,
+    }
+
+    /// Runs `call` over `conns` (the next is opened on each Connect unless the current one is
+    /// kept), reading `step` bytes at a time; `source` is the streamed body and whether it
+    /// can rewind.
+    fn run(
+        call: Call<'_, '_>,
+        conns: Vec<Conn>,
+        step: usize,
+        source: Option<(&[u8], bool)>,
+    ) -> (Result<(u16, Vec<u8>)>, Trace) {
+        run_from(call, None, conns, step, source)
+    }
+
+    /// `run`, with `current` as the connection an earlier request kept open.
+    fn run_from(
+        mut call: Call<'_, '_>,
+        mut current: Option<Conn>,
+        mut conns: Vec<Conn>,
+        step: usize,
+        source: Option<(&[u8], bool)>,
+    ) -> (Result<(u16, Vec<u8>)>, Trace) {
+        let mut trace = Trace::default();
+        let mut source_pos = 0;
+        conns.reverse();
+        loop {
+            let io = match call.poll() {
+                Ok(io) => io,
+                Err(err) => {
+                    if let Some(conn) = current.take() {
+                        trace.written.push(conn.got);
+                    }
+                    return (Err(err), trace);
+                }
+            };
+            match io {
+                Io::Connect(url) => {
+                    let reuse = current.is_some();
+                    if !reuse {
+                        if let Some(old) = current.take() {
+                            trace.written.push(old.got);
+                        }
+                        current = conns.pop();
+                    }
+                    trace.connects.push((url.host().to_string(), reuse));
+                    call.connected(if current.is_some() {
+                        Ok(reuse)
+                    } else {
+                        Err(Error::Connect(crate::error::IoErrorKind::ConnectionRefused))
+                    });
+                }
+                Io::WriteHead { bytes, head_len } => {
+                    let head = String::from_utf8_lossy(&bytes[..head_len]);
+                    trace
+                        .heads
+                        .push(head.lines().next().unwrap_or("").to_string());
+                    let conn = current.as_mut().unwrap();
+                    conn.got.extend_from_slice(bytes);
+                    if let Some(next) = conn.answers.pop_front() {
+                        conn.answer.extend_from_slice(&next);
+                    }
+                    call.wrote(Ok(()));
+                }
+                Io::Write(bytes) => {
+                    current.as_mut().unwrap().got.extend_from_slice(bytes);
+                    call.wrote(Ok(()));
+                }
+                Io::Flush => call.wrote(Ok(())),
+                Io::Read(into) => {
+                    let conn = current.as_mut().unwrap();
+                    let n = step.min(into.len()).min(conn.answer.len() - conn.pos);
+                    into[..n].copy_from_slice(&conn.answer[conn.pos..conn.pos + n]);
+                    conn.pos += n;
+                    call.received(Ok(n));
+                }
+                Io::ReadSource(into) => {
+                    let (data, _) = source.unwrap();
+                    let n = into.len().min(data.len() - source_pos).min(5);
+                    into[..n].copy_from_slice(&data[source_pos..source_pos + n]);
+                    source_pos += n;
+                    call.source_read(Ok(n));
+                }
+                Io::Rewind => {
+                    trace.rewinds += 1;
+                    let ok = source.is_some_and(|(_, can)| can);
+                    source_pos = 0;
+                    call.rewound(ok);
+                }
+                Io::Close => {
+                    trace.closes += 1;
+                    if let Some(conn) = current.take() {
+                        trace.written.push(conn.got);
+                    }
+                }
+                Io::Redirect { head, .. } => trace.redirects.push(head.status()),
+                Io::Done => break,
+            }
+        }
+        if let Some(conn) = current.take() {
+            trace.written.push(conn.got);
+        }
+        let finished = call
+            .finish()
+            .map(|f| (f.head.status(), f.io[..f.buffered].to_vec()));
+        (finished, trace)
+    }
+
+    /// A connection that answers its requests with `answers` in turn, then closes.
+    fn conn_of(answers: &[&[u8]]) -> Conn {
+        Conn {
+            answers: answers.iter().map(|a| a.to_vec()).collect(),
+            answer: Vec::new(),
+            pos: 0,
+            got: Vec::new(),
+        }
+    }
+
+    fn conn(answer: &[u8]) -> Conn {
+        conn_of(&[answer])
+    }
+
+    fn call<'r, 'b>(req: Request<'r>, kind: BodyKind, buf: &'b mut [u8]) -> Call<'r, 'b> {
+        Call::new(Exchange::new(req, kind).unwrap(), Config::default(), buf)
+    }
+
+    const STEPS: [usize; 3] = [1, 7, usize::MAX];
+
+    #[test]
+    fn a_get_in_reads_of_any_size() {
+        for step in STEPS {
+            let mut buf = [0u8; 2048];
+            let c = call(Request::get("http://h/x"), BodyKind::Bytes, &mut buf);
+            let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+            let (got, trace) = run(c, vec![conn(answer)], step, None);
+            let (status, buffered) = got.unwrap();
+            assert_eq!(status, 200);
+            assert!(b"hello".starts_with(&buffered), "step {step}");
+            assert_eq!(trace.heads, ["GET /x HTTP/1.1"]);
+            assert_eq!(trace.connects, [("h".to_string(), false)]);
+        }
+    }
+
+    #[test]
+    fn interim_heads_are_skipped() {
+        for step in STEPS {
+            let mut buf = [0u8; 2048];
+            let c = call(Request::get("http://h/"), BodyKind::Bytes, &mut buf);
+            let answer = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n";
+            let (got, _) = run(c, vec![conn(answer)], step, None);
+            assert_eq!(got.unwrap().0, 204, "step {step}");
+        }
+    }
+
+    #[test]
+    fn a_redirect_body_is_drained_and_the_connection_reused() {
+        for step in STEPS {
+            let mut buf = [0u8; 4096];
+            let c = call(Request::get("http://h/a"), BodyKind::Bytes, &mut buf);
+            let first = conn_of(&[
+                b"HTTP/1.1 302 Found\r\nLocation: ../b?q=1\r\nContent-Length: 3\r\n\r\nabc",
+                b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+            ]);
+            let (got, trace) = run(c, vec![first], step, None);
+            assert_eq!(got.unwrap().0, 200, "step {step}");
+            assert_eq!(trace.heads, ["GET /a HTTP/1.1", "GET /b?q=1 HTTP/1.1"]);
+            assert_eq!(trace.redirects, [302]);
+            assert_eq!(trace.closes, 0, "a small redirect body is drained");
+            assert_eq!(trace.connects[1], ("h".to_string(), true));
+        }
+    }
+
+    #[test]
+    fn a_big_or_framed_redirect_body_costs_the_connection() {
+        for answer in [
+            &b"HTTP/1.1 301 Moved\r\nLocation: http://other/\r\nContent-Length: 999999\r\n\r\n"[..],
+            b"HTTP/1.1 301 Moved\r\nLocation: http://other/\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"HTTP/1.1 301 Moved\r\nLocation: http://other/\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+        ] {
+            let mut buf = [0u8; 4096];
+            let c = call(Request::get("http://h/"), BodyKind::Bytes, &mut buf);
+            let ok = conn(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+            let (got, trace) = run(c, vec![conn(answer), ok], 7, None);
+            assert_eq!(got.unwrap().0, 200);
+            assert_eq!(trace.closes, 1, "{}", String::from_utf8_lossy(answer));
+            assert_eq!(trace.connects[1], ("other".to_string(), false));
+        }
+    }
+
+    #[test]
+    fn a_stale_kept_connection_is_retried_once() {
+        for (source, kind) in [
+            (None, BodyKind::Bytes),
+            (Some((&b"abc"[..], true)), BodyKind::Stream(Some(3))),
+        ] {
+            let mut buf = [0u8; 2048];
+            let c = call(Request::post("http://h/"), kind, &mut buf);
+            // The kept connection ends at once; the new one answers.
+            let fresh = conn(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+            let (got, trace) = run_from(c, Some(conn_of(&[])), vec![fresh], 7, source);
+            assert_eq!(got.unwrap().0, 200);
+            assert_eq!(trace.closes, 1);
+            assert_eq!(
+                trace.connects,
+                [("h".to_string(), true), ("h".to_string(), false)]
+            );
+            assert_eq!(trace.heads.len(), 2, "the request went again");
+            assert_eq!(trace.rewinds, usize::from(source.is_some()));
+        }
+        // A streamed body that cannot go again: the stale connection's error stands.
+        let mut buf = [0u8; 2048];
+        let c = call(
+            Request::post("http://h/"),
+            BodyKind::Stream(Some(3)),
+            &mut buf,
+        );
+        let fresh = conn(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        let (got, _) = run_from(c, Some(conn_of(&[])), vec![fresh], 7, Some((b"abc", false)));
+        assert_eq!(got.err(), Some(Error::ConnectionClosed));
+        // A fresh connection that ends at once is not retried.
+        let mut buf = [0u8; 2048];
+        let c = call(Request::get("http://h/"), BodyKind::Bytes, &mut buf);
+        let (got, trace) = run(c, vec![conn(b"")], 7, None);
+        assert_eq!(got.err(), Some(Error::ConnectionClosed));
+        assert_eq!(trace.heads.len(), 1);
+    }
+
+    #[test]
+    fn streamed_bodies_are_framed_and_rewound_for_a_307() {
+        let mut buf = [0u8; 4096];
+        let c = call(
+            Request::post("http://h/up"),
+            BodyKind::Stream(None),
+            &mut buf,
+        );
+        let answers: [&[u8]; 2] = [
+            b"HTTP/1.1 307 Temporary\r\nLocation: /again\r\nContent-Length: 0\r\n\r\n",
+            b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n",
+        ];
+        let (got, trace) = run(c, vec![conn_of(&answers)], 7, Some((b"hello world", true)));
+        assert_eq!(got.unwrap().0, 201);
+        assert_eq!(trace.rewinds, 1);
+        let wire = String::from_utf8_lossy(&trace.written[0]).into_owned();
+        let chunked =
+            "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n5\r\n worl\r\n1\r\nd\r\n0\r\n\r\n";
+        assert_eq!(wire.matches(chunked).count(), 2, "{wire}");
+        // A body that cannot go again ends the call.
+        let mut buf = [0u8; 4096];
+        let c = call(
+            Request::post("http://h/up"),
+            BodyKind::Stream(Some(11)),
+            &mut buf,
+        );
+        let (got, _) = run(
+            c,
+            vec![conn_of(&answers)],
+            usize::MAX,
+            Some((b"hello world", false)),
+        );
+        assert_eq!(got.err(), Some(Error::BodyNotReplayable));
+    }
+
+    #[test]
+    fn a_declared_length_must_match_the_stream() {
+        for declared in [5, 20] {
+            let mut buf = [0u8; 4096];
+            let c = call(
+                Request::put("http://h/"),
+                BodyKind::Stream(Some(declared)),
+                &mut buf,
+            );
+            let (got, _) = run(c, vec![conn(b"")], 7, Some((b"hello world", true)));
+            assert_eq!(
+                got.err(),
+                Some(Error::RequestBodyLength),
+                "declared {declared}"
+            );
+        }
+    }
+
+    #[test]
+    fn limits_are_errors() {
+        // A head that leaves less than MIN_BODY_BUFFER bytes, and one that does not fit at all.
+        let mut head = b"HTTP/1.1 200 OK\r\nX: ".to_vec();
+        head.extend(std::iter::repeat_n(b'a', 900));
+        head.extend_from_slice(b"\r\n\r\n");
+        for size in [960, 900] {
+            let mut buf = std::vec![0u8; size];
+            let config = Config {
+                max_redirects: 0,
+                ..Config::default()
+            };
+            let c = Call::new(
+                Exchange::new(Request::get("http://h/"), BodyKind::Bytes).unwrap(),
+                config,
+                &mut buf,
+            );
+            let (got, _) = run(c, vec![conn(&head)], usize::MAX, None);
+            assert_eq!(got.err(), Some(Error::HeadTooLarge), "buffer {size}");
+        }
+        // Redirects past the limit.
+        let mut buf = [0u8; 4096];
+        let config = Config {
+            max_redirects: 1,
+            ..Config::default()
+        };
+        let c = Call::new(
+            Exchange::new(Request::get("http://h/"), BodyKind::Bytes).unwrap(),
+            config,
+            &mut buf,
+        );
+        let hop: &[u8] = b"HTTP/1.1 302 Found\r\nLocation: /l\r\nContent-Length: 0\r\n\r\n";
+        let (got, _) = run(c, vec![conn_of(&[hop, hop])], 7, None);
+        assert!(matches!(got, Err(Error::TooManyRedirects(_))));
+    }
+}

@@ -1,11 +1,13 @@
-//! The request drivers: one sans-IO exchange, run by a blocking and an async loop.
+//! The request drivers: one sans-IO lifecycle, run by a blocking and an async loop.
 //!
-//! Both drivers are generated from the same source (`driver.rs`, instantiated once with and once
-//! without `async`/`.await`), so their behaviour cannot drift: the only difference is the I/O
-//! traits (`embedded_io` vs `embedded_io_async`). Everything that is a decision, not I/O (what
-//! head to send, whether to follow a redirect, what to strip, whether a connection may be reused),
-//! lives in [`exchange`]. A client keeps at most one connection and reuses it only when the
-//! previous body was read to its end and the server did not say `close`.
+//! Every decision of a request is plain Rust in [`call`] (from the request to its final response
+//! head: the head to send, body framing, 1xx heads, redirects and their drain, when a connection
+//! is reused, retried or dropped; its state graph is drawn there) and [`reading`] (the body, and
+//! whether the connection may persist after it). Both are tested step by step against scripted
+//! bytes. The blocking and async drivers (`driver.rs`, one source instantiated twice) are I/O loops
+//! around them, so their behaviour cannot drift: the only difference is the I/O traits
+//! (`embedded_io` vs `embedded_io_async`). A client keeps at most one connection and reuses it
+//! only when the previous body was read to its end and the server did not say `close`.
 //!
 //! Memory: the caller lends one buffer per request. Its first `max_url_len` bytes keep the URL of
 //! the current redirect target (only when redirects are followed); the rest holds the request

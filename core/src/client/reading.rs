@@ -115,3 +115,95 @@ impl Reading {
         self.keep_alive && self.pos >= self.end
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The body step by step: wire bytes served in reads of 1, 7 or all bytes, through the
+    //! buffer and straight into the caller's buffer, as the drivers do.
+    use super::*;
+    use crate::response::Framing;
+    use crate::Error;
+    use std::vec::Vec;
+
+    /// Reads a whole body from `wire` (the first `buffered` bytes already in the buffer) the way
+    /// the drivers do; returns the body and whether the connection may be reused.
+    fn read_body(
+        framing: Framing,
+        wire: &[u8],
+        buffered: usize,
+        step: usize,
+    ) -> Result<(Vec<u8>, bool)> {
+        let mut io = [0u8; 64];
+        io[..buffered].copy_from_slice(&wire[..buffered]);
+        let mut reading = Reading::new(BodyDecoder::new(framing), buffered, true);
+        let mut pos = buffered;
+        let mut body = Vec::new();
+        let mut out = [0u8; 5];
+        loop {
+            match reading.next(&io, &mut out)? {
+                Next::Copied(n) => body.extend_from_slice(&out[..n]),
+                Next::End => return Ok((body, reading.reusable())),
+                Next::ReadDirect(max) => {
+                    let n = max.min(step).min(wire.len() - pos);
+                    out[..n].copy_from_slice(&wire[pos..pos + n]);
+                    pos += n;
+                    reading.direct(n)?;
+                    body.extend_from_slice(&out[..n]);
+                    if n == 0 {
+                        return Ok((body, reading.reusable()));
+                    }
+                }
+                Next::Fill => {
+                    let n = io.len().min(step).min(wire.len() - pos);
+                    io[..n].copy_from_slice(&wire[pos..pos + n]);
+                    pos += n;
+                    reading.filled(n)?;
+                }
+            }
+        }
+    }
+
+    const STEPS: [usize; 3] = [1, 7, usize::MAX];
+
+    #[test]
+    fn every_framing_in_reads_of_any_size() {
+        let chunked = b"3;x=y\r\nabc\r\n8\r\ndefghijk\r\n0\r\nT: 1\r\n\r\n";
+        for step in STEPS {
+            for buffered in [0, 4] {
+                let (body, reuse) =
+                    read_body(Framing::Length(11), b"abcdefghijk", buffered, step).unwrap();
+                assert_eq!((body.as_slice(), reuse), (&b"abcdefghijk"[..], true));
+                let (body, reuse) = read_body(Framing::Chunked, chunked, buffered, step).unwrap();
+                assert_eq!(
+                    (body.as_slice(), reuse),
+                    (&b"abcdefghijk"[..], true),
+                    "step {step}"
+                );
+                let (body, reuse) =
+                    read_body(Framing::Close, b"abcdefghijk", buffered, step).unwrap();
+                assert_eq!(
+                    (body.as_slice(), reuse),
+                    (&b"abcdefghijk"[..], false),
+                    "close-delimited"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn truncation_is_an_error_and_stray_bytes_cost_the_connection() {
+        for step in STEPS {
+            assert_eq!(
+                read_body(Framing::Length(20), b"abcdefghijk", 0, step).err(),
+                Some(Error::BodyTruncated)
+            );
+            assert_eq!(
+                read_body(Framing::Chunked, b"5\r\nabc", 0, step).err(),
+                Some(Error::BodyTruncated)
+            );
+        }
+        // Bytes after the body in the buffer: the body is whole, the connection is not reused.
+        let (body, reuse) = read_body(Framing::Length(3), b"abcEXTRA", 8, 7).unwrap();
+        assert_eq!((body.as_slice(), reuse), (&b"abc"[..], false));
+    }
+}
