@@ -1,6 +1,6 @@
 //! The driver loops, written once and instantiated twice: `driver!()` for the blocking client and
 //! `driver!(async, .await)` for the async one. They hold only I/O: every decision is made by the
-//! sans-IO [`Call`](super::call) (request to final head) and [`Reading`](super::reading) (the
+//! sans-IO `Call` (request to final head) and `Reading` (the
 //! body), which are plain Rust, compiled once, and tested step by step.
 
 macro_rules! driver {

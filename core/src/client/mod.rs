@@ -1,8 +1,8 @@
 //! The request drivers: one sans-IO lifecycle, run by a blocking and an async loop.
 //!
-//! Every decision of a request is plain Rust in [`call`] (from the request to its final response
+//! Every decision of a request is plain Rust in `call` (from the request to its final response
 //! head: the head to send, body framing, 1xx heads, redirects and their drain, when a connection
-//! is reused, retried or dropped; its state graph is drawn there) and [`reading`] (the body, and
+//! is reused, retried or dropped; its state graph is drawn there) and `reading` (the body, and
 //! whether the connection may persist after it). Both are tested step by step against scripted
 //! bytes. The blocking and async drivers (`driver.rs`, one source instantiated twice) are I/O loops
 //! around them, so their behaviour cannot drift: the only difference is the I/O traits
