@@ -136,6 +136,7 @@ stage_end
 # --- nostd ---------------------------------------------------------------------------------------
 stage nostd
 cargo build -p mreq-core --no-default-features --target thumbv6m-none-eabi
+cargo build -p mreq-core --no-default-features --features redirects,url-credentials --target thumbv6m-none-eabi
 cargo build -p mreq-core --no-default-features --target riscv32imc-unknown-none-elf
 cargo build -p mreq-core --no-default-features --features alloc --target thumbv6m-none-eabi
 cargo build -p mreq-core --no-default-features --features json --target thumbv6m-none-eabi

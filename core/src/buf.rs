@@ -56,18 +56,33 @@ impl fmt::Write for Cursor<'_> {
 }
 
 /// Writes `n` in decimal (or hex) without going through `core::fmt`, which is slow and large.
-pub(crate) fn push_uint(out: &mut Cursor<'_>, mut n: u64, radix: u64) -> Result<()> {
+pub(crate) fn push_uint(out: &mut Cursor<'_>, mut n: u64, radix: u32) -> Result<()> {
     let mut digits = [0u8; 20];
     let mut i = digits.len();
     loop {
         i -= 1;
-        digits[i] = b"0123456789abcdef"[(n % radix) as usize];
-        n /= radix;
+        let (quotient, digit) = div_small(n, radix);
+        digits[i] = b"0123456789abcdef"[digit as usize];
+        n = quotient;
         if n == 0 {
             break;
         }
     }
     out.push(&digits[i..])
+}
+
+/// `(n / d, n % d)` for `2 <= d <= 16` with 32-bit arithmetic only: long division over 16-bit
+/// limbs. A u64 division is a large library routine on 32-bit cores (about 900 bytes on
+/// thumbv6m), and lengths are u64.
+fn div_small(n: u64, d: u32) -> (u64, u32) {
+    let mut quotient = 0u64;
+    let mut rem = 0u32;
+    for shift in [48, 32, 16, 0] {
+        let cur = (rem << 16) | ((n >> shift) as u32 & 0xffff);
+        quotient |= u64::from(cur / d) << shift;
+        rem = cur % d;
+    }
+    (quotient, rem)
 }
 
 /// Strips optional whitespace (SP and HT, RFC 9110 `OWS`) from both ends of a field value.
@@ -81,4 +96,30 @@ pub(crate) fn trim_ows(value: &[u8]) -> &[u8] {
         .rposition(|&b| b != b' ' && b != b'\t')
         .map_or(start, |i| i + 1);
     &value[start..end]
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn small_division_matches_u64_division() {
+        for n in [
+            0u64,
+            1,
+            9,
+            10,
+            65535,
+            65536,
+            4_294_967_295,
+            4_294_967_296,
+            1 << 63,
+            u64::MAX,
+        ] {
+            for d in [2u32, 10, 16] {
+                assert_eq!(
+                    super::div_small(n, d),
+                    (n / u64::from(d), (n % u64::from(d)) as u32)
+                );
+            }
+        }
+    }
 }

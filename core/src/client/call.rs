@@ -150,7 +150,7 @@ impl<'r, 'b> Call<'r, 'b> {
     /// A call for `exchange` in `buf` (the slot for redirect URLs is reserved only when
     /// redirects are followed).
     pub(crate) fn new(exchange: Exchange<'r>, config: Config, buf: &'b mut [u8]) -> Self {
-        let slot_len = if config.max_redirects > 0 {
+        let slot_len = if cfg!(feature = "redirects") && config.max_redirects > 0 {
             config.max_url_len.min(buf.len() / 2)
         } else {
             0
@@ -501,6 +501,10 @@ impl<'r, 'b> Call<'r, 'b> {
 
     /// Joins the redirect's `Location` against this hop's URL and makes it the next target.
     fn join(&mut self, info: HeadInfo) -> Result<()> {
+        if !cfg!(feature = "redirects") {
+            // Never reached (no redirect is followed): this keeps URL joining out of the binary.
+            return Err(Error::InvalidStatusLine);
+        }
         let (head_bytes, free) = self.work.split_at_mut(info.len);
         let head = ResponseHead::new(head_bytes, info);
         let location = head.location().ok_or(Error::InvalidHeaderLine)?;

@@ -32,9 +32,15 @@ pub(crate) struct Exchange<'r> {
 
 impl<'r> Exchange<'r> {
     pub(crate) fn new(req: Request<'r>, body: BodyKind) -> Result<Self> {
+        let original = Url::parse(req.url)?;
+        if !cfg!(feature = "url-credentials") && original.userinfo().is_some() {
+            return Err(Error::InvalidUrl(
+                "user info in the URL needs mreq-core's url-credentials feature",
+            ));
+        }
         Ok(Exchange {
             req,
-            original: Url::parse(req.url)?,
+            original,
             method: req.method,
             body: Some(body),
             redirects: 0,
@@ -102,7 +108,11 @@ impl<'r> Exchange<'r> {
             auth: self.req.auth,
             body: self.framing(),
             content_type: self.req.content_type,
-            url_credentials: self.original.credentials(),
+            url_credentials: if cfg!(feature = "url-credentials") {
+                self.original.credentials()
+            } else {
+                None
+            },
             strip_credentials: self.strip_credentials,
         };
         request::write_head(&spec, out)
@@ -116,7 +126,10 @@ impl<'r> Exchange<'r> {
         config: &Config,
         head: &ResponseHead<'h>,
     ) -> Result<Option<&'h str>> {
-        if config.max_redirects == 0 || !redirect::is_redirect(head.status()) {
+        if !cfg!(feature = "redirects")
+            || config.max_redirects == 0
+            || !redirect::is_redirect(head.status())
+        {
             return Ok(None);
         }
         let Some(location) = head.location() else {

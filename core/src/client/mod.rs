@@ -34,7 +34,8 @@ use crate::url::{Scheme, Url};
 /// Limits and policy of a client. Every limit is explicit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {
-    /// Redirects followed before `Error::TooManyRedirects`; 0 returns 3xx responses as they are.
+    /// Redirects followed before `Error::TooManyRedirects`; 0 returns 3xx responses as they are
+    /// (as does a build without the `redirects` feature).
     pub max_redirects: u8,
     /// Header fields accepted in a response head (and in a trailer section).
     pub max_headers: usize,
