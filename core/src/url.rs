@@ -58,18 +58,15 @@ impl<'a> Url<'a> {
         let rest = rest
             .strip_prefix("//")
             .ok_or(Error::InvalidUrl("missing // after the scheme"))?;
-        let rest = rest.split('#').next().unwrap_or("");
-        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let rest = &rest[..find_any(rest, b"#").unwrap_or(rest.len())];
+        let authority_end = find_any(rest, b"/?").unwrap_or(rest.len());
         let (authority, path_query) = rest.split_at(authority_end);
-        let (userinfo, host_port) = match authority.rfind('@') {
+        let (userinfo, host_port) = match rfind_byte(authority, b'@') {
             Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
             None => (None, authority),
         };
         let (host, port) = split_host_port(host_port)?;
-        let (path, query) = match path_query.find('?') {
-            Some(q) => (&path_query[..q], Some(&path_query[q + 1..])),
-            None => (path_query, None),
-        };
+        let (path, query) = split_query(path_query);
         if path_query.bytes().any(|b| b <= b' ' || b == 0x7f) {
             return Err(Error::InvalidUrl(
                 "space or control character in path or query",
@@ -196,7 +193,7 @@ impl core::fmt::Display for Url<'_> {
 
 /// Splits `scheme:rest` when the text starts with an RFC 3986 scheme.
 fn split_scheme(text: &str) -> Option<(&str, &str)> {
-    let colon = text.find(':')?;
+    let colon = find_any(text, b":")?;
     let scheme = &text[..colon];
     let mut bytes = scheme.bytes();
     let first_ok = bytes.next().is_some_and(|b| b.is_ascii_alphabetic());
@@ -206,11 +203,9 @@ fn split_scheme(text: &str) -> Option<(&str, &str)> {
 
 fn split_host_port(text: &str) -> Result<(&str, Option<u16>)> {
     let (host, port) = if text.starts_with('[') {
-        let close = text
-            .find(']')
-            .ok_or(Error::InvalidUrl("unclosed [ in IPv6 host"))?;
+        let close = find_any(text, b"]").ok_or(Error::InvalidUrl("unclosed [ in IPv6 host"))?;
         let inner = &text[1..close];
-        let ipv6_ok = inner.contains(':')
+        let ipv6_ok = find_any(inner, b":").is_some()
             && inner
                 .bytes()
                 .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
@@ -225,7 +220,7 @@ fn split_host_port(text: &str) -> Result<(&str, Option<u16>)> {
         };
         (&text[..=close], port)
     } else {
-        match text.rfind(':') {
+        match rfind_byte(text, b':') {
             Some(colon) => (&text[..colon], Some(&text[colon + 1..])),
             None => (text, None),
         }
@@ -259,21 +254,24 @@ fn parse_port(digits: &str) -> Result<u16> {
 
 /// Resolves `reference` (a `Location` value) against `base` into `out` (RFC 3986 section 5.2)
 /// and returns the absolute URL text. The fragment is dropped, and so is any user info of the base.
+#[inline(never)]
 pub fn join<'o>(base: &Url<'_>, reference: &str, out: &'o mut [u8]) -> Result<&'o str> {
-    let reference = reference.trim_matches([' ', '\t']);
-    let reference = reference.split('#').next().unwrap_or("");
+    let reference = trim_blanks(reference);
+    let reference = &reference[..find_any(reference, b"#").unwrap_or(reference.len())];
     let mut cur = Cursor::new(out);
-    if let Some((_, _)) = split_scheme(reference) {
+    if let Some((_, rest)) = split_scheme(reference) {
         // Absolute: taken as it is, but with dot segments removed from its path.
         let parsed = Url::parse(reference)?;
-        let authority_len = reference.len() - after_authority(reference).len();
-        cur.push_str(&reference[..authority_len])?;
+        // `parse` checked the `//`; the authority ends at the first `/` or `?` after it.
+        let rest = rest.get(2..).unwrap_or("");
+        let after = rest.len() - find_any(rest, b"/?").unwrap_or(rest.len());
+        cur.push_str(&reference[..reference.len() - after])?;
         remove_dot_segments(parsed.path, &mut cur)?;
         push_query(parsed.query, &mut cur)?;
     } else if let Some(rest) = reference.strip_prefix("//") {
         cur.push_str(base.scheme.as_str())?;
         cur.push_str("://")?;
-        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let authority_end = find_any(rest, b"/?").unwrap_or(rest.len());
         cur.push_str(&rest[..authority_end])?;
         let (path, query) = split_query(&rest[authority_end..]);
         remove_dot_segments(path, &mut cur)?;
@@ -289,7 +287,7 @@ pub fn join<'o>(base: &Url<'_>, reference: &str, out: &'o mut [u8]) -> Result<&'
                 remove_dot_segments(path, &mut cur)?;
             } else {
                 // Merge: the base path up to its last '/', then the reference; dots removed after.
-                let base_dir = match base.path.rfind('/') {
+                let base_dir = match rfind_byte(base.path, b'/') {
                     Some(slash) => &base.path[..=slash],
                     None => "/",
                 };
@@ -305,17 +303,30 @@ pub fn join<'o>(base: &Url<'_>, reference: &str, out: &'o mut [u8]) -> Result<&'
     Ok(text)
 }
 
-fn after_authority(absolute: &str) -> &str {
-    let rest = match absolute.find("://") {
-        Some(i) => &absolute[i + 3..],
-        None => return "",
-    };
-    let end = rest.find(['/', '?']).unwrap_or(rest.len());
-    &rest[end..]
+/// The first byte of `text` that is one of `set` (ASCII). Plain loops: `str::find` with a
+/// `&str` or `[char]` pattern pulls large searchers into a firmware image.
+fn find_any(text: &str, set: &[u8]) -> Option<usize> {
+    text.bytes().position(|b| set.contains(&b))
+}
+
+/// The last `byte` (ASCII) in `text`.
+fn rfind_byte(text: &str, byte: u8) -> Option<usize> {
+    text.bytes().rposition(|b| b == byte)
+}
+
+/// `text` without spaces and tabs at either end.
+fn trim_blanks(text: &str) -> &str {
+    let blank = |b: &u8| *b == b' ' || *b == b'\t';
+    let start = text.bytes().position(|b| !blank(&b)).unwrap_or(text.len());
+    let end = text
+        .bytes()
+        .rposition(|b| !blank(&b))
+        .map_or(start, |i| i + 1);
+    &text[start..end]
 }
 
 fn split_query(text: &str) -> (&str, Option<&str>) {
-    match text.find('?') {
+    match find_any(text, b"?") {
         Some(q) => (&text[..q], Some(&text[q + 1..])),
         None => (text, None),
     }

@@ -500,6 +500,7 @@ impl<'r, 'b> Call<'r, 'b> {
     }
 
     /// Joins the redirect's `Location` against this hop's URL and makes it the next target.
+    #[inline(never)]
     fn join(&mut self, info: HeadInfo) -> Result<()> {
         if !cfg!(feature = "redirects") {
             // Never reached (no redirect is followed): this keeps URL joining out of the binary.

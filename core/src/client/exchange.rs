@@ -71,6 +71,8 @@ impl<'r> Exchange<'r> {
         'r: 's,
     {
         match self.url_len {
+            // Without redirects there is never a target in the slot.
+            _ if !cfg!(feature = "redirects") => Ok(self.req.url),
             None => Ok(self.req.url),
             Some(len) => {
                 core::str::from_utf8(&slot[..len]).map_err(|_| Error::InvalidUrl("not UTF-8"))
@@ -113,7 +115,8 @@ impl<'r> Exchange<'r> {
             } else {
                 None
             },
-            strip_credentials: self.strip_credentials,
+            // Only a redirect sets it: a build without them writes no stripping code.
+            strip_credentials: cfg!(feature = "redirects") && self.strip_credentials,
         };
         request::write_head(&spec, out)
     }
@@ -142,6 +145,7 @@ impl<'r> Exchange<'r> {
     }
 
     /// Moves on to the redirect target `to_text` (already joined against `from`).
+    #[inline(never)]
     pub(crate) fn follow(&mut self, status: u16, from: &Url<'_>, to_text: &str) -> Result<()> {
         let to = Url::parse(to_text)?;
         redirect::check_target(from, &to, to_text)?;
