@@ -1,8 +1,7 @@
 //! The built `mreq` binary against real servers: httpbin, the hostile server and nginx (TLS).
 
-mod nginx;
-#[path = "../../core/tests/support/mod.rs"]
-mod support;
+use mreq_test_support as support;
+use support::nginx;
 
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};

@@ -4,9 +4,8 @@
 //! with the source. The sinks, framings and sizes are tables: a new one is covered by adding a
 //! row.
 
-mod nginx;
-#[path = "../../core/tests/support/mod.rs"]
-mod support;
+use mreq_test_support as support;
+use support::nginx;
 
 use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions};

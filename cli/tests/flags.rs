@@ -4,9 +4,8 @@
 //! `--device` against a fake board that speaks the serial protocol and echoes what it got).
 //! A terminal is covered by the pseudo-terminal test in `delivery.rs`.
 
-mod nginx;
-#[path = "../../core/tests/support/mod.rs"]
-mod support;
+use mreq_test_support as support;
+use support::nginx;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};

@@ -346,27 +346,22 @@ fn remove_dot_segments(path: &str, out: &mut Cursor<'_>) -> Result<()> {
 
 /// Appends the absolute path `prefix + path` with `.` and `..` segments resolved (RFC 3986
 /// section 5.2.4). Works segment by segment into `out`, so the merged path is never materialised.
+#[inline(never)]
 fn remove_dot_segments_pair(prefix: &str, path: &str, out: &mut Cursor<'_>) -> Result<()> {
     let start = out.len();
-    let joined = prefix.len() + path.len();
-    if joined == 0 {
+    if prefix.is_empty() && path.is_empty() {
         return out.push_str("/");
     }
-    // Both parts together start with '/': skip it, then walk the segments of both.
-    let prefix_segments = prefix.strip_prefix('/').unwrap_or(prefix);
-    let (path_segments, first_part) = if prefix.is_empty() {
-        (path.strip_prefix('/').unwrap_or(path), false)
-    } else {
-        (path, true)
-    };
     let mut trailing_slash = false;
-    let mut handle = |segment: &str, last: bool, out: &mut Cursor<'_>| -> Result<()> {
+    let mut handle = |segment: &str, last: bool| -> Result<()> {
         trailing_slash = false;
         match segment {
             "." => trailing_slash = last,
             ".." => {
-                let written = &out.written()[start..];
-                let cut = written.iter().rposition(|&b| b == b'/').unwrap_or(0);
+                let cut = out.written()[start..]
+                    .iter()
+                    .rposition(|&b| b == b'/')
+                    .unwrap_or(0);
                 out.truncate(start + cut);
                 trailing_slash = last;
             }
@@ -377,23 +372,37 @@ fn remove_dot_segments_pair(prefix: &str, path: &str, out: &mut Cursor<'_>) -> R
         }
         Ok(())
     };
-    if first_part {
+    if prefix.is_empty() {
+        segments(path.strip_prefix('/').unwrap_or(path), true, &mut handle)?;
+    } else {
         // prefix is a directory ("/a/b/"): all its segments but the empty last one.
-        let dir = prefix_segments.strip_suffix('/').unwrap_or(prefix_segments);
-        if !prefix_segments.is_empty() {
-            for segment in dir.split('/') {
-                handle(segment, false, out)?;
-            }
+        let dir = prefix.strip_prefix('/').unwrap_or(prefix);
+        if let Some(dir) = dir.strip_suffix('/') {
+            segments(dir, false, &mut handle)?;
+        } else if !dir.is_empty() {
+            segments(dir, false, &mut handle)?;
         }
-    }
-    let mut segments = path_segments.split('/').peekable();
-    while let Some(segment) = segments.next() {
-        handle(segment, segments.peek().is_none(), out)?;
+        segments(path, true, &mut handle)?;
     }
     if trailing_slash || out.len() == start {
         out.push_str("/")?;
     }
     Ok(())
+}
+
+/// Calls `each(segment, is_last)` for the `/`-separated segments of `text`; the last one counts
+/// as last only when `ends` (the end of the whole path).
+fn segments(text: &str, ends: bool, each: &mut impl FnMut(&str, bool) -> Result<()>) -> Result<()> {
+    let mut rest = text;
+    loop {
+        match find_any(rest, b"/") {
+            Some(i) => {
+                each(&rest[..i], false)?;
+                rest = &rest[i + 1..];
+            }
+            None => return each(rest, ends),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Checks the integration-test servers themselves with raw `TcpStream`s (not the mreq client), so
 //! a broken harness shows up as a harness failure rather than as a client bug.
 
-mod support;
+use mreq_test_support as support;
 
 use support::{hostile, httpbin, raw_exchange, split_head};
 

@@ -2,7 +2,7 @@
 //! error (never a panic, never a silently short body), through both drivers.
 
 mod drive;
-mod support;
+use mreq_test_support as support;
 
 use drive::{both, fetch};
 use mreq_core::auth::Auth;

@@ -1,7 +1,7 @@
 //! The engine against a real httpbin (Debian's python3-httpbin) on 127.0.0.1, through both drivers.
 
 mod drive;
-mod support;
+use mreq_test_support as support;
 
 use drive::{both, fetch, Stream};
 use mreq_core::auth::Auth;

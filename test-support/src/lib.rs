@@ -1,6 +1,7 @@
-//! Shared support for the integration tests in `core/tests/`.
+//! Real servers on 127.0.0.1 for the integration tests of every crate (`publish = false`): used as
+//! `use mreq_test_support as support;`.
 //!
-//! Use it from a test file with `mod support;`. Two real servers on 127.0.0.1:
+//! Two servers here, nginx in [`nginx`]:
 //!
 //! - [`Httpbin`]: Debian's `python3-httpbin` served by gunicorn (gthread worker, keep-alive,
 //!   chunked `/stream/N`). [`httpbin()`] shares one server between all tests of a test binary.
@@ -12,7 +13,8 @@
 //! is a set of threads inside the test process.
 //!
 //! Only std; support code may `expect` with clear messages, wire data never panics a server thread.
-#![allow(dead_code)]
+
+pub mod nginx;
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -38,66 +40,7 @@ const HTTPBIN_START_TIMEOUT: Duration = Duration::from_secs(15);
 /// pid changes. Shutdown is SIGINT to itself (gunicorn's quick shutdown, which also stops the
 /// worker), with a hard `os._exit` 3 s later as a fallback. stdin is read with `os.read` on the
 /// raw fd, never `sys.stdin`, so the forked worker does not inherit a held buffer lock.
-const HTTPBIN_WRAPPER: &str = r#"
-import os, signal, socket, sys, threading, time
-
-ppid = os.getppid()
-threads = int(sys.argv[1])
-
-def die():
-    try:
-        os.kill(os.getpid(), signal.SIGINT)
-    finally:
-        time.sleep(3)
-        os._exit(0)
-
-def watch_stdin():
-    try:
-        while os.read(0, 65536):
-            pass
-    except OSError:
-        pass
-    die()
-
-def watch_parent():
-    while os.getppid() == ppid:
-        time.sleep(0.5)
-    die()
-
-threading.Thread(target=watch_stdin, daemon=True).start()
-threading.Thread(target=watch_parent, daemon=True).start()
-
-sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-sock.bind(("127.0.0.1", 0))
-sock.set_inheritable(True)
-port = sock.getsockname()[1]
-
-import httpbin
-from gunicorn.app.base import BaseApplication
-
-class Server(BaseApplication):
-    def load_config(self):
-        options = {
-            "bind": "fd://%d" % sock.fileno(),
-            "workers": 1,
-            "worker_class": "gthread",
-            "threads": threads,
-            "keepalive": 5,
-            "timeout": 120,
-            "graceful_timeout": 2,
-            "loglevel": "warning",
-            "accesslog": None,
-        }
-        for key, value in options.items():
-            self.cfg.set(key, value)
-
-    def load(self):
-        return httpbin.app
-
-print("PORT %d" % port, flush=True)
-Server().run()
-"#;
+const HTTPBIN_WRAPPER: &str = include_str!("httpbin_wrapper.py");
 
 /// Debian's interpreter: `python3` on PATH may be another one (pyenv) without httpbin.
 /// `MREQ_TEST_PYTHON` overrides.

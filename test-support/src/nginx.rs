@@ -1,6 +1,5 @@
 //! Debian's nginx on 127.0.0.1 for the CLI tests: plain http and https with a test CA and server
 //! certificate generated here (rcgen), serving a 100 MB file. Stops when the test process ends.
-#![allow(dead_code)]
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use std::io::Write;
@@ -128,7 +127,7 @@ fn start() -> Nginx {
     std::fs::write(dir.join("www").join(BIG_FILE), big_pattern(BIG_LEN)).expect("big file");
     std::fs::write(dir.join("www").join("hello.txt"), "hello over tls\n").expect("hello file");
     let (http_port, https_port, self_signed_port) = (free_port(), free_port(), free_port());
-    let hostile = crate::support::hostile().port;
+    let hostile = crate::hostile().port;
     let d = dir.display();
     let config = format!(
         "daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\nevents {{ worker_connections 128; }}\n\
