@@ -198,9 +198,13 @@ fn fetch(
     }
     let mut response = sent.map_err(|err| Failure::from_engine(&err, &host))?;
     let status = response.status();
-    let host = Url::parse(response.url())
-        .map(|u| authority(&u))
-        .unwrap_or(host);
+    // After a redirect the body comes from another host: name that one in messages.
+    let host = match response.url() {
+        final_url if final_url == plan.url => host,
+        final_url => Url::parse(final_url)
+            .map(|u| authority(&u))
+            .unwrap_or(host),
+    };
     if print.response_head {
         let terminal = out.is_terminal();
         output::print_head(out, response.head().as_bytes(), style, terminal)
