@@ -201,9 +201,7 @@ fn fetch(
     // After a redirect the body comes from another host: name that one in messages.
     let host = match response.url() {
         final_url if final_url == plan.url => host,
-        final_url => Url::parse(final_url)
-            .map(|u| authority(&u))
-            .unwrap_or(host),
+        final_url => Url::parse(final_url).map(|u| authority(&u)).unwrap_or(host),
     };
     if print.response_head {
         let terminal = out.is_terminal();

@@ -259,46 +259,53 @@ pub fn join<'o>(base: &Url<'_>, reference: &str, out: &'o mut [u8]) -> Result<&'
     let reference = trim_blanks(reference);
     let reference = &reference[..find_any(reference, b"#").unwrap_or(reference.len())];
     let mut cur = Cursor::new(out);
-    if let Some((_, rest)) = split_scheme(reference) {
+    // Each form writes its scheme and authority, then says which path (after which directory
+    // prefix) and query follow; one dot-segment walk finishes them all.
+    let (prefix, path, query) = if let Some((_, rest)) = split_scheme(reference) {
         // Absolute: taken as it is, but with dot segments removed from its path.
         let parsed = Url::parse(reference)?;
         // `parse` checked the `//`; the authority ends at the first `/` or `?` after it.
         let rest = rest.get(2..).unwrap_or("");
         let after = rest.len() - find_any(rest, b"/?").unwrap_or(rest.len());
         cur.push_str(&reference[..reference.len() - after])?;
-        remove_dot_segments(parsed.path, &mut cur)?;
-        push_query(parsed.query, &mut cur)?;
+        ("", parsed.path, parsed.query)
     } else if let Some(rest) = reference.strip_prefix("//") {
         cur.push_str(base.scheme.as_str())?;
         cur.push_str("://")?;
         let authority_end = find_any(rest, b"/?").unwrap_or(rest.len());
         cur.push_str(&rest[..authority_end])?;
         let (path, query) = split_query(&rest[authority_end..]);
-        remove_dot_segments(path, &mut cur)?;
-        push_query(query, &mut cur)?;
+        ("", path, query)
     } else {
         base.write_origin(&mut cur)?;
         let (path, query) = split_query(reference);
         if path.is_empty() {
+            // Same path: the base's as it is, with the reference's query or else the base's.
             cur.push_str(if base.path.is_empty() { "/" } else { base.path })?;
             push_query(query.or(base.query), &mut cur)?;
-        } else {
-            if path.starts_with('/') {
-                remove_dot_segments(path, &mut cur)?;
-            } else {
-                // Merge: the base path up to its last '/', then the reference; dots removed after.
-                let base_dir = match rfind_byte(base.path, b'/') {
-                    Some(slash) => &base.path[..=slash],
-                    None => "/",
-                };
-                remove_dot_segments_pair(base_dir, path, &mut cur)?;
-            }
-            push_query(query, &mut cur)?;
+            return validated(cur);
         }
-    }
-    let written = cur.into_written();
-    let text = core::str::from_utf8(written).map_err(|_| Error::InvalidUrl("not UTF-8"))?;
-    // Validate what we produced, so a hostile Location cannot smuggle in anything we would not parse.
+        if path.starts_with('/') {
+            ("", path, query)
+        } else {
+            // Merge: the base path up to its last '/', then the reference.
+            let base_dir = match rfind_byte(base.path, b'/') {
+                Some(slash) => &base.path[..=slash],
+                None => "/",
+            };
+            (base_dir, path, query)
+        }
+    };
+    remove_dot_segments_pair(prefix, path, &mut cur)?;
+    push_query(query, &mut cur)?;
+    validated(cur)
+}
+
+/// The joined text, checked by parsing it, so a hostile Location cannot smuggle in anything we
+/// would not parse.
+fn validated(cur: Cursor<'_>) -> Result<&str> {
+    let text =
+        core::str::from_utf8(cur.into_written()).map_err(|_| Error::InvalidUrl("not UTF-8"))?;
     Url::parse(text)?;
     Ok(text)
 }
@@ -338,10 +345,6 @@ fn push_query(query: Option<&str>, out: &mut Cursor<'_>) -> Result<()> {
         out.push_str(query)?;
     }
     Ok(())
-}
-
-fn remove_dot_segments(path: &str, out: &mut Cursor<'_>) -> Result<()> {
-    remove_dot_segments_pair("", path, out)
 }
 
 /// Appends the absolute path `prefix + path` with `.` and `..` segments resolved (RFC 3986

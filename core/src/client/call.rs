@@ -469,6 +469,8 @@ impl<'r, 'b> Call<'r, 'b> {
 
     /// What to do with a final (non-1xx) head: return it, or follow its redirect (draining the
     /// redirect's own body when it is small, else dropping the connection).
+    // Out of line when redirects are built in (smaller), inlined when it only returns `Final`.
+    #[cfg_attr(feature = "redirects", inline(never))]
     fn after_final_head(&mut self, info: HeadInfo, filled: usize) -> Result<State> {
         let head = ResponseHead::new(&self.work[..info.len], info);
         if self
