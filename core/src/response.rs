@@ -269,7 +269,14 @@ pub(crate) fn parse_field_line(buf: &[u8], pos: usize) -> Result<FieldLine> {
         _ => {}
     }
     let mut i = pos;
-    // Names are short tokens: test four bytes per step, then finish byte by byte.
+    // Names are short tokens: test eight, then four bytes per step, then finish byte by byte.
+    while let Some(&[a, b, c, d, e, f, g, h]) = buf.get(i..i + 8) {
+        let t = |x: u8| TCHAR[x as usize];
+        if !(t(a) & t(b) & t(c) & t(d) & t(e) & t(f) & t(g) & t(h)) {
+            break;
+        }
+        i += 8;
+    }
     while let Some(&[a, b, c, d]) = buf.get(i..i + 4) {
         if !(TCHAR[a as usize] & TCHAR[b as usize] & TCHAR[c as usize] & TCHAR[d as usize]) {
             break;
@@ -324,7 +331,10 @@ fn scan_value(buf: &[u8], start: usize) -> Scan {
             let below_space = x.wrapping_sub(ONES * 0x20) & !x & HIGHS;
             let del = x ^ (ONES * 0x7f);
             let has_del = del.wrapping_sub(ONES) & !del & HIGHS;
-            if below_space | has_del != 0 {
+            let flagged = below_space | has_del;
+            if flagged != 0 {
+                // The lowest flagged byte is exact (borrows only run upwards): jump to it.
+                i += (flagged.trailing_zeros() / 8) as usize;
                 break;
             }
             i += 8;
@@ -456,9 +466,21 @@ impl<'a> Fields<'a> {
     }
 
     /// The first field with this name (ASCII case-insensitive).
-    pub fn get(mut self, name: &str) -> Option<&'a [u8]> {
-        self.find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+    pub fn get(self, name: &str) -> Option<&'a [u8]> {
+        // Bytes, not `str`: the names were validated as tokens, and a name of another length
+        // cannot match, so most lines cost a length compare.
+        let name = name.as_bytes();
+        let mut rest = self.raw.get(self.pos..)?;
+        loop {
+            let line_len = rest.iter().position(|&b| b == b'\n')?;
+            let line = &rest[..line_len];
+            if line.get(name.len()) == Some(&b':') && line[..name.len()].eq_ignore_ascii_case(name)
+            {
+                let value = &line[name.len() + 1..];
+                return Some(trim_ows(value.strip_suffix(b"\r").unwrap_or(value)));
+            }
+            rest = &rest[line_len + 1..];
+        }
     }
 }
 
