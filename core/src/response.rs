@@ -269,7 +269,9 @@ pub(crate) fn parse_field_line(buf: &[u8], pos: usize) -> Result<FieldLine> {
         _ => {}
     }
     let mut i = pos;
-    // Names are short tokens: test eight, then four bytes per step, then finish byte by byte.
+    // Names are short tokens: test eight (on 64-bit machines, where speed counts more than a few
+    // bytes of code), then four bytes per step, then finish byte by byte.
+    #[cfg(target_pointer_width = "64")]
     while let Some(&[a, b, c, d, e, f, g, h]) = buf.get(i..i + 8) {
         let t = |x: u8| TCHAR[x as usize];
         if !(t(a) & t(b) & t(c) & t(d) & t(e) & t(f) & t(g) & t(h)) {
@@ -333,8 +335,12 @@ fn scan_value(buf: &[u8], start: usize) -> Scan {
             let has_del = del.wrapping_sub(ONES) & !del & HIGHS;
             let flagged = below_space | has_del;
             if flagged != 0 {
-                // The lowest flagged byte is exact (borrows only run upwards): jump to it.
-                i += (flagged.trailing_zeros() / 8) as usize;
+                // The lowest flagged byte is exact (borrows only run upwards): jump to it (on
+                // 64-bit machines; elsewhere a software bit count costs more than it saves).
+                #[cfg(target_pointer_width = "64")]
+                {
+                    i += (flagged.trailing_zeros() / 8) as usize;
+                }
                 break;
             }
             i += 8;
