@@ -262,13 +262,16 @@ pub fn join<'o>(base: &Url<'_>, reference: &str, out: &'o mut [u8]) -> Result<&'
     // Each form writes its scheme and authority, then says which path (after which directory
     // prefix) and query follow; one dot-segment walk finishes them all.
     let (prefix, path, query) = if let Some((_, rest)) = split_scheme(reference) {
-        // Absolute: taken as it is, but with dot segments removed from its path.
-        let parsed = Url::parse(reference)?;
-        // `parse` checked the `//`; the authority ends at the first `/` or `?` after it.
-        let rest = rest.get(2..).unwrap_or("");
-        let after = rest.len() - find_any(rest, b"/?").unwrap_or(rest.len());
-        cur.push_str(&reference[..reference.len() - after])?;
-        ("", parsed.path, parsed.query)
+        // Absolute: taken as it is, but with dot segments removed from its path (the whole
+        // result is parsed, and so checked, at the end).
+        let rest = rest
+            .strip_prefix("//")
+            .ok_or(Error::InvalidUrl("missing // after the scheme"))?;
+        let authority_end = find_any(rest, b"/?").unwrap_or(rest.len());
+        let path_query = &rest[authority_end..];
+        cur.push_str(&reference[..reference.len() - path_query.len()])?;
+        let (path, query) = split_query(path_query);
+        ("", path, query)
     } else if let Some(rest) = reference.strip_prefix("//") {
         cur.push_str(base.scheme.as_str())?;
         cur.push_str("://")?;
