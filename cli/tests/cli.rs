@@ -1,10 +1,10 @@
 //! The built `mreq` binary against real servers: httpbin, the hostile server and nginx (TLS).
 
 use mreq_test_support as support;
-use support::nginx;
+use support::{nginx, temp_dir};
 
 use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 fn mreq(args: &[&str]) -> Output {
@@ -30,29 +30,6 @@ fn json(out: &Output) -> serde_json::Value {
 
 fn bin(path: &str) -> String {
     support::httpbin().url(path)
-}
-
-/// A scratch directory removed when the test ends.
-struct TempDir(PathBuf);
-
-impl std::ops::Deref for TempDir {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn temp_dir(name: &str) -> TempDir {
-    let dir = std::env::temp_dir().join(format!("mreq-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    TempDir(dir)
 }
 
 fn sha256(data: &[u8]) -> Vec<u8> {

@@ -5,7 +5,7 @@
 //! row.
 
 use mreq_test_support as support;
-use support::nginx;
+use support::{nginx, temp_dir};
 
 use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions};
@@ -46,21 +46,6 @@ const SINKS: [Sink; 7] = [
 const SIZES: [usize; 6] = [0, 1, 65_535, 65_536, 65_537, (1 << 20) + 7];
 
 const APPEND_PREFIX: &[u8] = b"already here\n";
-
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn temp_dir(name: &str) -> TempDir {
-    let dir = std::env::temp_dir().join(format!("mreq-delivery-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    TempDir(dir)
-}
 
 fn sha256(data: &[u8]) -> String {
     Sha256::digest(data)
@@ -217,7 +202,7 @@ fn matrix(framing: &str, https: bool) {
         };
         let expected = sha256(&support::noise(size));
         for sink in SINKS {
-            let got = deliver(sink, &url, &size.to_string(), &extra, &dir.0);
+            let got = deliver(sink, &url, &size.to_string(), &extra, &dir);
             let case = format!(
                 "{framing} {size} bytes over {} into {sink:?}",
                 if https { "https" } else { "http" }
@@ -323,7 +308,7 @@ fn a_100_mb_body_through_a_pipe_and_a_file() {
     ];
     for (transport, url, extra) in &cases {
         for sink in [Sink::PipeSlow, Sink::Redirect, Sink::Append] {
-            let got = deliver(sink, url, nginx::BIG_FILE, extra, &dir.0);
+            let got = deliver(sink, url, nginx::BIG_FILE, extra, &dir);
             assert_eq!(got.code, Some(0), "{transport} {sink:?}: {}", got.stderr);
             let body = got.body.expect("a body");
             assert_eq!(body.len(), nginx::BIG_LEN, "{transport} {sink:?}");
@@ -349,7 +334,7 @@ fn early_closing_readers_end_quietly() {
             ),
         ] {
             for keep in [1usize, 100] {
-                let mut child = mreq_command(&dir.0, &extra, &url)
+                let mut child = mreq_command(&dir, &extra, &url)
                     .stdout(Stdio::piped())
                     .spawn()
                     .expect("run mreq");
@@ -371,7 +356,7 @@ fn early_closing_readers_end_quietly() {
 #[test]
 fn a_download_survives_a_closed_stdout() {
     let dir = temp_dir("closed-stdout");
-    let file = dir.0.join("f.bin");
+    let file = dir.join("f.bin");
     let size = 300_000;
     let mut child = Command::new(mreq_bin())
         .args(["-v", "-o", file.to_str().expect("utf-8 path")])
@@ -410,7 +395,7 @@ fn a_terminal_gets_the_whole_text() {
         .map(|i| format!("line {i} of the text\n"))
         .collect();
     let dir = temp_dir("pty");
-    let file = dir.0.join("t.txt");
+    let file = dir.join("t.txt");
     std::fs::write(&file, &text).expect("write text");
     let server = nginx::nginx();
     std::fs::copy(&file, server.www("t.txt")).expect("serve text");

@@ -26,6 +26,34 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------------------------------------
+// scratch directories
+// ---------------------------------------------------------------------------------------------
+
+/// A scratch directory, removed when dropped.
+pub struct TempDir(std::path::PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A fresh, empty scratch directory named for the test and this process.
+pub fn temp_dir(name: &str) -> TempDir {
+    let dir = std::env::temp_dir().join(format!("mreq-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    TempDir(dir)
+}
+
+// ---------------------------------------------------------------------------------------------
 // httpbin
 // ---------------------------------------------------------------------------------------------
 
