@@ -62,6 +62,10 @@ fi
 if ! command -v nginx >/dev/null 2>&1 && ! [ -x /usr/sbin/nginx ]; then
     missing+=(nginx)
 fi
+# The CLI tests compare mreq's TLS trust decisions with curl's (cli/tests/cli.rs).
+if ! command -v curl >/dev/null 2>&1; then
+    missing+=(curl)
+fi
 # The QEMU board's smoke test boots firmware in qemu-system-riscv32 (Debian: qemu-system-misc;
 # installing it replaces the image's qemu-utils backport, which nothing here uses).
 if ! command -v qemu-system-riscv32 >/dev/null 2>&1; then
