@@ -425,6 +425,18 @@ def main():
         except (ValueError, KeyError, TypeError):
             echoed = None
         check("POST with a JSON body from the device", echoed == {"hello": "world"}, posted.stdout.decode(errors="replace") + posted.stderr.decode(errors="replace"))
+        agents = []
+        for extra in ([], ["User-Agent:custom/1"]):
+            got = mreq(args.mreq, "--device", device, "get", host_hb + "/user-agent", *extra)
+            try:
+                agents.append(json.loads(got.stdout)["user-agent"])
+            except (ValueError, KeyError, TypeError):
+                agents.append(got.stdout[:200].decode(errors="replace") + got.stderr.decode(errors="replace"))
+        check("the device sends its own User-Agent, or the one given", agents[0].startswith("mreq-fw/") and agents[1] == "custom/1",
+              repr(agents))
+        authed = mreq(args.mreq, "--device", device, "-u", "joe:pw", "get", host_hb + "/basic-auth/joe/pw")
+        check("-u through the device authenticates", authed.returncode == 0 and b'"authenticated": true' in authed.stdout.replace(b'":true', b'": true'),
+              authed.stdout[:200].decode(errors="replace") + authed.stderr.decode(errors="replace"))
         missing = mreq(args.mreq, "--device", device, "--check-status", "get", host_hb + "/status/404")
         check("404 gives exit 4 with --check-status", missing.returncode == 4, str(missing.returncode))
         refused = mreq(args.mreq, "--device", device, "get", "http://10.0.2.2:1/")

@@ -104,7 +104,8 @@ pub fn encode_request(plan: &Plan) -> Result<Vec<u8>, Failure> {
     }
     let headers: Vec<&(String, String)> = owned
         .iter()
-        .filter(|(n, _)| !n.eq_ignore_ascii_case("user-agent"))
+        // The board sends its own agent (mreq-fw/VERSION) unless the user named one.
+        .filter(|(n, v)| !(n.eq_ignore_ascii_case("user-agent") && v == crate::plan::USER_AGENT))
         .collect();
     if headers.len() > MAX_HEADERS {
         return Err(usage(format!("--device: at most {MAX_HEADERS} headers")));
@@ -327,11 +328,23 @@ mod tests {
             "POST",
             "http://10.0.2.2/post",
             Body::Bytes(b"hi".to_vec()),
-            &[("User-Agent", "mreq"), ("Accept", "*/*")],
+            &[("User-Agent", crate::plan::USER_AGENT), ("Accept", "*/*")],
         );
         assert_eq!(
             encode_request(&p).unwrap(),
-            b"@req POST http://10.0.2.2/post 2 1\nAccept: */*\nhi"
+            b"@req POST http://10.0.2.2/post 2 1\nAccept: */*\nhi",
+            "the default agent stays home: the board sends its own"
+        );
+        let own = plan(
+            "GET",
+            "http://h/",
+            Body::None,
+            &[("User-Agent", "custom/1")],
+        );
+        assert_eq!(
+            encode_request(&own).unwrap(),
+            b"@req GET http://h/ 0 1\nUser-Agent: custom/1\n",
+            "a User-Agent the user gave goes to the board"
         );
         let mut with_auth = plan("GET", "http://h/", Body::None, &[]);
         with_auth.auth = Some(crate::plan::AuthSpec::Basic("joe".into(), "pw".into()));

@@ -24,6 +24,10 @@ const CHUNK: usize = 1024;
 /// Buffer lent to the engine: redirect URL slot plus response head.
 const ENGINE_BUF: usize = 3072;
 
+/// The `User-Agent` the firmware sends when the request names none (some servers refuse
+/// requests without one).
+pub const USER_AGENT: &str = concat!("mreq-fw/", env!("CARGO_PKG_VERSION"));
+
 /// Performs the request and reports it; only a console failure is returned as an error.
 pub async fn fetch<S: Read + Write>(
     client: &mut Client<NetConnector<'_>>,
@@ -32,7 +36,28 @@ pub async fn fetch<S: Read + Write>(
     request: &Request<'_>,
 ) -> Result<(), ConsoleError> {
     let mut engine_buf = [0u8; ENGINE_BUF];
-    let sent = client.send(request, &mut engine_buf).await;
+    let mut headers: heapless::Vec<Header<'_>, { crate::shell::MAX_HEADERS + 1 }> =
+        heapless::Vec::new();
+    let named = request
+        .headers
+        .iter()
+        .any(|h| h.name.eq_ignore_ascii_case("user-agent"));
+    // Room for every header of a framed request and the agent (MAX_HEADERS + 1).
+    for header in request
+        .headers
+        .iter()
+        .copied()
+        .chain((!named).then(|| Header::new("User-Agent", USER_AGENT.as_bytes())))
+    {
+        if headers.push(header).is_err() {
+            break;
+        }
+    }
+    let request = Request {
+        headers: &headers,
+        ..*request
+    };
+    let sent = client.send(&request, &mut engine_buf).await;
     match sent {
         Ok(response) => report_response(console, mode, response).await,
         // The error says why in words (a TLS error its reason, a certificate error which).
