@@ -175,18 +175,17 @@ impl<'r, 'b> Call<'r, 'b> {
             return Ok(Io::Close);
         }
         loop {
+            // Each arm puts back the state it leaves (an error returned from an arm ends the call).
             match core::mem::replace(&mut self.state, State::Failed(Error::ConnectionClosed)) {
                 State::Hop => {
                     let streamed =
                         matches!(self.exchange.body_to_send(), Some(BodyKind::Stream(_)));
-                    self.state = if streamed && self.stream_sent {
-                        State::Rewind
-                    } else {
-                        State::Attempt
-                    };
                     if streamed && self.stream_sent {
+                        // The body went with an earlier hop: it must start again.
+                        self.state = State::Rewind;
                         return Ok(Io::Rewind);
                     }
+                    self.state = State::Attempt;
                 }
                 State::Attempt => {
                     // The URL is parsed once for the head and the connection.
