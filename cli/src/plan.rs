@@ -244,7 +244,7 @@ fn choose_method(args: &Args, word: Option<&str>, has_body: bool) -> Result<Stri
 /// Refuses header names and values that would break the head, and the framing headers that
 /// mreq writes itself from the body, each with its reason.
 fn check_header(name: &str, value: &str) -> Result<()> {
-    if name.is_empty() || !name.bytes().all(is_token_byte) {
+    if !mreq_core::request::is_token(name.as_bytes()) {
         bail!("header name {name:?}: not a valid HTTP token (letters, digits and !#$%&'*+-.^_`|~)");
     }
     if value.contains(['\r', '\n', '\0']) {
@@ -256,10 +256,6 @@ fn check_header(name: &str, value: &str) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 fn set_header(headers: &mut Vec<(String, String)>, name: &str, value: &str) {

@@ -155,8 +155,8 @@ fn validate(spec: &HeadSpec<'_>) -> Result<()> {
     Ok(())
 }
 
-/// RFC 9110 `token`: one or more tchar.
-pub(crate) fn is_token(bytes: &[u8]) -> bool {
+/// RFC 9110 `token` (a method or header name): one or more tchar.
+pub fn is_token(bytes: &[u8]) -> bool {
     !bytes.is_empty() && bytes.iter().all(|&b| is_tchar(b))
 }
 
