@@ -5,47 +5,46 @@
 use crate::args::Args;
 use crate::failure::{self, Failure};
 
-/// A flag as the user sees it, and whether it was given.
-type Given = (bool, &'static str);
+/// A flag as the user sees it, whether it was given, and whether `--offline` and `--device`
+/// refuse it: the first need an exchange, the second the board's shell cannot carry (yet).
+struct Flag {
+    given: bool,
+    name: &'static str,
+    offline: bool,
+    device: bool,
+}
 
-/// Flags that act on a connection or on a response: nothing to do when nothing is sent.
-fn exchange_flags(args: &Args) -> Vec<Given> {
-    vec![
-        (!args.output.is_empty(), "-o/--output"),
-        (args.remote_name, "-O/--remote-name"),
-        (args.download, "--download"),
-        (args.resume, "--continue"),
-        (args.follow, "-L/--follow"),
-        (args.max_redirects.is_some(), "--max-redirects"),
-        (args.insecure, "-k/--insecure"),
-        (!args.cacert.is_empty(), "--cacert"),
-        (args.timeout.is_some(), "--timeout"),
-        (args.connect_timeout.is_some(), "--connect-timeout"),
-        (args.include, "-i/--include"),
-        (args.check_status, "--check-status"),
-        (args.device.is_some(), "--device"),
+/// Every flag that some mode refuses, once.
+fn flags(args: &Args) -> [Flag; 13] {
+    let flag = |given, name, offline, device| Flag {
+        given,
+        name,
+        offline,
+        device,
+    };
+    [
+        flag(!args.output.is_empty(), "-o/--output", true, true),
+        flag(args.remote_name, "-O/--remote-name", true, true),
+        flag(args.download, "--download", true, true),
+        flag(args.resume, "--continue", true, true),
+        flag(args.follow, "-L/--follow", true, true),
+        flag(args.max_redirects.is_some(), "--max-redirects", true, true),
+        flag(args.insecure, "-k/--insecure", true, true),
+        flag(!args.cacert.is_empty(), "--cacert", true, true),
+        flag(args.timeout.is_some(), "--timeout", true, false),
+        flag(args.connect_timeout.is_some(), "--connect-timeout", true, true),
+        flag(args.include, "-i/--include", true, false),
+        flag(args.check_status, "--check-status", true, false),
+        flag(args.device.is_some(), "--device", true, false),
     ]
 }
 
-/// Flags the board's request shell cannot carry (yet).
-fn device_flags(args: &Args) -> Vec<Given> {
-    vec![
-        (!args.output.is_empty(), "-o/--output"),
-        (args.remote_name, "-O/--remote-name"),
-        (args.download, "--download"),
-        (args.resume, "--continue"),
-        (args.insecure, "-k/--insecure"),
-        (!args.cacert.is_empty(), "--cacert"),
-        (args.connect_timeout.is_some(), "--connect-timeout"),
-        (args.follow, "-L/--follow"),
-        (args.max_redirects.is_some(), "--max-redirects"),
-    ]
-}
-
-fn named(flags: Vec<Given>) -> Vec<&'static str> {
-    flags
-        .into_iter()
-        .filter_map(|(given, name)| given.then_some(name))
+/// The given flags the mode (`pick`) refuses, by name.
+fn named(args: &Args, pick: impl Fn(&Flag) -> bool) -> Vec<&'static str> {
+    flags(args)
+        .iter()
+        .filter(|f| f.given && pick(f))
+        .map(|f| f.name)
         .collect()
 }
 
@@ -59,7 +58,7 @@ fn refuse(message: String) -> Result<(), Failure> {
 /// Checks the flags against the mode of the invocation, before anything is sent.
 pub fn check(args: &Args, urls: usize) -> Result<(), Failure> {
     if args.offline {
-        let unused = named(exchange_flags(args));
+        let unused = named(args, |f| f.offline);
         if !unused.is_empty() {
             return refuse(format!(
                 "--offline sends nothing, so {} has nothing to do",
@@ -68,7 +67,7 @@ pub fn check(args: &Args, urls: usize) -> Result<(), Failure> {
         }
     }
     if args.device.is_some() {
-        let unused = named(device_flags(args));
+        let unused = named(args, |f| f.device);
         if !unused.is_empty() {
             return refuse(format!(
                 "--device cannot do {} yet: the board's shell does not take it",
