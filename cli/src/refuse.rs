@@ -32,7 +32,12 @@ fn flags(args: &Args) -> [Flag; 13] {
         flag(args.insecure, "-k/--insecure", true, true),
         flag(!args.cacert.is_empty(), "--cacert", true, true),
         flag(args.timeout.is_some(), "--timeout", true, false),
-        flag(args.connect_timeout.is_some(), "--connect-timeout", true, true),
+        flag(
+            args.connect_timeout.is_some(),
+            "--connect-timeout",
+            true,
+            true,
+        ),
         flag(args.include, "-i/--include", true, false),
         flag(args.check_status, "--check-status", true, false),
         flag(args.device.is_some(), "--device", true, false),

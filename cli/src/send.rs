@@ -39,12 +39,8 @@ impl Session {
             read_timeout: timeout,
             write_timeout: timeout,
         };
-        let tls = TlsSettings {
-            insecure: args.insecure,
-            cacerts: args.cacert.clone(),
-        };
         // A CA file that cannot be used is the user's mistake: say so before connecting.
-        tls.check_cacerts().map_err(|message| Failure {
+        let tls = TlsSettings::load(args.insecure, &args.cacert).map_err(|message| Failure {
             code: failure::BAD_CACERT,
             message,
         })?;

@@ -25,17 +25,31 @@ use std::sync::Arc;
 pub struct TlsSettings {
     /// Skip certificate verification (the caller warns about it).
     pub insecure: bool,
-    /// Extra CA certificates (PEM files) to trust besides the Mozilla and system roots.
-    pub cacerts: Vec<PathBuf>,
+    /// Extra CA certificates to trust besides the Mozilla and system roots, by file.
+    cacerts: Vec<CaFile>,
+}
+
+/// One `--cacert` file and its certificates.
+#[derive(Debug, Clone)]
+struct CaFile {
+    path: PathBuf,
+    certs: Vec<CertificateDer<'static>>,
 }
 
 impl TlsSettings {
-    /// Reads every `--cacert` file: each must be readable and hold at least one PEM certificate.
-    pub fn check_cacerts(&self) -> std::result::Result<(), String> {
-        for path in &self.cacerts {
-            read_pem_certs(path)?;
-        }
-        Ok(())
+    /// Reads every `--cacert` file once, before anything connects: each must be readable and
+    /// hold at least one PEM certificate.
+    pub fn load(insecure: bool, paths: &[PathBuf]) -> std::result::Result<Self, String> {
+        let cacerts = paths
+            .iter()
+            .map(|path| {
+                read_pem_certs(path).map(|certs| CaFile {
+                    path: path.clone(),
+                    certs,
+                })
+            })
+            .collect::<std::result::Result<_, _>>()?;
+        Ok(TlsSettings { insecure, cacerts })
     }
 }
 
@@ -50,6 +64,14 @@ fn read_pem_certs(
         return Err(format!("no PEM certificates in CA file {}", path.display()));
     }
     Ok(certs)
+}
+
+/// A TLS error (`certificate`: the server's certificate was refused) with its reason.
+fn tls_error(certificate: bool, message: &str) -> Error {
+    Error::Tls {
+        certificate,
+        reason: ErrorText::new(message),
+    }
 }
 
 pub struct NetConnector {
@@ -67,13 +89,6 @@ impl NetConnector {
         }
     }
 
-    fn fail(&mut self, certificate: bool, message: String) -> Error {
-        Error::Tls {
-            certificate,
-            reason: ErrorText::new(&message),
-        }
-    }
-
     fn client_config(&mut self) -> Result<Arc<ClientConfig>> {
         if let Some(config) = &self.config {
             return Ok(config.clone());
@@ -81,51 +96,42 @@ impl NetConnector {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
-            .map_err(|e| self.fail(false, e.to_string()))?;
-        let config = if self.tls.insecure {
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
-                .with_no_client_auth()
+            .map_err(|e| tls_error(false, &e.to_string()))?;
+        let checked = if self.tls.insecure {
+            None
         } else {
             let roots = Arc::new(self.root_store()?);
-            let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider)
+            let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
                 .build()
-                .map_err(|e| self.fail(false, e.to_string()))?;
-            let given = self.given_certificates()?;
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(TrustGiven { webpki, given }))
-                .with_no_client_auth()
+                .map_err(|e| tls_error(false, &e.to_string()))?;
+            let given = self
+                .tls
+                .cacerts
+                .iter()
+                .flat_map(|f| f.certs.clone())
+                .collect();
+            Some(Checked { webpki, given })
         };
+        let config = builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Verifier { provider, checked }))
+            .with_no_client_auth();
         let config = Arc::new(config);
         self.config = Some(config.clone());
         Ok(config)
     }
 
-    /// Every certificate of the `--cacert` files, for [`TrustGiven`].
-    fn given_certificates(&mut self) -> Result<Vec<CertificateDer<'static>>> {
-        let mut given = Vec::new();
-        for path in self.tls.cacerts.clone() {
-            given.extend(read_pem_certs(&path).map_err(|message| self.fail(false, message))?);
-        }
-        Ok(given)
-    }
-
-    fn root_store(&mut self) -> Result<RootCertStore> {
+    fn root_store(&self) -> Result<RootCertStore> {
         let mut roots = RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         // The system store may be missing or partly unreadable: the Mozilla roots still stand.
         let native = rustls_native_certs::load_native_certs();
         roots.add_parsable_certificates(native.certs);
-        for path in self.tls.cacerts.clone() {
-            let certs = read_pem_certs(&path).map_err(|message| self.fail(false, message))?;
-            for cert in certs {
-                roots.add(cert).map_err(|e| {
-                    self.fail(
-                        false,
-                        format!("bad CA certificate in {}: {e}", path.display()),
-                    )
+        for file in &self.tls.cacerts {
+            for cert in &file.certs {
+                roots.add(cert.clone()).map_err(|e| {
+                    let message = format!("bad CA certificate in {}: {e}", file.path.display());
+                    tls_error(false, &message)
                 })?;
             }
         }
@@ -135,35 +141,36 @@ impl NetConnector {
     fn connect_tls(&mut self, host: &str, port: u16) -> Result<Conn> {
         let config = self.client_config()?;
         let name = ServerName::try_from(host.to_string())
-            .map_err(|_| self.fail(false, format!("invalid TLS server name {host:?}")))?;
+            .map_err(|_| tls_error(false, &format!("invalid TLS server name {host:?}")))?;
         let mut tls =
-            ClientConnection::new(config, name).map_err(|e| self.fail(false, e.to_string()))?;
+            ClientConnection::new(config, name).map_err(|e| tls_error(false, &e.to_string()))?;
         let mut sock = self.tcp.connect_tcp(host, port)?;
         while tls.is_handshaking() {
             if let Err(err) = tls.complete_io(&mut sock) {
-                return Err(self.handshake_error(err));
+                return Err(handshake_error(err));
             }
         }
         Ok(Conn::Tls(Box::new(StreamOwned::new(tls, sock))))
     }
+}
 
-    fn handshake_error(&mut self, err: io::Error) -> Error {
-        if matches!(
-            err.kind(),
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-        ) {
-            return Error::Timeout;
-        }
-        let certificate = err
-            .get_ref()
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-            .is_some_and(|e| matches!(e, rustls::Error::InvalidCertificate(_)));
-        let message = match err.get_ref() {
-            Some(inner) => inner.to_string(),
-            None => err.to_string(),
-        };
-        self.fail(certificate, message)
+/// Why a handshake failed: a timeout, a refused certificate, or another TLS error.
+fn handshake_error(err: io::Error) -> Error {
+    if matches!(
+        err.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    ) {
+        return Error::Timeout;
     }
+    let certificate = err
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .is_some_and(|e| matches!(e, rustls::Error::InvalidCertificate(_)));
+    let message = match err.get_ref() {
+        Some(inner) => inner.to_string(),
+        None => err.to_string(),
+    };
+    tls_error(certificate, &message)
 }
 
 impl Connect for NetConnector {
@@ -230,42 +237,49 @@ impl embedded_io::Write for Conn {
     }
 }
 
-/// The usual verification (chains to the roots, names, dates), plus what curl accepts: a server
-/// certificate byte-identical to one the user gave with `--cacert` is trusted as its own anchor,
-/// even when it says CA:TRUE (as `openssl req -x509 -newkey ...` makes them). Its host names and
-/// dates are still checked, and the handshake signature proves the server holds its key.
+/// How server certificates are checked. With `--insecure` (`checked: None`) any certificate is
+/// accepted; handshake signatures are verified either way, so the handshake stays sound.
+/// Otherwise the usual verification (chains to the roots, names, dates), plus what curl accepts: a
+/// server certificate byte-identical to one the user gave with `--cacert` is trusted as its own
+/// anchor, even when it says CA:TRUE (as `openssl req -x509 -newkey ...` makes them). Its host
+/// names and dates are still checked, and the handshake signature proves the server holds its key.
 #[derive(Debug)]
-struct TrustGiven {
+struct Verifier {
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    checked: Option<Checked>,
+}
+
+#[derive(Debug)]
+struct Checked {
     webpki: Arc<WebPkiServerVerifier>,
+    /// Every `--cacert` certificate.
     given: Vec<CertificateDer<'static>>,
 }
 
-impl TrustGiven {
-    fn check_given(
-        end_entity: &CertificateDer<'_>,
-        server_name: &ServerName<'_>,
-        now: UnixTime,
-    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        let bad = || rustls::Error::InvalidCertificate(CertificateError::BadEncoding);
-        let parsed = ParsedCertificate::try_from(end_entity)?;
-        rustls::client::verify_server_name(&parsed, server_name)?;
-        let (_, cert) =
-            x509_parser::parse_x509_certificate(end_entity.as_ref()).map_err(|_| bad())?;
-        let now_secs = i64::try_from(now.as_secs()).map_err(|_| bad())?;
-        let validity = cert.validity();
-        if now_secs < validity.not_before.timestamp() {
-            return Err(rustls::Error::InvalidCertificate(
-                CertificateError::NotValidYet,
-            ));
-        }
-        if now_secs > validity.not_after.timestamp() {
-            return Err(rustls::Error::InvalidCertificate(CertificateError::Expired));
-        }
-        Ok(ServerCertVerified::assertion())
+/// A certificate the user gave: its names and dates.
+fn check_given(
+    end_entity: &CertificateDer<'_>,
+    server_name: &ServerName<'_>,
+    now: UnixTime,
+) -> std::result::Result<ServerCertVerified, rustls::Error> {
+    let bad = || rustls::Error::InvalidCertificate(CertificateError::BadEncoding);
+    let parsed = ParsedCertificate::try_from(end_entity)?;
+    rustls::client::verify_server_name(&parsed, server_name)?;
+    let (_, cert) = x509_parser::parse_x509_certificate(end_entity.as_ref()).map_err(|_| bad())?;
+    let now_secs = i64::try_from(now.as_secs()).map_err(|_| bad())?;
+    let validity = cert.validity();
+    if now_secs < validity.not_before.timestamp() {
+        return Err(rustls::Error::InvalidCertificate(
+            CertificateError::NotValidYet,
+        ));
     }
+    if now_secs > validity.not_after.timestamp() {
+        return Err(rustls::Error::InvalidCertificate(CertificateError::Expired));
+    }
+    Ok(ServerCertVerified::assertion())
 }
 
-impl ServerCertVerifier for TrustGiven {
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -274,50 +288,22 @@ impl ServerCertVerifier for TrustGiven {
         ocsp: &[u8],
         now: UnixTime,
     ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        if self.given.iter().any(|c| c.as_ref() == end_entity.as_ref()) {
-            return Self::check_given(end_entity, server_name, now);
+        match &self.checked {
+            None => Ok(ServerCertVerified::assertion()),
+            Some(checked)
+                if checked
+                    .given
+                    .iter()
+                    .any(|c| c.as_ref() == end_entity.as_ref()) =>
+            {
+                check_given(end_entity, server_name, now)
+            }
+            Some(checked) => {
+                checked
+                    .webpki
+                    .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+            }
         }
-        self.webpki
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.webpki.supported_verify_schemes()
-    }
-}
-
-/// `--insecure`: accepts any certificate (signatures are still checked, so the handshake is sound).
-#[derive(Debug)]
-struct AcceptAnyCertificate(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for AcceptAnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
@@ -330,7 +316,7 @@ impl ServerCertVerifier for AcceptAnyCertificate {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
@@ -344,11 +330,13 @@ impl ServerCertVerifier for AcceptAnyCertificate {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
