@@ -7,7 +7,7 @@
 use anyhow::{Context, Result};
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// One piece of a streamed body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,21 +110,12 @@ impl BodyReader {
                         rereadable: true,
                     },
                 ),
-                Part::File(path) => open_file(path)?,
-                Part::Stdin => {
-                    let mut file = stdin_file().context("cannot read the body from stdin")?;
-                    let shape = shape_of_file(&file).context("cannot read stdin")?;
-                    let start = if shape.rereadable {
-                        file.stream_position().unwrap_or(0)
-                    } else {
-                        0
-                    };
-                    let shape = Shape {
-                        len: shape.len.map(|l| l.saturating_sub(start)),
-                        ..shape
-                    };
-                    (Opened::File { file, start }, shape)
-                }
+                Part::File(path) => File::open(path)
+                    .and_then(open_part)
+                    .with_context(|| format!("cannot read {}", path.display()))?,
+                Part::Stdin => stdin_file()
+                    .and_then(open_part)
+                    .context("cannot read the body from stdin")?,
             };
             len = len.zip(shape.len).map(|(a, b)| a + b);
             rereadable &= shape.rereadable;
@@ -179,10 +170,20 @@ impl BodyReader {
     }
 }
 
-fn open_file(path: &Path) -> Result<(Opened, Shape)> {
-    let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let shape = shape_of_file(&file).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok((Opened::File { file, start: 0 }, shape))
+/// An open file part: a regular file is measured from where it stands (a redirected stdin may
+/// have been read into) and can go back there; anything else is read once.
+fn open_part(mut file: File) -> io::Result<(Opened, Shape)> {
+    let shape = shape_of_file(&file)?;
+    let start = if shape.rereadable {
+        file.stream_position()?
+    } else {
+        0
+    };
+    let shape = Shape {
+        len: shape.len.map(|l| l.saturating_sub(start)),
+        ..shape
+    };
+    Ok((Opened::File { file, start }, shape))
 }
 
 impl embedded_io::ErrorType for BodyReader {
