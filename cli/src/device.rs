@@ -26,9 +26,11 @@ const BAUD: u32 = 115_200;
 /// Opens `tcp:HOST:PORT` or a serial device path, with `timeout` on every read.
 fn open(port: &str, timeout: Duration) -> Result<Box<dyn Line>, Failure> {
     if let Some(address) = port.strip_prefix("tcp:") {
-        let stream = TcpStream::connect(address).map_err(|e| Failure {
-            code: failure::CONNECT,
-            message: format!("could not connect to device {address}: {e}"),
+        let stream = TcpStream::connect(address).map_err(|e| {
+            Failure::new(
+                failure::CONNECT,
+                format!("could not connect to device {address}: {e}"),
+            )
         })?;
         stream
             .set_read_timeout(Some(timeout))
@@ -46,34 +48,28 @@ fn open(port: &str, timeout: Duration) -> Result<Box<dyn Line>, Failure> {
                 }
                 _ => "",
             };
-            Failure {
-                code: failure::CONNECT,
-                message: format!("could not open {port}: {e}{hint}"),
-            }
+            Failure::new(
+                failure::CONNECT,
+                format!("could not open {port}: {e}{hint}"),
+            )
         })?;
     Ok(Box::new(serial))
 }
 
 /// Writes the framed request: `@req METHOD URL BODY_LEN HEADER_COUNT`, header lines, body.
 pub fn encode_request(plan: &Plan) -> Result<Vec<u8>, Failure> {
-    let usage = |message: String| Failure {
-        code: failure::USAGE,
-        message,
-    };
+    let usage = |message: String| Failure::new(failure::USAGE, message);
     let streamed;
     let body: &[u8] = match &plan.body {
         Body::None => &[],
         Body::Bytes(bytes) => bytes,
         Body::Stream(parts) => {
-            let mut reader = BodyReader::open(parts).map_err(|e| Failure {
-                code: failure::READ_ERROR,
-                message: format!("{e:#}"),
-            })?;
+            let mut reader =
+                BodyReader::open(parts).map_err(|e| Failure::coded(failure::READ_ERROR, e))?;
             streamed = reader
                 .read_all(MAX_BODY)
-                .map_err(|e| Failure {
-                    code: failure::READ_ERROR,
-                    message: format!("cannot read the body: {e}"),
+                .map_err(|e| {
+                    Failure::new(failure::READ_ERROR, format!("cannot read the body: {e}"))
                 })?
                 .ok_or_else(|| {
                     usage(format!(
@@ -143,24 +139,21 @@ pub fn decode_response(
     warn: &mut impl FnMut(&str),
 ) -> Result<DeviceResponse, Failure> {
     let lost = |e: io::Error| match e.kind() {
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Failure {
-            code: failure::TIMEOUT,
-            message: "the device did not answer in time (--timeout)".into(),
-        },
-        _ => Failure {
-            code: failure::RECEIVE,
-            message: format!("lost the device: {e}"),
-        },
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Failure::new(
+            failure::TIMEOUT,
+            "the device did not answer in time (--timeout)",
+        ),
+        _ => Failure::new(failure::RECEIVE, format!("lost the device: {e}")),
     };
     let mut response = DeviceResponse::default();
     let mut line = Vec::new();
     loop {
         line.clear();
         if reader.read_until(b'\n', &mut line).map_err(lost)? == 0 {
-            return Err(Failure {
-                code: failure::EMPTY_REPLY,
-                message: "the device closed the connection before @end".into(),
-            });
+            return Err(Failure::new(
+                failure::EMPTY_REPLY,
+                "the device closed the connection before @end",
+            ));
         }
         let text = String::from_utf8_lossy(&line);
         let text = text.trim_end_matches(['\r', '\n']);
@@ -196,10 +189,10 @@ pub fn decode_response(
 }
 
 fn protocol(line: &str) -> Failure {
-    Failure {
-        code: failure::PROTOCOL,
-        message: format!("unexpected frame from the device: {line}"),
-    }
+    Failure::new(
+        failure::PROTOCOL,
+        format!("unexpected frame from the device: {line}"),
+    )
 }
 
 /// `@end ok <bytes> <crc32>` must match what arrived: nothing lost on the serial line.
@@ -242,10 +235,10 @@ fn error_code(message: &str) -> u8 {
 
 pub fn run(port: &str, args: &Args, plans: &[Plan], out: &mut Stdout) -> Result<u8, Failure> {
     let [plan] = plans else {
-        return Err(Failure {
-            code: failure::USAGE,
-            message: format!("--device takes one URL per call ({} given)", plans.len()),
-        });
+        return Err(Failure::new(
+            failure::USAGE,
+            format!("--device takes one URL per call ({} given)", plans.len()),
+        ));
     };
     let timeout = crate::send::seconds("--timeout", args.timeout, 30.0)?
         .unwrap_or(Duration::from_secs(24 * 3600));
@@ -260,17 +253,17 @@ pub fn run(port: &str, args: &Args, plans: &[Plan], out: &mut Stdout) -> Result<
     let mut line = open(port, timeout)?;
     line.write_all(&request)
         .and_then(|()| line.flush())
-        .map_err(|e| Failure {
-            code: failure::RECEIVE,
-            message: format!("could not send to the device: {e}"),
+        .map_err(|e| {
+            Failure::new(
+                failure::RECEIVE,
+                format!("could not send to the device: {e}"),
+            )
         })?;
     let response = decode_response(&mut BufReader::new(line), &mut |warning| {
         eprintln!("mreq: warning from the device: {warning}")
     })?;
-    let write = |e: io::Error| Failure {
-        code: failure::WRITE_ERROR,
-        message: format!("cannot write output: {e}"),
-    };
+    let write =
+        |e: io::Error| Failure::new(failure::WRITE_ERROR, format!("cannot write output: {e}"));
     let terminal = out.is_terminal();
     if print.response_head {
         output::print_head(out, &response.head, style, terminal).map_err(write)?;

@@ -101,18 +101,24 @@ pub struct Failure {
 }
 
 impl Failure {
-    pub fn usage(err: anyhow::Error) -> Self {
+    pub fn new(code: u8, message: impl Into<String>) -> Self {
         Failure {
-            code: USAGE,
-            message: format!("{err:#}"),
+            code,
+            message: message.into(),
         }
     }
 
+    /// `err` and its causes, ending the program with `code`.
+    pub fn coded(code: u8, err: anyhow::Error) -> Self {
+        Failure::new(code, format!("{err:#}"))
+    }
+
+    pub fn usage(err: anyhow::Error) -> Self {
+        Failure::coded(USAGE, err)
+    }
+
     pub fn other(err: anyhow::Error) -> Self {
-        Failure {
-            code: OTHER,
-            message: format!("{err:#}"),
-        }
+        Failure::coded(OTHER, err)
     }
 
     /// Describes an engine error for a request to `host` (`host:port`).

@@ -54,10 +54,7 @@ fn named(args: &Args, pick: impl Fn(&Flag) -> bool) -> Vec<&'static str> {
 }
 
 fn refuse(message: String) -> Result<(), Failure> {
-    Err(Failure {
-        code: failure::USAGE,
-        message,
-    })
+    Err(Failure::new(failure::USAGE, message))
 }
 
 /// Checks the flags against the mode of the invocation, before anything is sent.

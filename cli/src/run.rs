@@ -122,10 +122,7 @@ fn outputs(args: &Args, plans: &[Plan]) -> Result<Vec<Output>, Failure> {
 }
 
 fn usage(message: String) -> Failure {
-    Failure {
-        code: failure::USAGE,
-        message,
-    }
+    Failure::new(failure::USAGE, message)
 }
 
 /// One request, start to end: its exit code (0, or 3/4/5 with --check-status).
@@ -167,10 +164,9 @@ fn fetch(
     };
     // Every file is opened before anything is sent: a missing one costs no request.
     let mut reader = match &plan.body {
-        Body::Stream(parts) => Some(BodyReader::open(parts).map_err(|e| Failure {
-            code: failure::READ_ERROR,
-            message: format!("{e:#}"),
-        })?),
+        Body::Stream(parts) => {
+            Some(BodyReader::open(parts).map_err(|e| Failure::coded(failure::READ_ERROR, e))?)
+        }
         _ => None,
     };
     let mut buf = send::buffer_for(plan, &headers)?;
@@ -249,10 +245,7 @@ fn authority(url: &Url<'_>) -> String {
 
 /// An error writing stdout (the reader going away is not one: [`Stdout`] absorbs it).
 pub fn output_failure(err: &io::Error) -> Failure {
-    Failure {
-        code: failure::WRITE_ERROR,
-        message: format!("cannot write output: {err}"),
-    }
+    Failure::new(failure::WRITE_ERROR, format!("cannot write output: {err}"))
 }
 
 /// `--download`'s file name: `Content-Disposition`'s if it is a plain name, else the URL's last
@@ -287,10 +280,7 @@ fn save(
     if let (416, Some(resume)) = (status, &resume) {
         target
             .complete_resumed(resume, response.header_str("content-range"))
-            .map_err(|e| Failure {
-                code: failure::RANGE_ERROR,
-                message: format!("{e:#}"),
-            })?;
+            .map_err(|e| Failure::coded(failure::RANGE_ERROR, e))?;
         if show_progress {
             eprintln!(
                 "{} is already complete ({} bytes)",
@@ -330,11 +320,8 @@ fn save(
     let total = response
         .header_str("content-length")
         .and_then(|v| v.trim().parse::<u64>().ok());
-    let mut sink =
-        Sink::open(target, resume.as_ref(), total, show_progress).map_err(|e| Failure {
-            code: failure::WRITE_ERROR,
-            message: format!("{e:#}"),
-        })?;
+    let mut sink = Sink::open(target, resume.as_ref(), total, show_progress)
+        .map_err(|e| Failure::coded(failure::WRITE_ERROR, e))?;
     match deliver::copy_body(response, &mut sink) {
         Ok(_) => {}
         Err(Failed::Source(err)) => {
@@ -349,17 +336,13 @@ fn save(
         Err(Failed::Sink(err)) => {
             let message = format!("cannot write {}: {err}", sink.writing().display());
             sink.abandon();
-            return Err(Failure {
-                code: failure::WRITE_ERROR,
-                message,
-            });
+            return Err(Failure::new(failure::WRITE_ERROR, message));
         }
     }
     let written = sink.written;
-    let path = sink.finish().map_err(|e| Failure {
-        code: failure::WRITE_ERROR,
-        message: format!("{e:#}"),
-    })?;
+    let path = sink
+        .finish()
+        .map_err(|e| Failure::coded(failure::WRITE_ERROR, e))?;
     if show_progress {
         eprintln!("saved {} ({written} bytes)", path.display());
     }

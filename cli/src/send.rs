@@ -40,10 +40,8 @@ impl Session {
             write_timeout: timeout,
         };
         // A CA file that cannot be used is the user's mistake: say so before connecting.
-        let tls = TlsSettings::load(args.insecure, &args.cacert).map_err(|message| Failure {
-            code: failure::BAD_CACERT,
-            message,
-        })?;
+        let tls = TlsSettings::load(args.insecure, &args.cacert)
+            .map_err(|message| Failure::new(failure::BAD_CACERT, message))?;
         let config = Config {
             max_redirects: match (args.follow, args.max_redirects) {
                 (true, limit) => limit.unwrap_or(DEFAULT_MAX_REDIRECTS),
@@ -64,12 +62,12 @@ pub fn seconds(flag: &str, value: Option<f64>, default: f64) -> Result<Option<Du
     if value == 0.0 {
         return Ok(None);
     }
-    Duration::try_from_secs_f64(value)
-        .map(Some)
-        .map_err(|_| Failure {
-            code: failure::USAGE,
-            message: format!("{flag} {value}: give a number of seconds, 0 for no limit"),
-        })
+    Duration::try_from_secs_f64(value).map(Some).map_err(|_| {
+        Failure::new(
+            failure::USAGE,
+            format!("{flag} {value}: give a number of seconds, 0 for no limit"),
+        )
+    })
 }
 
 /// The buffer for one request: the redirect URL slot, the request head, then the response head
