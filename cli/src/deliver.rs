@@ -134,10 +134,6 @@ pub fn to_terminal(
             n => body.extend_from_slice(&chunk[..n]),
         }
     }
-    if out.is_terminal() {
-        let text = output::decode(&body, charset);
-        output::print_body(out, text.as_bytes(), json, style).map_err(Failed::Sink)
-    } else {
-        output::print_body(out, &body, json, style).map_err(Failed::Sink)
-    }
+    let terminal = out.is_terminal();
+    output::print_received(out, &body, charset, json, style, terminal).map_err(Failed::Sink)
 }

@@ -262,8 +262,7 @@ pub fn run(port: &str, args: &Args, plans: &[Plan], out: &mut Stdout) -> Result<
     let response = decode_response(&mut BufReader::new(line), &mut |warning| {
         eprintln!("mreq: warning from the device: {warning}")
     })?;
-    let write =
-        |e: io::Error| Failure::new(failure::WRITE_ERROR, format!("cannot write output: {e}"));
+    let write = |e: io::Error| crate::run::output_failure(&e);
     let terminal = out.is_terminal();
     if print.response_head {
         output::print_head(out, &response.head, style, terminal).map_err(write)?;
@@ -275,11 +274,9 @@ pub fn run(port: &str, args: &Args, plans: &[Plan], out: &mut Stdout) -> Result<
         if terminal && output::looks_binary(&response.body, charset) {
             out.write_all(output::BINARY_NOTE.as_bytes())
                 .map_err(write)?;
-        } else if terminal {
-            let text = output::decode(&response.body, charset);
-            output::print_body(out, text.as_bytes(), json, style).map_err(write)?;
         } else {
-            output::print_body(out, &response.body, json, style).map_err(write)?;
+            output::print_received(out, &response.body, charset, json, style, terminal)
+                .map_err(write)?;
         }
     }
     out.flush().map_err(write)?;

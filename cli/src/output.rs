@@ -194,6 +194,23 @@ pub fn is_json_type(content_type: Option<&str>) -> bool {
     })
 }
 
+/// A whole received body: on a terminal decoded from its declared charset, elsewhere the bytes
+/// as they came; then printed as `style` says.
+pub fn print_received(
+    out: &mut impl Write,
+    body: &[u8],
+    charset: Option<&'static encoding_rs::Encoding>,
+    json: bool,
+    style: Style,
+    terminal: bool,
+) -> io::Result<()> {
+    if terminal {
+        print_body(out, decode(body, charset).as_bytes(), json, style)
+    } else {
+        print_body(out, body, json, style)
+    }
+}
+
 /// Prints a body: JSON reformatted and coloured when the style says so, other text as it is.
 pub fn print_body(
     out: &mut impl Write,
