@@ -472,11 +472,7 @@ impl<'r, 'b> Call<'r, 'b> {
     #[cfg_attr(feature = "redirects", inline(never))]
     fn after_final_head(&mut self, info: HeadInfo, filled: usize) -> Result<State> {
         let head = ResponseHead::new(&self.work[..info.len], info);
-        if self
-            .exchange
-            .follows_redirect(&self.config, &head)?
-            .is_none()
-        {
+        if !self.exchange.follows_redirect(&self.config, &head)? {
             return Ok(State::Final { info, filled });
         }
         let is_head = self.exchange.is_head();

@@ -44,11 +44,6 @@ impl Reading {
         self.decoder.is_done()
     }
 
-    /// Bytes buffered and not yet decoded.
-    pub(crate) fn has_buffered(&self) -> bool {
-        self.pos < self.end
-    }
-
     /// The next step towards filling `out` from the buffer `io`.
     pub(crate) fn next(&mut self, io: &[u8], out: &mut [u8]) -> Result<Next> {
         if out.is_empty() {
@@ -82,7 +77,7 @@ impl Reading {
     /// The largest direct read possible now, if pure body bytes come next and nothing is
     /// buffered (for zero-copy transfers).
     pub(crate) fn direct_limit(&self) -> Option<u64> {
-        if self.has_buffered() {
+        if self.pos < self.end {
             return None;
         }
         self.decoder.direct_limit()
