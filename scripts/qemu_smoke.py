@@ -108,7 +108,7 @@ def qemu_pty(args, tls, host_hb, local_hb, procs, work):
           remote.returncode == 0 and remote.stdout == local.stdout, remote.stderr.decode(errors="replace"))
     # The clock is not set yet (no start-up request on this boot): an http URL that redirects to
     # https must still get the time before the handshake.
-    hop = mreq(args.mreq, "--device", pty, "--timeout", "60", "--print=hb", "get",
+    hop = mreq(args.mreq, "--device", pty, "--timeout", "60", "-L", "--print=hb", "get",
                f"{host_hb}/redirect-to?url={tls['untrusted']}/get")
     check("http -> https redirect on a fresh clock: followed, the time asked first",
           hop.returncode == 0 and hop.stdout.startswith(b"HTTP/1.1 200 OK") and b'"url"' in hop.stdout,
@@ -416,8 +416,8 @@ def main():
                   remote.stderr.decode(errors="replace"))
         head = mreq(args.mreq, "--device", device, "--print=h", "get", host_hb + "/stream/3")
         check("chunked response through the device", b"Transfer-Encoding: chunked" in head.stdout, head.stdout.decode(errors="replace"))
-        redirected = mreq(args.mreq, "--device", device, "--print=hb", "get", host_hb + "/redirect/2")
-        check("redirect followed on the device", redirected.stdout.startswith(b"HTTP/1.1 200 OK") and b'"url"' in redirected.stdout,
+        redirected = mreq(args.mreq, "--device", device, "-L", "--print=hb", "get", host_hb + "/redirect/2")
+        check("redirect followed on the device with -L", redirected.stdout.startswith(b"HTTP/1.1 200 OK") and b'"url"' in redirected.stdout,
               redirected.stdout[:300].decode(errors="replace"))
         posted = mreq(args.mreq, "--device", device, "post", host_hb + "/post", "hello=world")
         try:

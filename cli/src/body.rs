@@ -129,23 +129,8 @@ impl BodyReader {
         })
     }
 
-    /// Reads the whole body, refusing one longer than `limit` bytes (for `--device`).
-    pub fn read_all(&mut self, limit: usize) -> io::Result<Option<Vec<u8>>> {
-        let mut out = Vec::new();
-        let mut chunk = [0u8; 8192];
-        loop {
-            let n = self.read_some(&mut chunk)?;
-            if n == 0 {
-                return Ok(Some(out));
-            }
-            if out.len() + n > limit {
-                return Ok(None);
-            }
-            out.extend_from_slice(&chunk[..n]);
-        }
-    }
-
-    fn read_some(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+    /// The next bytes of the body, 0 at its end.
+    pub fn read_some(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while let Some(part) = self.parts.get_mut(self.index) {
             let n = match part {
                 Opened::Bytes { data, pos } => {
@@ -273,10 +258,17 @@ mod tests {
     }
 
     #[test]
-    fn read_all_refuses_more_than_the_limit() {
-        let mut reader = BodyReader::open(&[Part::Bytes(vec![1; 10])]).unwrap();
-        assert_eq!(reader.read_all(9).unwrap(), None);
-        let mut reader = BodyReader::open(&[Part::Bytes(vec![1; 10])]).unwrap();
-        assert_eq!(reader.read_all(10).unwrap(), Some(vec![1; 10]));
+    fn parts_are_read_in_order_to_their_end() {
+        let parts = [Part::Bytes(b"ab".to_vec()), Part::Bytes(b"cde".to_vec())];
+        let mut reader = BodyReader::open(&parts).unwrap();
+        let (mut got, mut buf) = (Vec::new(), [0u8; 2]);
+        loop {
+            match reader.read_some(&mut buf).unwrap() {
+                0 => break,
+                n => got.extend_from_slice(&buf[..n]),
+            }
+        }
+        assert_eq!(got, b"abcde");
+        assert_eq!(reader.len, Some(5));
     }
 }

@@ -1,8 +1,10 @@
 //! The one place that moves a response body to where it goes: raw to stdout (a pipe, a file,
 //! /dev/null), formatted to a terminal, or into a download file. Raw bodies are spliced straight
 //! from the socket where the kernel allows it and written otherwise, through the same sink, so the
-//! order of the bytes is decided here and nowhere else.
+//! order of the bytes is decided here and nowhere else. A response received from a board
+//! (`--device`) goes the same way as a local one: both are [`Incoming`].
 
+use crate::failure::Failure;
 use crate::output::{self, Style};
 use crate::stdout::Stdout;
 use crate::transport::Conn;
@@ -14,11 +16,75 @@ use std::io::{self, Write};
 /// Body bytes read per call: large reads go straight from the socket into this buffer.
 const CHUNK: usize = 256 * 1024;
 
-/// Why a body did not arrive whole: the response (the server, the connection) or the output.
+/// Why a body did not arrive whole: the response (the server, the connection), the board that
+/// made the request (already described), or the output.
 #[derive(Debug)]
 pub enum Failed {
     Source(mreq_core::Error),
+    Device(Failure),
     Sink(io::Error),
+}
+
+/// A response whose head has arrived and whose body is being received: from the engine here,
+/// or from a board through `--device`.
+pub trait Incoming {
+    fn status(&self) -> u16;
+    fn reason(&self) -> &str;
+    /// The head as received: status line, fields, blank line.
+    fn head_bytes(&self) -> &[u8];
+    fn header_str(&self, name: &str) -> Option<&str>;
+    /// The URL the response came from (after redirects).
+    fn url(&self) -> &str;
+    /// Body bytes; `Ok(0)` only at the verified end of the body.
+    fn read_body(&mut self, buf: &mut [u8]) -> Result<usize, Failed>;
+    fn is_complete(&self) -> bool;
+    /// Moves body bytes from the socket to the sink in the kernel; `Ok(None)` where that is
+    /// not possible (then [`read_body`](Self::read_body)).
+    fn splice(
+        &mut self,
+        _splicer: &mut Splicer,
+        _sink: &mut dyn BodySink,
+    ) -> Result<Option<usize>, Failed> {
+        Ok(None)
+    }
+}
+
+impl Incoming for Response<'_, Conn> {
+    fn status(&self) -> u16 {
+        Response::status(self)
+    }
+
+    fn reason(&self) -> &str {
+        Response::reason(self)
+    }
+
+    fn head_bytes(&self) -> &[u8] {
+        self.head().as_bytes()
+    }
+
+    fn header_str(&self, name: &str) -> Option<&str> {
+        Response::header_str(self, name)
+    }
+
+    fn url(&self) -> &str {
+        Response::url(self)
+    }
+
+    fn read_body(&mut self, buf: &mut [u8]) -> Result<usize, Failed> {
+        Ok(self.read(buf)?)
+    }
+
+    fn is_complete(&self) -> bool {
+        Response::is_complete(self)
+    }
+
+    fn splice(
+        &mut self,
+        splicer: &mut Splicer,
+        sink: &mut dyn BodySink,
+    ) -> Result<Option<usize>, Failed> {
+        splicer.move_some(self, sink)
+    }
 }
 
 impl From<mreq_core::Error> for Failed {
@@ -72,10 +138,7 @@ impl BodySink for Stdout {
 
 /// Moves the rest of the body to `sink` in order; returns the bytes delivered. Stops early
 /// (without error) when the sink's reader went away.
-pub fn copy_body(
-    response: &mut Response<'_, Conn>,
-    sink: &mut dyn BodySink,
-) -> Result<u64, Failed> {
+pub fn copy_body(response: &mut dyn Incoming, sink: &mut dyn BodySink) -> Result<u64, Failed> {
     let mut splicer = Splicer::for_sink(sink);
     let mut chunk = vec![0u8; CHUNK];
     let mut total = 0u64;
@@ -84,7 +147,7 @@ pub fn copy_body(
             return Ok(total);
         }
         if let Some(splicer) = splicer.as_mut() {
-            match splicer.move_some(response, sink)? {
+            match response.splice(splicer, sink)? {
                 Some(0) => return Ok(total),
                 Some(n) => {
                     total += n as u64;
@@ -96,7 +159,7 @@ pub fn copy_body(
                 None => {}
             }
         }
-        let n = response.read(&mut chunk)?;
+        let n = response.read_body(&mut chunk)?;
         if n == 0 {
             return Ok(total);
         }
@@ -108,15 +171,15 @@ pub fn copy_body(
 /// Shows the body on a terminal: text decoded from its declared charset, JSON formatted and
 /// coloured as `style` says, binary bodies replaced by a note.
 pub fn to_terminal(
-    response: &mut Response<'_, Conn>,
+    response: &mut dyn Incoming,
     out: &mut Stdout,
     style: Style,
 ) -> Result<(), Failed> {
-    let content_type = response.header_str("content-type");
-    let charset = output::charset(content_type);
-    let json = output::is_json_type(content_type);
+    let content_type = response.header_str("content-type").map(str::to_owned);
+    let charset = output::charset(content_type.as_deref());
+    let json = output::is_json_type(content_type.as_deref());
     let mut chunk = vec![0u8; CHUNK];
-    let n = response.read(&mut chunk)?;
+    let n = response.read_body(&mut chunk)?;
     if output::looks_binary(&chunk[..n], charset) {
         if !out.is_terminal() {
             // `--pretty` into a pipe: binary bytes pass as they are.
@@ -129,7 +192,7 @@ pub fn to_terminal(
     }
     let mut body = chunk[..n].to_vec();
     loop {
-        match response.read(&mut chunk)? {
+        match response.read_body(&mut chunk)? {
             0 => break,
             n => body.extend_from_slice(&chunk[..n]),
         }

@@ -28,12 +28,14 @@ pub const WRITE_ERROR: u8 = 23;
 pub const READ_ERROR: u8 = 26;
 /// curl's CURLE_RANGE_ERROR: a resumed download the server would not continue.
 pub const RANGE_ERROR: u8 = 33;
+/// Ctrl-C (128 + SIGINT, as a shell reports a process the signal ended).
+pub const INTERRUPTED: u8 = 130;
 /// curl's CURLE_SSL_CACERT_BADFILE: a --cacert file that cannot be read or holds no certificate.
 pub const BAD_CACERT: u8 = 77;
 
 /// Every exit status mreq gives, with its meaning: the one table `--help` prints and the README
 /// repeats (a test keeps them in step). curl's numbers where curl has one.
-pub const EXIT_CODES: [(u8, &str); 19] = [
+pub const EXIT_CODES: [(u8, &str); 20] = [
     (
         0,
         "success (also when stdout's reader goes away, as in mreq URL | head)",
@@ -80,6 +82,10 @@ pub const EXIT_CODES: [(u8, &str); 19] = [
         BAD_CACERT,
         "a --cacert file cannot be read or holds no certificate",
     ),
+    (
+        INTERRUPTED,
+        "interrupted (Ctrl-C; --device cancels the request on the board)",
+    ),
 ];
 
 /// The text after `--help`'s options: items, several URLs, exit codes.
@@ -123,22 +129,46 @@ impl Failure {
 
     /// Describes an engine error for a request to `host` (`host:port`).
     pub fn from_engine(err: &Error, host: &str) -> Self {
-        let (code, message) = match err {
-            Error::Dns { reason } => (DNS, format!("could not resolve host {host}: {reason}")),
-            Error::Connect(kind) => (CONNECT, format!("could not connect to {host}: {}", kind_words(*kind))),
-            Error::Timeout => (TIMEOUT, format!("timed out talking to {host}")),
-            Error::Tls { certificate: true, reason } => (CERTIFICATE, format!("TLS certificate of {host} not trusted: {reason} (use --cacert FILE, or --insecure)")),
-            Error::Tls { reason, .. } => (TLS, format!("TLS with {host} failed: {reason}")),
-            Error::TooManyRedirects(_) | Error::InsecureRedirect(_) => (REDIRECTS, format!("{err} (from {host})")),
-            Error::Io(kind) => (RECEIVE, format!("connection to {host} failed: {}", kind_words(*kind))),
-            Error::ConnectionClosed => (EMPTY_REPLY, format!("{host} closed the connection without a complete response")),
-            Error::UnsupportedScheme | Error::InvalidUrl(_) | Error::InvalidMethod | Error::InvalidHeader => (USAGE, err.to_string()),
-            Error::RequestBodyRead => (READ_ERROR, format!("{err} (sending to {host})")),
-            Error::RequestBodyLength => (READ_ERROR, format!("{err} (sending to {host}; did the file change while it was sent?)")),
-            Error::BodyNotReplayable => (OTHER, format!("{host} redirected with 307/308, which needs the request body again, but it came from a pipe and cannot be read twice (save it to a file and use @FILE)")),
-            _ => (PROTOCOL, format!("malformed response from {host}: {err}")),
+        let message = match err {
+            Error::Dns { reason } => format!("could not resolve host {host}: {reason}"),
+            Error::Connect(kind) => format!("could not connect to {host}: {}", kind_words(*kind)),
+            Error::Timeout => format!("timed out talking to {host}"),
+            Error::Tls { certificate: true, reason } => format!("TLS certificate of {host} not trusted: {reason} (use --cacert FILE, or --insecure)"),
+            Error::Tls { reason, .. } => format!("TLS with {host} failed: {reason}"),
+            Error::TooManyRedirects(_) | Error::InsecureRedirect(_) => format!("{err} (from {host})"),
+            Error::Io(kind) => format!("connection to {host} failed: {}", kind_words(*kind)),
+            Error::ConnectionClosed => format!("{host} closed the connection without a complete response"),
+            Error::UnsupportedScheme | Error::InvalidUrl(_) | Error::InvalidMethod | Error::InvalidHeader => err.to_string(),
+            Error::RequestBodyRead => format!("{err} (sending to {host})"),
+            Error::RequestBodyLength => format!("{err} (sending to {host}; did the file change while it was sent?)"),
+            Error::BodyNotReplayable => format!("{host} redirected with 307/308, which needs the request body again, but it came from a pipe and cannot be read twice (save it to a file and use @FILE)"),
+            _ => format!("malformed response from {host}: {err}"),
         };
-        Failure { code, message }
+        Failure::new(code_for_kind(err.kind()), message)
+    }
+}
+
+/// The exit code for a failure kind: the engine's (`Error::kind`, also what a board reports
+/// through `--device`) and the device link's own (`mreq_link::kinds`). One table, so a local
+/// request and the same request on a board end with the same code.
+pub fn code_for_kind(kind: &str) -> u8 {
+    use mreq_link::kinds;
+    match kind {
+        "dns" => DNS,
+        "connect" => CONNECT,
+        "timeout" => TIMEOUT,
+        "certificate" => CERTIFICATE,
+        "tls" => TLS,
+        "too_many_redirects" | "insecure_redirect" => REDIRECTS,
+        "io" => RECEIVE,
+        "connection_closed" => EMPTY_REPLY,
+        "unsupported_scheme" | "invalid_url" | "invalid_method" | "invalid_header" => USAGE,
+        "request_body_read" | "request_body_length" => READ_ERROR,
+        "body_not_replayable" => OTHER,
+        kinds::BAD_REQUEST | kinds::TOO_LARGE => USAGE,
+        kinds::CANCELLED => INTERRUPTED,
+        kinds::VERSION => OTHER,
+        _ => PROTOCOL,
     }
 }
 
@@ -189,5 +219,26 @@ mod tests {
             );
         }
         assert!(after_help().contains(" 77  a --cacert file"));
+    }
+
+    #[test]
+    fn every_engine_kind_has_the_code_of_its_local_failure() {
+        use mreq_core::error::IoErrorKind;
+        let cases = [
+            (Error::Timeout, TIMEOUT),
+            (Error::Connect(IoErrorKind::ConnectionRefused), CONNECT),
+            (Error::certificate(format_args!("expired")), CERTIFICATE),
+            (Error::tls(format_args!("alert")), TLS),
+            (Error::ConnectionClosed, EMPTY_REPLY),
+            (Error::BodyTruncated, PROTOCOL),
+            (Error::InvalidChunkSize, PROTOCOL),
+            (Error::Io(IoErrorKind::ConnectionReset), RECEIVE),
+            (Error::InvalidUrl("host"), USAGE),
+        ];
+        for (err, code) in cases {
+            assert_eq!(Failure::from_engine(&err, "h:1").code, code, "{err}");
+            assert_eq!(code_for_kind(err.kind()), code, "{err}");
+        }
+        assert_eq!(code_for_kind(mreq_link::kinds::CANCELLED), INTERRUPTED);
     }
 }

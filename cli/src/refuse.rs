@@ -6,7 +6,8 @@ use crate::args::Args;
 use crate::failure::{self, Failure};
 
 /// A flag as the user sees it, whether it was given, and whether `--offline` and `--device`
-/// refuse it: the first need an exchange, the second the board's shell cannot carry (yet).
+/// refuse it: the first need an exchange, the second the board's own configuration decides (its
+/// TLS trust comes from its configuration block, not from the host).
 struct Flag {
     given: bool,
     name: &'static str,
@@ -23,12 +24,12 @@ fn flags(args: &Args) -> [Flag; 13] {
         device,
     };
     [
-        flag(!args.output.is_empty(), "-o/--output", true, true),
-        flag(args.remote_name, "-O/--remote-name", true, true),
-        flag(args.download, "--download", true, true),
-        flag(args.resume, "--continue", true, true),
-        flag(args.follow, "-L/--follow", true, true),
-        flag(args.max_redirects.is_some(), "--max-redirects", true, true),
+        flag(!args.output.is_empty(), "-o/--output", true, false),
+        flag(args.remote_name, "-O/--remote-name", true, false),
+        flag(args.download, "--download", true, false),
+        flag(args.resume, "--continue", true, false),
+        flag(args.follow, "-L/--follow", true, false),
+        flag(args.max_redirects.is_some(), "--max-redirects", true, false),
         flag(args.insecure, "-k/--insecure", true, true),
         flag(!args.cacert.is_empty(), "--cacert", true, true),
         flag(args.timeout.is_some(), "--timeout", true, false),
@@ -36,7 +37,7 @@ fn flags(args: &Args) -> [Flag; 13] {
             args.connect_timeout.is_some(),
             "--connect-timeout",
             true,
-            true,
+            false,
         ),
         flag(args.include, "-i/--include", true, false),
         flag(args.check_status, "--check-status", true, false),
@@ -58,7 +59,7 @@ fn refuse(message: String) -> Result<(), Failure> {
 }
 
 /// Checks the flags against the mode of the invocation, before anything is sent.
-pub fn check(args: &Args, urls: usize) -> Result<(), Failure> {
+pub fn check(args: &Args) -> Result<(), Failure> {
     if args.offline {
         let unused = named(args, |f| f.offline);
         if !unused.is_empty() {
@@ -72,12 +73,9 @@ pub fn check(args: &Args, urls: usize) -> Result<(), Failure> {
         let unused = named(args, |f| f.device);
         if !unused.is_empty() {
             return refuse(format!(
-                "--device cannot do {} yet: the board's shell does not take it",
+                "--device: {} cannot apply: the board trusts what its configuration says (mreq-flash --cacert, --tls-insecure)",
                 unused.join(", ")
             ));
-        }
-        if urls > 1 {
-            return refuse(format!("--device takes one URL per call ({urls} given)"));
         }
     }
     if args.max_redirects.is_some() && !args.follow {
@@ -97,7 +95,7 @@ mod tests {
     fn refused(words: &[&str]) -> Option<String> {
         let args = Args::try_parse_from(std::iter::once("mreq").chain(words.iter().copied()))
             .expect("parses");
-        check(&args, 1).err().map(|f| f.message)
+        check(&args).err().map(|f| f.message)
     }
 
     #[test]
@@ -109,9 +107,13 @@ mod tests {
     }
 
     #[test]
-    fn device_refuses_what_the_shell_cannot_carry() {
-        let message = refused(&["--device", "tcp:h:1", "-o", "f", "http://h/"]);
-        assert!(message.expect("refused").contains("-o/--output"));
+    fn device_refuses_what_the_board_decides() {
+        let message = refused(&["--device", "tcp:h:1", "--cacert", "f", "http://h/"]);
+        assert!(message.expect("refused").contains("--cacert"));
+        assert_eq!(
+            refused(&["--device", "tcp:h:1", "-o", "f", "http://h/"]),
+            None
+        );
         assert_eq!(
             refused(&["--device", "tcp:h:1", "-u", "a:b", "http://h/"]),
             None

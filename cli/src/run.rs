@@ -4,21 +4,26 @@
 
 use crate::args::Args;
 use crate::body::BodyReader;
-use crate::deliver::{self, Failed};
+use crate::deliver::{self, Failed, Incoming};
+use crate::device::DeviceLink;
 use crate::download::{self, Resume, Sink, Target};
 use crate::failure::{self, Failure};
 use crate::output::{self, PrintSpec, Style};
 use crate::plan::{self, AuthSpec, Body, Plan};
 use crate::send::{self, Hops, Session};
 use crate::stdout::Stdout;
-use crate::transport::Conn;
 use mreq_core::auth::Auth;
-use mreq_core::client::blocking::Response;
 use mreq_core::client::Request;
 use mreq_core::request::Header;
 use mreq_core::url::Url;
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
+
+/// How requests are made: by the engine here, or by a board's (`--device`).
+enum Transport {
+    Local(Session),
+    Device(DeviceLink),
+}
 
 /// Where one response body goes.
 #[derive(Debug)]
@@ -32,7 +37,7 @@ enum Output {
 
 pub fn run(args: &Args) -> Result<u8, Failure> {
     let plans = plan::build_all(args).map_err(Failure::usage)?;
-    crate::refuse::check(args, plans.len())?;
+    crate::refuse::check(args)?;
     let outputs = outputs(args, &plans)?;
     let mut out = Stdout::open().map_err(|e| output_failure(&e))?;
     if args.pretty.is_some() && !args.offline {
@@ -58,17 +63,19 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
         out.flush().map_err(|e| output_failure(&e))?;
         return Ok(0);
     }
-    if let Some(port) = &args.device {
-        return crate::device::run(port, args, &plans, &mut out);
-    }
-    if args.insecure && !args.silent {
-        eprintln!("mreq: warning: TLS certificate verification is off (--insecure): anyone on the path can read and change this exchange");
-    }
-    let mut session = Session::new(args)?;
+    let mut transport = match &args.device {
+        Some(port) => Transport::Device(DeviceLink::connect(port, args)?),
+        None => {
+            if args.insecure && !args.silent {
+                eprintln!("mreq: warning: TLS certificate verification is off (--insecure): anyone on the path can read and change this exchange");
+            }
+            Transport::Local(Session::new(args)?)
+        }
+    };
     let mut status = 0;
     for (plan, output) in plans.iter().zip(outputs) {
         let to_stdout = matches!(output, Output::Stdout);
-        let code = match fetch(&mut session, args, plan, output, &mut out) {
+        let code = match fetch(&mut transport, args, plan, output, &mut out) {
             Ok(code) => code,
             Err(failure) => {
                 if !failure.message.is_empty() {
@@ -127,7 +134,7 @@ fn usage(message: String) -> Failure {
 
 /// One request, start to end: its exit code (0, or 3/4/5 with --check-status).
 fn fetch(
-    session: &mut Session,
+    transport: &mut Transport,
     args: &Args,
     plan: &Plan,
     output: Output,
@@ -147,6 +154,23 @@ fn fetch(
     if let Some(resume) = &resume {
         headers.push(("Range".into(), format!("bytes={}-", resume.from)));
     }
+    let session = match transport {
+        Transport::Local(session) => session,
+        Transport::Device(link) => {
+            if print.request_head || print.request_body {
+                send::print_planned(out, plan, print, style).map_err(|e| output_failure(&e))?;
+                out.flush().map_err(|e| output_failure(&e))?;
+            }
+            let mut response = link.send(plan, &headers, &host)?;
+            let delivery = Delivery {
+                args,
+                print,
+                style,
+                host,
+            };
+            return delivery.deliver(&mut response, output, resume, out);
+        }
+    };
     let header_refs: Vec<Header<'_>> = headers
         .iter()
         .map(|(n, v)| Header::new(n, v.as_bytes()))
@@ -193,44 +217,78 @@ fn fetch(
         return Err(output_failure(&err));
     }
     let mut response = sent.map_err(|err| Failure::from_engine(&err, &host))?;
-    let status = response.status();
     // After a redirect the body comes from another host: name that one in messages.
     let host = match response.url() {
         final_url if final_url == plan.url => host,
         final_url => Url::parse(final_url).map(|u| authority(&u)).unwrap_or(host),
     };
-    if print.response_head {
-        let terminal = out.is_terminal();
-        output::print_head(out, response.head().as_bytes(), style, terminal)
-            .map_err(|e| output_failure(&e))?;
-    }
-    match output {
-        Output::Stdout if print.response_body => {
-            let delivered = if out.is_terminal() || style.format || style.colors {
-                deliver::to_terminal(&mut response, out, style)
-            } else {
-                deliver::copy_body(&mut response, out).map(|_| ())
-            };
-            delivered.map_err(|failed| match failed {
-                Failed::Source(err) => Failure::from_engine(&err, &host),
-                Failed::Sink(err) => output_failure(&err),
-            })?;
-        }
-        Output::Stdout => {}
-        Output::File(target) => return save(&mut response, target, resume, args, &host),
-        Output::Download => {
-            let target = Target::new(download_name(&response));
-            return save(&mut response, target, None, args, &host);
-        }
-    }
-    out.flush().map_err(|e| output_failure(&e))?;
-    Ok(if args.check_status {
-        failure::status_code(status).unwrap_or(0)
-    } else {
-        0
-    })
+    let delivery = Delivery {
+        args,
+        print,
+        style,
+        host,
+    };
+    delivery.deliver(&mut response, output, resume, out)
 }
 
+/// How a received response is shown and where its body goes: the same for a local response
+/// and for one a board received.
+struct Delivery<'a> {
+    args: &'a Args,
+    print: PrintSpec,
+    style: Style,
+    /// `host:port` the response came from, for messages.
+    host: String,
+}
+
+impl Delivery<'_> {
+    fn deliver(
+        &self,
+        response: &mut dyn Incoming,
+        output: Output,
+        resume: Option<Resume>,
+        out: &mut Stdout,
+    ) -> Result<u8, Failure> {
+        let (args, print, style) = (self.args, self.print, self.style);
+        let status = response.status();
+        if print.response_head {
+            let terminal = out.is_terminal();
+            output::print_head(out, response.head_bytes(), style, terminal)
+                .map_err(|e| output_failure(&e))?;
+        }
+        match output {
+            Output::Stdout if print.response_body => {
+                let delivered = if out.is_terminal() || style.format || style.colors {
+                    deliver::to_terminal(response, out, style)
+                } else {
+                    deliver::copy_body(response, out).map(|_| ())
+                };
+                delivered.map_err(|failed| self.failure(failed))?;
+            }
+            Output::Stdout => {}
+            Output::File(target) => return self.save(response, target, resume),
+            Output::Download => {
+                let target = Target::new(download_name(response));
+                return self.save(response, target, None);
+            }
+        }
+        out.flush().map_err(|e| output_failure(&e))?;
+        Ok(if args.check_status {
+            failure::status_code(status).unwrap_or(0)
+        } else {
+            0
+        })
+    }
+
+    /// What a failed delivery tells the user.
+    fn failure(&self, failed: Failed) -> Failure {
+        match failed {
+            Failed::Source(err) => Failure::from_engine(&err, &self.host),
+            Failed::Device(failure) => failure,
+            Failed::Sink(err) => output_failure(&err),
+        }
+    }
+}
 pub fn engine_auth(plan: &Plan) -> Option<Auth<'_>> {
     plan.auth.as_ref().map(|a| match a {
         AuthSpec::Basic(user, password) => Auth::Basic { user, password },
@@ -250,7 +308,7 @@ pub fn output_failure(err: &io::Error) -> Failure {
 
 /// `--download`'s file name: `Content-Disposition`'s if it is a plain name, else the URL's last
 /// segment; never an existing file's.
-fn download_name(response: &Response<'_, Conn>) -> PathBuf {
+fn download_name(response: &dyn Incoming) -> PathBuf {
     let suggested = response
         .header_str("content-disposition")
         .and_then(download::disposition_name);
@@ -267,88 +325,90 @@ fn download_name(response: &Response<'_, Conn>) -> PathBuf {
     download::unused_name(name)
 }
 
-/// Saves a 2xx body to the target file (appending to what is there after a 206).
-fn save(
-    response: &mut Response<'_, Conn>,
-    target: Target,
-    resume: Option<Resume>,
-    args: &Args,
-    host: &str,
-) -> Result<u8, Failure> {
-    let status = response.status();
-    let show_progress = io::stderr().is_terminal() && !args.silent;
-    if let (416, Some(resume)) = (status, &resume) {
-        target
-            .complete_resumed(resume, response.header_str("content-range"))
-            .map_err(|e| Failure::coded(failure::RANGE_ERROR, e))?;
-        if show_progress {
-            eprintln!(
-                "{} is already complete ({} bytes)",
-                target.path.display(),
-                resume.from
-            );
-        }
-        return Ok(0);
-    }
-    if !(200..300).contains(&status) {
-        return Err(Failure {
-            code: failure::status_code(status).unwrap_or(failure::OTHER),
-            message: format!(
-                "{host} answered {status} {}: nothing saved to {}",
-                response.reason(),
-                target.path.display()
-            ),
-        });
-    }
-    let resume = match resume {
-        Some(resume) if status == 206 => {
-            download::check_content_range(response.header_str("content-range"), resume.from)
-                .map_err(Failure::other)?;
-            Some(resume)
-        }
-        Some(_) => {
-            if !args.silent {
+impl Delivery<'_> {
+    /// Saves a 2xx body to the target file (appending to what is there after a 206).
+    fn save(
+        &self,
+        response: &mut dyn Incoming,
+        target: Target,
+        resume: Option<Resume>,
+    ) -> Result<u8, Failure> {
+        let (args, host) = (self.args, self.host.as_str());
+        let status = response.status();
+        let show_progress = io::stderr().is_terminal() && !args.silent;
+        if let (416, Some(resume)) = (status, &resume) {
+            target
+                .complete_resumed(resume, response.header_str("content-range"))
+                .map_err(|e| Failure::coded(failure::RANGE_ERROR, e))?;
+            if show_progress {
                 eprintln!(
-                    "mreq: warning: {host} ignored the range request: downloading {} in full",
-                    target.path.display()
+                    "{} is already complete ({} bytes)",
+                    target.path.display(),
+                    resume.from
                 );
             }
-            None
+            return Ok(0);
         }
-        None => None,
-    };
-    let total = response
-        .header_str("content-length")
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    let mut sink = Sink::open(target, resume.as_ref(), total, show_progress)
-        .map_err(|e| Failure::coded(failure::WRITE_ERROR, e))?;
-    match deliver::copy_body(response, &mut sink) {
-        Ok(_) => {}
-        Err(Failed::Source(err)) => {
-            let partial = sink.abandon();
-            let mut failure = Failure::from_engine(&err, host);
-            failure.message.push_str(&format!(
-                " (partial data kept in {}; --continue resumes)",
-                partial.display()
-            ));
-            return Err(failure);
+        if !(200..300).contains(&status) {
+            return Err(Failure {
+                code: failure::status_code(status).unwrap_or(failure::OTHER),
+                message: format!(
+                    "{host} answered {status} {}: nothing saved to {}",
+                    response.reason(),
+                    target.path.display()
+                ),
+            });
         }
-        Err(Failed::Sink(err)) => {
-            let message = format!("cannot write {}: {err}", sink.writing().display());
-            sink.abandon();
-            return Err(Failure::new(failure::WRITE_ERROR, message));
+        let resume = match resume {
+            Some(resume) if status == 206 => {
+                download::check_content_range(response.header_str("content-range"), resume.from)
+                    .map_err(Failure::other)?;
+                Some(resume)
+            }
+            Some(_) => {
+                if !args.silent {
+                    eprintln!(
+                        "mreq: warning: {host} ignored the range request: downloading {} in full",
+                        target.path.display()
+                    );
+                }
+                None
+            }
+            None => None,
+        };
+        let total = response
+            .header_str("content-length")
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let mut sink = Sink::open(target, resume.as_ref(), total, show_progress)
+            .map_err(|e| Failure::coded(failure::WRITE_ERROR, e))?;
+        match deliver::copy_body(response, &mut sink) {
+            Ok(_) => {}
+            Err(failed @ (Failed::Source(_) | Failed::Device(_))) => {
+                let partial = sink.abandon();
+                let mut failure = self.failure(failed);
+                failure.message.push_str(&format!(
+                    " (partial data kept in {}; --continue resumes)",
+                    partial.display()
+                ));
+                return Err(failure);
+            }
+            Err(Failed::Sink(err)) => {
+                let message = format!("cannot write {}: {err}", sink.writing().display());
+                sink.abandon();
+                return Err(Failure::new(failure::WRITE_ERROR, message));
+            }
         }
+        let written = sink.written;
+        let path = sink
+            .finish()
+            .map_err(|e| Failure::coded(failure::WRITE_ERROR, e))?;
+        if show_progress {
+            eprintln!("saved {} ({written} bytes)", path.display());
+        }
+        Ok(if args.check_status {
+            failure::status_code(status).unwrap_or(0)
+        } else {
+            0
+        })
     }
-    let written = sink.written;
-    let path = sink
-        .finish()
-        .map_err(|e| Failure::coded(failure::WRITE_ERROR, e))?;
-    if show_progress {
-        eprintln!("saved {} ({written} bytes)", path.display());
-    }
-    Ok(if args.check_status {
-        failure::status_code(status).unwrap_or(0)
-    } else {
-        0
-    })
 }

@@ -1,18 +1,17 @@
 //! Every flag in every mode: it takes effect, or mreq exits 2 naming it. The table below is data:
 //! a flag that `mreq --help` lists without a row fails `every_flag_has_a_row`, and every row is
 //! run in every mode (stdout to a pipe, `-o`, `--download`, `--offline`, several URLs, and
-//! `--device` against a fake board that speaks the serial protocol and echoes what it got).
+//! `--device` against a stand-in board that speaks the device link and makes the request with
+//! the engine, `mreq_test_support::board`; the real firmware runs in the QEMU smoke test).
 //! A terminal is covered by the pseudo-terminal test in `delivery.rs`.
 
 use mreq_test_support as support;
 use support::nginx;
 
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -22,16 +21,34 @@ enum Mode {
     Offline,
     Several,
     Device,
+    /// `--device` with `-o FILE`.
+    DeviceFile,
+    /// `--device` with two URLs.
+    DeviceSeveral,
 }
 
-const MODES: [Mode; 6] = [
+const MODES: [Mode; 8] = [
     Mode::Pipe,
     Mode::File,
     Mode::Download,
     Mode::Offline,
     Mode::Several,
     Mode::Device,
+    Mode::DeviceFile,
+    Mode::DeviceSeveral,
 ];
+
+impl Mode {
+    /// The body goes to `-o out.bin`.
+    fn to_file(self) -> bool {
+        matches!(self, Mode::File | Mode::DeviceFile)
+    }
+
+    /// Two URLs in one run.
+    fn several(self) -> bool {
+        matches!(self, Mode::Several | Mode::DeviceSeveral)
+    }
+}
 
 /// Which server a row talks to.
 #[derive(Debug, Clone, Copy)]
@@ -54,7 +71,7 @@ struct Run {
     /// Files in the run's directory (name, contents), the body files of -o/--download.
     files: Vec<(String, Vec<u8>)>,
     /// The requests the server saw, as httpbin echoes them (method, url, headers, data): from
-    /// the echoed bodies, from `--offline`'s printed request, or from the fake device.
+    /// the echoed bodies, or from `--offline`'s printed request.
     seen: Vec<Value>,
 }
 
@@ -69,7 +86,7 @@ impl Run {
 
     /// How many requests the mode makes (two URLs in `Several`).
     fn per_url(&self) -> usize {
-        if self.mode == Mode::Several {
+        if self.mode.several() {
             2
         } else {
             1
@@ -143,13 +160,19 @@ struct Row {
     check: fn(&Run) -> Result<(), String>,
 }
 
-const ONLINE_ONLY: &[Mode] = &[Mode::Offline, Mode::Device];
+/// Modes where the host's TLS settings have nothing to act on.
+const ONLINE_ONLY: &[Mode] = &[
+    Mode::Offline,
+    Mode::Device,
+    Mode::DeviceFile,
+    Mode::DeviceSeveral,
+];
 const NOT_OFFLINE: &[Mode] = &[Mode::Offline];
 
 fn same_body_everywhere(run: &Run, check: impl Fn(&[u8]) -> bool) -> Result<(), String> {
     run.ok()?;
     let bodies: Vec<&[u8]> = match run.mode {
-        Mode::File => vec![run.file("out.bin").ok_or("no -o file")?],
+        Mode::File | Mode::DeviceFile => vec![run.file("out.bin").ok_or("no -o file")?],
         Mode::Download => run.files.iter().map(|(_, d)| d.as_slice()).collect(),
         _ => vec![run.stdout.as_bytes()],
     };
@@ -234,7 +257,7 @@ fn rows() -> Vec<Row> {
             server: Server::Httpbin("/anything"),
             stdin: None,
             // -o twice for one URL: refused (each -o names the file of one URL).
-            refused_in: &[Mode::Offline, Mode::Device, Mode::File],
+            refused_in: &[Mode::Offline, Mode::File, Mode::DeviceFile],
             refused_name: "-o",
             check: |r| {
                 r.ok()?;
@@ -249,7 +272,7 @@ fn rows() -> Vec<Row> {
             items: &[],
             server: Server::Httpbin("/anything"),
             stdin: None,
-            refused_in: &[Mode::Offline, Mode::Device, Mode::File],
+            refused_in: &[Mode::Offline, Mode::File, Mode::DeviceFile],
             refused_name: "-O",
             check: |r| {
                 r.ok()?;
@@ -264,11 +287,11 @@ fn rows() -> Vec<Row> {
             items: &[],
             server: Server::Httpbin("/anything"),
             stdin: None,
-            refused_in: ONLINE_ONLY,
+            refused_in: NOT_OFFLINE,
             refused_name: "--download",
             check: |r| {
                 r.ok()?;
-                let wanted = if r.mode == Mode::File {
+                let wanted = if r.mode.to_file() {
                     "out.bin"
                 } else {
                     "anything"
@@ -285,11 +308,17 @@ fn rows() -> Vec<Row> {
             server: Server::NginxHttp("/hello.txt"),
             stdin: None,
             // Nothing to resume on stdout.
-            refused_in: &[Mode::Offline, Mode::Device, Mode::Pipe, Mode::Several],
+            refused_in: &[
+                Mode::Offline,
+                Mode::Pipe,
+                Mode::Several,
+                Mode::Device,
+                Mode::DeviceSeveral,
+            ],
             refused_name: "--continue",
             check: |r| {
                 r.ok()?;
-                let name = if r.mode == Mode::File {
+                let name = if r.mode.to_file() {
                     "out.bin"
                 } else {
                     "hello.txt"
@@ -306,7 +335,7 @@ fn rows() -> Vec<Row> {
             items: &[],
             server: Server::Httpbin("/redirect-to?url=/anything/followed"),
             stdin: None,
-            refused_in: ONLINE_ONLY,
+            refused_in: NOT_OFFLINE,
             refused_name: "-L",
             check: |r| {
                 r.ok()?;
@@ -321,7 +350,7 @@ fn rows() -> Vec<Row> {
             items: &[],
             server: Server::Httpbin("/redirect/3"),
             stdin: None,
-            refused_in: ONLINE_ONLY,
+            refused_in: NOT_OFFLINE,
             refused_name: "--max-redirects",
             check: |r| r.code(47),
         },
@@ -400,7 +429,7 @@ fn rows() -> Vec<Row> {
             items: &[],
             server: Server::Httpbin("/anything"),
             stdin: None,
-            refused_in: ONLINE_ONLY,
+            refused_in: NOT_OFFLINE,
             refused_name: "--connect-timeout",
             check: |r| r.ok(),
         },
@@ -416,7 +445,7 @@ fn rows() -> Vec<Row> {
                 r.ok()?;
                 let requests = r.stdout.matches("GET /anything HTTP/1.1").count();
                 let responses = r.stdout.matches("HTTP/1.1 200").count();
-                let expected = if r.mode == Mode::Several { 2 } else { 1 };
+                let expected = if r.mode.several() { 2 } else { 1 };
                 let wanted_responses = if r.mode == Mode::Offline { 0 } else { expected };
                 if requests == expected && responses == wanted_responses {
                     Ok(())
@@ -460,7 +489,7 @@ fn rows() -> Vec<Row> {
             check: |r| {
                 r.ok()?;
                 let heads = r.stdout.matches("HTTP/1.1 200").count();
-                let expected = if r.mode == Mode::Several { 2 } else { 1 };
+                let expected = if r.mode.several() { 2 } else { 1 };
                 (heads == expected)
                     .then_some(())
                     .ok_or(format!("{heads} heads: {}", r.stdout))
@@ -504,7 +533,7 @@ fn rows() -> Vec<Row> {
             server: Server::Httpbin("/anything"),
             stdin: None,
             // With -o or --download nothing is printed, so there is nothing to format.
-            refused_in: &[Mode::File, Mode::Download],
+            refused_in: &[Mode::File, Mode::Download, Mode::DeviceFile],
             refused_name: "--pretty",
             check: |r| {
                 r.ok()?;
@@ -521,7 +550,13 @@ fn rows() -> Vec<Row> {
             items: &[],
             server: Server::Httpbin("/anything"),
             stdin: None,
-            refused_in: &[Mode::File, Mode::Download, Mode::Device],
+            refused_in: &[
+                Mode::File,
+                Mode::Download,
+                Mode::Device,
+                Mode::DeviceFile,
+                Mode::DeviceSeveral,
+            ],
             refused_name: "--offline",
             check: |r| {
                 r.ok()?;
@@ -546,14 +581,12 @@ fn rows() -> Vec<Row> {
             items: &[],
             server: Server::Httpbin("/anything"),
             stdin: None,
-            refused_in: &[Mode::File, Mode::Download, Mode::Offline, Mode::Several],
-            refused_name: "-",
+            refused_in: &[Mode::Offline],
+            refused_name: "--device",
+            // The board made the request: its own agent reached the server.
             check: |r| {
                 r.ok()?;
-                let echoed: Value = serde_json::from_str(&r.stdout).map_err(|e| e.to_string())?;
-                (echoed["via"] == "fake device")
-                    .then_some(())
-                    .ok_or(format!("not from the device: {}", r.stdout))
+                r.each_request(|q| Run::header(q, "user-agent") == Some(support::board::USER_AGENT))
             },
         },
     ]
@@ -598,69 +631,6 @@ fn every_flag_has_a_row() {
         missing.is_empty(),
         "flags without a row in the table: {missing:?}"
     );
-}
-
-/// A fake board on 127.0.0.1: reads one framed request per connection and answers with an
-/// httpbin-like echo of it (`via: fake device`), or 404 for a `/status/404` URL.
-fn fake_device() -> u16 {
-    static PORT: OnceLock<u16> = OnceLock::new();
-    *PORT.get_or_init(|| {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind fake device");
-        let port = listener.local_addr().expect("address").port();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                std::thread::spawn(move || {
-                    let _ = answer_frame(stream);
-                });
-            }
-        });
-        port
-    })
-}
-
-fn answer_frame(stream: std::net::TcpStream) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let words: Vec<&str> = line.trim_end().split(' ').collect();
-    let [_, method, url, body_len, header_count] = words[..] else {
-        return Ok(());
-    };
-    let mut headers = serde_json::Map::new();
-    for _ in 0..header_count.parse::<usize>().unwrap_or(0) {
-        let mut header = String::new();
-        reader.read_line(&mut header)?;
-        if let Some((name, value)) = header.trim_end().split_once(": ") {
-            headers.insert(name.to_string(), Value::String(value.to_string()));
-        }
-    }
-    let mut body = vec![0u8; body_len.parse().unwrap_or(0)];
-    reader.read_exact(&mut body)?;
-    let echo = serde_json::json!({
-        "via": "fake device",
-        "method": method,
-        "url": url,
-        "headers": headers,
-        "data": String::from_utf8_lossy(&body),
-    });
-    if url.contains("/delay/") {
-        // Like httpbin's /delay: the board waits for a slow server.
-        std::thread::sleep(std::time::Duration::from_secs(3));
-    }
-    let status = if url.contains("/status/404") {
-        "404 NOT FOUND"
-    } else {
-        "200 OK"
-    };
-    let text = echo.to_string();
-    let frame = format!(
-        "@status {status}\n@header Content-Type: application/json\n@body {}\n{text}@end ok {} {:08x}\n",
-        text.len(),
-        text.len(),
-        mreq_fwconfig::crc32(text.as_bytes())
-    );
-    let mut stream = stream;
-    stream.write_all(frame.as_bytes())
 }
 
 /// The requests a run's output shows: echoed JSON documents, or offline-printed heads.
@@ -722,7 +692,7 @@ fn run_row(row: &Row, mode: Mode, dir: &Path) -> Run {
     };
     if row.flag == "--continue" {
         // Something to resume: the first bytes under the name the mode saves to.
-        let name = if mode == Mode::File {
+        let name = if mode.to_file() {
             "out.bin"
         } else {
             "hello.txt"
@@ -730,7 +700,7 @@ fn run_row(row: &Row, mode: Mode, dir: &Path) -> Run {
         std::fs::write(dir.join(name), "hello ").expect("partial file");
     }
     let ca = server.ca_file();
-    let device = format!("tcp:127.0.0.1:{}", fake_device());
+    let device = format!("tcp:127.0.0.1:{}", support::board::fake_board());
     let mut args: Vec<String> = row
         .args
         .iter()
@@ -747,10 +717,17 @@ fn run_row(row: &Row, mode: Mode, dir: &Path) -> Run {
         Mode::File => args.extend(["-o".into(), "out.bin".into()]),
         Mode::Download if !given("--download") => args.push("--download".into()),
         Mode::Offline if !given("--offline") => args.push("--offline".into()),
-        Mode::Device if !given("--device") => args.extend(["--device".into(), device.clone()]),
-        Mode::Download | Mode::Offline | Mode::Device => {}
+        Mode::Download | Mode::Offline => {}
+        Mode::Device | Mode::DeviceSeveral | Mode::DeviceFile => {
+            if !given("--device") {
+                args.extend(["--device".into(), device.clone()]);
+            }
+            if mode == Mode::DeviceFile {
+                args.extend(["-o".into(), "out.bin".into()]);
+            }
+        }
     }
-    let urls = if mode == Mode::Several { 2 } else { 1 };
+    let urls = if mode.several() { 2 } else { 1 };
     for _ in 0..urls {
         args.push(url.clone());
         args.extend(row.items.iter().map(|i| i.to_string()));

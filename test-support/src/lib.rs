@@ -14,6 +14,7 @@
 //!
 //! Only std; support code may `expect` with clear messages, wire data never panics a server thread.
 
+pub mod board;
 pub mod nginx;
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};

@@ -72,6 +72,18 @@ macro_rules! driver {
                 &self.config
             }
 
+            /// The limits for the requests to come (a shell serving requests that each bring
+            /// their own, say).
+            pub fn config_mut(&mut self) -> &mut Config {
+                &mut self.config
+            }
+
+            /// Hangs up the kept-alive connection, if any. Call it after dropping a request
+            /// future before it finished (a timeout, a cancel): the connection is mid-exchange.
+            pub fn close(&mut self) {
+                self.conn = None;
+            }
+
             pub fn connector_mut(&mut self) -> &mut T {
                 &mut self.connector
             }

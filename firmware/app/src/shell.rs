@@ -9,13 +9,6 @@ pub enum Command<'a> {
         url: &'a str,
         body: &'a [u8],
     },
-    /// `@req METHOD URL BODY_LEN HEADER_COUNT`: a framed request (headers and body follow).
-    Framed {
-        method: &'a str,
-        url: &'a str,
-        body_len: usize,
-        header_count: usize,
-    },
     Help,
     Memory,
     /// `net`: address, gateway, link state.
@@ -29,19 +22,11 @@ pub enum Command<'a> {
 /// Methods a person can type as the first word (any case).
 const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
-/// The most headers a framed request may carry.
-pub const MAX_HEADERS: usize = 8;
-/// The largest request body the firmware takes.
-pub const MAX_BODY: usize = 4096;
-
 pub fn parse(line: &[u8]) -> Command<'_> {
     let Ok(text) = core::str::from_utf8(line) else {
         return Command::Unknown;
     };
     let text = text.trim();
-    if let Some(rest) = text.strip_prefix("@req ") {
-        return parse_framed(rest).unwrap_or(Command::Unknown);
-    }
     let (word, rest) = text.split_once(' ').unwrap_or((text, ""));
     if word.is_empty() {
         return Command::Empty;
@@ -73,24 +58,7 @@ pub fn parse(line: &[u8]) -> Command<'_> {
     }
 }
 
-fn parse_framed(rest: &str) -> Option<Command<'_>> {
-    let mut words = rest.split(' ').filter(|w| !w.is_empty());
-    let method = words.next()?;
-    let url = words.next()?;
-    let body_len = words.next()?.parse().ok()?;
-    let header_count = words.next().map_or(Some(0), |w| w.parse().ok())?;
-    if words.next().is_some() || body_len > MAX_BODY || header_count > MAX_HEADERS {
-        return None;
-    }
-    Some(Command::Framed {
-        method,
-        url,
-        body_len,
-        header_count,
-    })
-}
-
-pub const HELP: &str = "commands:\r\n  get URL | head URL | delete URL | options URL\r\n  post URL [body text] | put URL [body text] | patch URL [body text]\r\n  mem    heap and stack use\r\n  net    network address and link\r\n  time   the clock (SNTP; https needs it)\r\n  help   this text\r\nprograms: see firmware/PROTOCOL.md (@req ...)\r\n";
+pub const HELP: &str = "commands:\r\n  get URL | head URL | delete URL | options URL\r\n  post URL [body text] | put URL [body text] | patch URL [body text]\r\n  mem    heap and stack use\r\n  net    network address and link\r\n  time   the clock (SNTP; https needs it)\r\n  help   this text\r\nprograms: mreq --device (firmware/PROTOCOL.md)\r\n";
 
 #[cfg(test)]
 mod tests {
@@ -122,39 +90,5 @@ mod tests {
         assert_eq!(parse(b"get"), Command::Unknown);
         assert_eq!(parse(b"fetch http://h/"), Command::Unknown);
         assert_eq!(parse(b"\xff\xfe"), Command::Unknown);
-    }
-
-    #[test]
-    fn framed_requests() {
-        assert_eq!(
-            parse(b"@req POST http://h/p 12 2"),
-            Command::Framed {
-                method: "POST",
-                url: "http://h/p",
-                body_len: 12,
-                header_count: 2
-            }
-        );
-        assert_eq!(
-            parse(b"@req GET http://h/ 0"),
-            Command::Framed {
-                method: "GET",
-                url: "http://h/",
-                body_len: 0,
-                header_count: 0
-            }
-        );
-        assert_eq!(parse(b"@req GET http://h/ x"), Command::Unknown);
-        assert_eq!(
-            parse(b"@req GET http://h/ 99999"),
-            Command::Unknown,
-            "body over the limit"
-        );
-        assert_eq!(
-            parse(b"@req GET http://h/ 0 9"),
-            Command::Unknown,
-            "too many headers"
-        );
-        assert_eq!(parse(b"@req GET"), Command::Unknown);
     }
 }
