@@ -11,7 +11,7 @@ bounded in time; QEMU and the servers are always stopped.
 """
 import argparse, hashlib, http.server, json, os, signal, re, shutil, socket, subprocess, sys, tempfile, threading, time, zlib
 
-import qemu_dns, qemu_tls
+import qemu_dns, qemu_hostile, qemu_tls
 
 RESULTS = []
 
@@ -85,7 +85,7 @@ def flash_image(args, path, *options):
     return path
 
 
-def qemu_pty(args, tls, host_hb, local_hb, procs, work):
+def qemu_pty(args, tls, host_hb, local_hb, procs, work, file_port):
     """A second boot with the console on a pseudo-terminal: `mreq --device /dev/pts/N`. Its
     configuration turns TLS verification off (and trusts no CA): https to a server no CA vouches
     for works, and the device warns about it at every request."""
@@ -104,7 +104,7 @@ def qemu_pty(args, tls, host_hb, local_hb, procs, work):
         return
     remote = mreq(args.mreq, "--device", pty, "--timeout", "60", "get", host_hb + "/json")
     local = mreq(args.mreq, "get", local_hb + "/json")
-    check("--device on a serial device (pty) gives the local body",
+    check("--device on a serial device (pty), at once after boot: the local body",
           remote.returncode == 0 and remote.stdout == local.stdout, remote.stderr.decode(errors="replace"))
     # The clock is not set yet (no start-up request on this boot): an http URL that redirects to
     # https must still get the time before the handshake.
@@ -119,6 +119,21 @@ def qemu_pty(args, tls, host_hb, local_hb, procs, work):
         check(f"TLS_INSECURE: untrusted certificate accepted, with a warning (request {attempt + 1})",
               insecure.returncode == 0 and warned and b'"url"' in insecure.stdout,
               f"exit {insecure.returncode}: {insecure.stderr.decode(errors='replace')}")
+    # The board goes away mid-body (QEMU killed): exit 56, the partial file kept for --continue.
+    part = os.path.join(work, "lost.bin")
+    lost = subprocess.Popen([args.mreq, "--device", pty, "-o", part, "get", f"http://10.0.2.2:{file_port}/big.bin"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and not (os.path.exists(part + ".mreq-part") and os.path.getsize(part + ".mreq-part") > 0):
+        time.sleep(0.05)
+    qemu_proc = procs[-1]
+    os.killpg(qemu_proc.pid, signal.SIGKILL)
+    killed_at = time.time()
+    _, err = lost.communicate(timeout=60)
+    took = time.time() - killed_at
+    check("the board lost mid-body: exit 56 within the link timeout, the partial file kept",
+          lost.returncode == 56 and took < 10 and os.path.getsize(part + ".mreq-part") > 0 and not os.path.exists(part),
+          f"exit {lost.returncode} after {took:.1f} s: {err.decode(errors='replace')}")
 
 
 def console_boot(args, image, procs, rng=True):
@@ -238,6 +253,83 @@ def qemu_bad_config(args, image, work, procs, tls):
                   "TLS certificate error: no trusted CA certificates" in answers[0], answers[0][-600:])
 
 
+def device_checks(args, device, host_hb, local_hb, hostile, work, big, file_port):
+    """`mreq --device` as a user meets it: broken servers answered as locally, credentials kept
+    from other origins, files saved, bodies uploaded whole, requests never mixed up, Ctrl-C."""
+    host_h = f"http://10.0.2.2:{hostile.port}"
+    local_h = f"http://127.0.0.1:{hostile.port}"
+    # The board's engine against each hostile route: the exit code a local request gives.
+    for route, extra in [("/truncated", []), ("/bad-chunk", []), ("/overflow-chunk", []), ("/lying-length", []),
+                         ("/no-crlf", []), ("/stall", ["--timeout", "3"]), ("/loop", ["-L", "--max-redirects", "5"])]:
+        local = mreq(args.mreq, *extra, "get", local_h + route)
+        remote = mreq(args.mreq, "--device", device, *extra, "get", host_h + route)
+        same = remote.returncode == local.returncode and (local.returncode != 0) == (route != "/no-crlf")
+        if local.returncode == 0:
+            same = same and remote.stdout == local.stdout
+        check(f"hostile {route} through the board: exit {remote.returncode}, locally {local.returncode}", same,
+              f"device: {remote.stderr.decode(errors='replace')} local: {local.stderr.decode(errors='replace')}")
+    # Credentials go to the origin they were given for, not to the one a redirect names.
+    direct = mreq(args.mreq, "--device", device, "-u", "joe:pw", "get", host_h + "/headers")
+    moved = mreq(args.mreq, "--device", device, "-L", "-u", "joe:pw", "get",
+                 f"{host_hb}/redirect-to?url={host_h}/headers")
+    check("-u through the board: sent to its origin, dropped on a redirect to another",
+          b"Authorization: Basic am9lOnB3" in direct.stdout and moved.returncode == 0
+          and b"GET /headers" in moved.stdout and b"Authorization" not in moved.stdout,
+          (direct.stdout + moved.stdout + moved.stderr).decode(errors="replace")[:600])
+    # -o through the board: the file is the source, byte for byte.
+    saved = os.path.join(work, "via-board.bin")
+    got = mreq(args.mreq, "--device", device, "-o", saved, "get", f"http://10.0.2.2:{file_port}/big.bin", timeout=300)
+    check("-o FILE through the board saves the 1 MiB body (sha256)",
+          got.returncode == 0 and os.path.exists(saved)
+          and hashlib.sha256(open(saved, "rb").read()).digest() == hashlib.sha256(big).digest(),
+          got.stderr.decode(errors="replace"))
+    # Uploads: a 200 KiB file (declared length) and the same from a pipe (chunked).
+    upload = os.urandom(200 * 1024)
+    up_file = os.path.join(work, "upload.bin")
+    with open(up_file, "wb") as f:
+        f.write(upload)
+    want = hashlib.sha256(upload).hexdigest().encode() + b" %d" % len(upload)
+    sent = mreq(args.mreq, "--device", device, "-d", "@" + up_file, "post", host_h + "/sha256", timeout=300)
+    piped = subprocess.run([args.mreq, "--device", device, "post", host_h + "/sha256"], input=upload,
+                           capture_output=True, timeout=300)
+    check("200 KiB upload through the board: file and pipe arrive whole (sha256)",
+          sent.stdout == want and piped.stdout == want,
+          f"{sent.stdout[:100]} / {piped.stdout[:100]} / {sent.stderr.decode(errors='replace')} {piped.stderr.decode(errors='replace')}")
+    # Requests are never mixed up: a timed-out request, then at once another.
+    slow = mreq(args.mreq, "--device", device, "--timeout", "2", "get", host_hb + "/delay/8")
+    after = mreq(args.mreq, "--device", device, "get", host_hb + "/get?after=timeout")
+    check("--timeout 2 on /delay/8 through the board: exit 28; the next request gets its own answer",
+          slow.returncode == 28 and after.returncode == 0 and b"after=timeout" in after.stdout,
+          f"{slow.returncode} {slow.stderr.decode(errors='replace')} / {after.stdout[:300]} {after.stderr.decode(errors='replace')}")
+    # A host killed mid-request (no cancel sent): the next host's request still gets its answer.
+    killed = subprocess.Popen([args.mreq, "--device", device, "get", host_hb + "/delay/5"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    time.sleep(1)
+    killed.kill()
+    killed.wait()
+    second = mreq(args.mreq, "--device", device, "get", host_hb + "/get?second=1")
+    check("a killed host's request does not answer the next one",
+          second.returncode == 0 and b"second=1" in second.stdout,
+          f"{second.stdout[:300]} {second.stderr.decode(errors='replace')}")
+    # Ctrl-C: exit 130, the board cancels, the partial file is kept, the next request works.
+    part = os.path.join(work, "interrupted.bin")
+    interrupted = subprocess.Popen([args.mreq, "--device", device, "-o", part, "get", host_h + "/slow-body"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    time.sleep(1.5)
+    interrupted.send_signal(signal.SIGINT)
+    _, err = interrupted.communicate(timeout=30)
+    third = mreq(args.mreq, "--device", device, "get", host_hb + "/get?third=1")
+    check("Ctrl-C through the board: exit 130, partial file kept, the next request gets its answer",
+          interrupted.returncode == 130 and os.path.exists(part + ".mreq-part") and not os.path.exists(part)
+          and third.returncode == 0 and b"third=1" in third.stdout,
+          f"exit {interrupted.returncode} {err.decode(errors='replace')} / {third.stderr.decode(errors='replace')}")
+    # Several URLs through the board, in order, on one line.
+    both = mreq(args.mreq, "--device", device, "get", host_hb + "/get?n=1", "get", host_hb + "/get?n=2")
+    text = both.stdout.decode(errors="replace")
+    check("two URLs through the board: both answered, in order",
+          both.returncode == 0 and 0 <= text.find("n=1") < text.find("n=2"), text[:400] + both.stderr.decode(errors="replace"))
+
+
 def tls_checks(args, device, tls, local_hb):
     """https from the device against nginx: the good server works (GET, POST, a 100 KiB body over
     several records); every bad certificate is refused with exit 60 and its reason."""
@@ -344,6 +436,7 @@ def main():
 
         host_hb = f"http://10.0.2.2:{hb_port}"
         local_hb = f"http://127.0.0.1:{hb_port}"
+        hostile = qemu_hostile.HostileServer()
         image = os.path.join(work, "cfg.img")
         main_config = ["--startup-url", f"{host_hb}/get", "--cacert", tls["ca"], "--ntp", tls["ntp"]]
         flash_image(args, image, *main_config)
@@ -432,7 +525,8 @@ def main():
                 agents.append(json.loads(got.stdout)["user-agent"])
             except (ValueError, KeyError, TypeError):
                 agents.append(got.stdout[:200].decode(errors="replace") + got.stderr.decode(errors="replace"))
-        check("the device sends its own User-Agent, or the one given", agents[0].startswith("mreq-fw/") and agents[1] == "custom/1",
+        check("the device sends its own User-Agent (mreq-fw/VERSION (BOARD)), or the one given",
+              re.fullmatch(r"mreq-fw/\d+\.\d+\.\d+ \(qemu\)", str(agents[0])) is not None and agents[1] == "custom/1",
               repr(agents))
         authed = mreq(args.mreq, "--device", device, "-u", "joe:pw", "get", host_hb + "/basic-auth/joe/pw")
         check("-u through the device authenticates", authed.returncode == 0 and b'"authenticated": true' in authed.stdout.replace(b'":true', b'": true'),
@@ -446,6 +540,7 @@ def main():
         check("1 MiB through --device matches the source (sha256)",
               download.returncode == 0 and hashlib.sha256(download.stdout).digest() == hashlib.sha256(big).digest(),
               f"{len(download.stdout)} bytes, {download.stderr.decode(errors='replace')}")
+        device_checks(args, device, host_hb, local_hb, hostile, work, big, file_port)
         tls_checks(args, device, tls, local_hb)
         con = connect(console_port, 20)
         if con is not None:
@@ -454,7 +549,7 @@ def main():
             if mem:
                 print(f"after the https checks (100 KiB in 16 KiB records): heap {mem.group(1)} B used, "
                       f"{mem.group(2)} B peak; stack peak {mem.group(3)} B", flush=True)
-        qemu_pty(args, tls, host_hb, local_hb, procs, work)
+        qemu_pty(args, tls, host_hb, local_hb, procs, work, file_port)
         qemu_no_clock(args, tls, work, procs)
         qemu_no_rng(args, tls, work, procs)
         qemu_dns_boot(args, tls, work, procs)

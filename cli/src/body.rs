@@ -84,7 +84,8 @@ pub struct BodyReader {
     index: usize,
     /// The stream's length if every part's is known.
     pub len: Option<u64>,
-    rereadable: bool,
+    /// Whether it can be read again from its first byte (no pipe among its parts).
+    pub rereadable: bool,
 }
 
 enum Opened {

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 pub const USER_AGENT: &str = concat!("mreq/", env!("CARGO_PKG_VERSION"));
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Body {
     None,
     Bytes(Vec<u8>),
@@ -17,13 +17,13 @@ pub enum Body {
     Stream(Vec<Part>),
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum AuthSpec {
     Basic(String, String),
     Bearer(String),
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Plan {
     pub method: String,
     pub url: String,

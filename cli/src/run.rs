@@ -158,7 +158,8 @@ fn fetch(
         Transport::Local(session) => session,
         Transport::Device(link) => {
             if print.request_head || print.request_body {
-                send::print_planned(out, plan, print, style).map_err(|e| output_failure(&e))?;
+                let as_sent = link.as_sent(plan);
+                send::print_planned(out, &as_sent, print, style).map_err(|e| output_failure(&e))?;
                 out.flush().map_err(|e| output_failure(&e))?;
             }
             let mut response = link.send(plan, &headers, &host)?;

@@ -108,6 +108,7 @@ fn serve(stream: TcpStream) -> std::io::Result<()> {
                     protocol: mreq_link::VERSION,
                     firmware: "0.0.0-fake",
                     board: "fake",
+                    agent: USER_AGENT,
                     max_request: 2048,
                     max_headers: 24,
                     tls: false,

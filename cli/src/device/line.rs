@@ -97,7 +97,10 @@ impl Line {
         let mut head = [0u8; HEADER_MAX];
         let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
         let header = encode_header(Header::new(kind, id, len), &mut head);
-        let mut frame = Vec::with_capacity(header.len() + payload.len());
+        // A newline first: whatever the board has of a line (bytes it lost while booting, a
+        // person's half-typed command) ends there, so this header starts a line of its own.
+        let mut frame = Vec::with_capacity(1 + header.len() + payload.len());
+        frame.push(b'\n');
         frame.extend_from_slice(header);
         frame.extend_from_slice(payload);
         // Silence is counted from the last thing said on the line, by either side.

@@ -31,6 +31,8 @@ const MAX_HEADERS: usize = 128;
 pub struct Board {
     pub firmware: String,
     pub name: String,
+    /// The `User-Agent` it sends for requests that name none.
+    pub agent: String,
     pub max_request: usize,
     pub max_headers: usize,
 }
@@ -64,6 +66,7 @@ impl DeviceLink {
         };
         let options = Options {
             body: BodyLen::None,
+            replay: true,
             redirects: match (args.follow, args.max_redirects) {
                 (true, limit) => limit.unwrap_or(crate::send::DEFAULT_MAX_REDIRECTS),
                 (false, _) => 0,
@@ -78,6 +81,17 @@ impl DeviceLink {
             next_id: first_id.wrapping_add(1).max(1),
             options,
         })
+    }
+
+    /// The request as the board will send it, for `-v`: its own `User-Agent` in place of mreq's.
+    pub fn as_sent(&self, plan: &Plan) -> Plan {
+        let mut plan = plan.clone();
+        for (name, value) in plan.headers.iter_mut() {
+            if name.eq_ignore_ascii_case("user-agent") && value == crate::plan::USER_AGENT {
+                value.clone_from(&self.board.agent);
+            }
+        }
+        plan
     }
 
     /// Sends one request (its headers as the engine would send them locally) and returns the
@@ -102,7 +116,8 @@ impl DeviceLink {
             (Body::Stream(_), Some(reader)) => reader.len.map_or(BodyLen::Chunked, BodyLen::Known),
             _ => BodyLen::None,
         };
-        let payload = self.request_payload(plan, headers, body_len)?;
+        let replay = reader.as_ref().is_none_or(|r| r.rereadable);
+        let payload = self.request_payload(plan, headers, body_len, replay)?;
         self.line.active = Some(id);
         self.line.send(Kind::Request, id, payload.as_bytes())?;
         let context = Context {
@@ -126,6 +141,17 @@ impl DeviceLink {
                     kind: Kind::Head,
                     payload,
                 }) => break payload,
+                Some(Frame {
+                    kind: Kind::Rewind, ..
+                }) => {
+                    if answer_rewind(&mut self.line, id, &mut body)? {
+                        let len = match body_len {
+                            BodyLen::Known(n) => Some(n),
+                            _ => None,
+                        };
+                        upload(&mut self.line, id, &mut body, len, &context)?;
+                    }
+                }
                 Some(frame) => handle_other(frame, &context)?,
                 None => {}
             }
@@ -140,6 +166,7 @@ impl DeviceLink {
         plan: &Plan,
         headers: &[(String, String)],
         body: BodyLen,
+        replay: bool,
     ) -> Result<String, Failure> {
         let usage = |message: String| Failure::new(failure::USAGE, message);
         let mut all: Vec<(&str, String)> = headers
@@ -163,6 +190,7 @@ impl DeviceLink {
         }
         let options = Options {
             body,
+            replay,
             ..self.options
         };
         let mut payload = String::new();
@@ -210,7 +238,12 @@ fn handshake(line: &mut Line, id: u32) -> Result<Board, Failure> {
                 Some(Frame {
                     kind: Kind::Hello,
                     payload,
-                }) => return board_of(&payload, &line.port),
+                }) if Hello::parse(&payload).is_some() => return board_of(&payload, &line.port),
+                // Not an answer: the board echoing our greeting as typed text (it had lost the
+                // start of the line while booting). The next greeting starts a fresh line.
+                Some(Frame {
+                    kind: Kind::Hello, ..
+                }) => {}
                 Some(Frame {
                     kind: Kind::Error,
                     payload,
@@ -260,6 +293,7 @@ fn board_of(payload: &[u8], port: &str) -> Result<Board, Failure> {
     Ok(Board {
         firmware: hello.firmware.to_string(),
         name: hello.board.to_string(),
+        agent: hello.agent.to_string(),
         max_request: hello.max_request as usize,
         max_headers: hello.max_headers as usize,
     })
@@ -334,6 +368,18 @@ enum Upload<'a> {
 }
 
 impl Upload<'_> {
+    /// Goes back to the first byte; `false` for a body that cannot be read twice (a pipe).
+    fn rewind(&mut self) -> bool {
+        match self {
+            Upload::None => true,
+            Upload::Bytes(_, at) => {
+                *at = 0;
+                true
+            }
+            Upload::Stream(reader) => mreq_core::client::blocking::BodySource::rewind(*reader),
+        }
+    }
+
     /// The next bytes, at most `max`; empty at the end.
     fn next(&mut self, max: usize) -> Result<Vec<u8>, Failure> {
         match self {
@@ -392,10 +438,26 @@ fn upload(
                         Failure::new(failure::PROTOCOL, "the device sent a malformed more frame")
                     })?;
             }
+            Some(Frame {
+                kind: Kind::Rewind, ..
+            }) => {
+                if answer_rewind(line, id, body)? {
+                    sent = 0;
+                    credit = 0;
+                }
+            }
             Some(frame) => handle_other(frame, context)?,
             None => {}
         }
     }
+}
+
+/// The board needs the body again (its kept-alive connection was stale, or a 307/308): says
+/// whether it follows from byte 0 (`1`) or cannot (`0`, a pipe; the board then reports why).
+fn answer_rewind(line: &mut Line, id: u32, body: &mut Upload<'_>) -> Result<bool, Failure> {
+    let again = body.rewind();
+    line.send(Kind::Rewind, id, if again { b"1" } else { b"0" })?;
+    Ok(again)
 }
 
 /// A response as the board streams it: head first, then `data` frames, then `done` with the

@@ -45,6 +45,7 @@ fn hello_answer(id: u32) -> Vec<u8> {
         protocol: mreq_link::VERSION,
         firmware: "0.1.0",
         board: "test",
+        agent: "test-agent/1",
         max_request: 2048,
         max_headers: 4,
         tls: false,
@@ -106,6 +107,7 @@ fn noise_and_other_ids_are_skipped_and_the_body_arrives_whole() {
     let body = b"{\"ok\": true}";
     let mut script = b"mreq-fw 0.1.0 on test\r\nmreq> \n".to_vec();
     script.extend(frame("hello", 6, b"mreq-link 1\n")); // a greeting of another run
+    script.extend(frame("hello", 7, b"unknown com")); // our greeting echoed as typing
     script.extend(hello_answer(7));
     script.extend(b"mem: heap 1 B used\r\nmreq> \n");
     // A late answer to an earlier request, then this one's.
@@ -138,10 +140,10 @@ fn noise_and_other_ids_are_skipped_and_the_body_arrives_whole() {
     assert!(response.is_complete());
     drop(response);
     let sent = String::from_utf8(written.borrow().clone()).unwrap();
-    assert!(sent.starts_with("@hello 7 11\nmreq-link 1"), "{sent}");
+    assert!(sent.starts_with("\n@hello 7 11\nmreq-link 1"), "{sent}");
     assert!(
         sent.contains("@req 8 ")
-            && sent.contains("GET http://10.0.2.2/x\nbody=none redirects=0")
+            && sent.contains("GET http://10.0.2.2/x\nbody=none replay=1 redirects=0")
             && sent.contains("Accept: */*\n"),
         "{sent}"
     );

@@ -120,6 +120,7 @@ async fn hello<S: Read + Write>(
         protocol: mreq_link::VERSION,
         firmware: env!("CARGO_PKG_VERSION"),
         board: device.board,
+        agent: device.agent,
         max_request: MAX_REQUEST as u32,
         max_headers: MAX_HEADERS as u32,
         tls: cfg!(feature = "tls"),
@@ -189,6 +190,11 @@ async fn request<S: Read + Write>(
         .await?;
     }
     let request = Request::new(frame.method, frame.url).headers(&headers);
+    if options.body != BodyLen::None && !options.replay {
+        // A body the host cannot send twice must not meet a kept-alive connection that turns
+        // out stale (the engine would need it again): start on a fresh one.
+        client.close();
+    }
     let shared = Mutex::<NoopRawMutex, _>::new(Wire {
         console: &mut *console,
         reader: FrameReader::new(),
@@ -486,9 +492,54 @@ impl<S> FramedBody<'_, '_, '_, S> {
 }
 
 impl<S: Read + Write> BodySource for FramedBody<'_, '_, '_, S> {
+    /// Asks the host to send the body again (it can when it came from a file or the command
+    /// line, not from a pipe).
     async fn rewind(&mut self) -> bool {
-        // The host sent the bytes once; a 307/308 that needs them again gets a clear error.
-        false
+        let mut wire = self.shared.lock().await;
+        if frame(wire.console, Kind::Rewind, self.id, &[])
+            .await
+            .is_err()
+        {
+            return false;
+        }
+        loop {
+            let Ok(header) = read_header(wire.console).await else {
+                return false;
+            };
+            match header.kind {
+                Kind::Rewind if header.id == self.id => {
+                    let mut answer = [0u8; 1];
+                    let len = header.len as usize;
+                    if len != 1 || wire.console.read_exact(&mut answer).await.is_err() {
+                        let _ = skip(wire.console, header.len).await;
+                        return false;
+                    }
+                    if answer != *b"1" {
+                        return false;
+                    }
+                    self.left_in_frame = 0;
+                    self.granted = 0;
+                    self.received = 0;
+                    self.uploading.set(true);
+                    return true;
+                }
+                Kind::Cancel if header.id == self.id => {
+                    self.stopped(Stop::Cancelled);
+                    return false;
+                }
+                Kind::Hello | Kind::Request => {
+                    wire.pending = Some(header);
+                    self.stopped(Stop::Superseded);
+                    return false;
+                }
+                // The rest of the first pass (its `end`), or frames of other requests.
+                _ => {
+                    if skip(wire.console, header.len).await.is_err() {
+                        return false;
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -2,8 +2,9 @@
 
 use crate::MAX_PAYLOAD;
 
-/// What a frame is. Host to device: `hello`, `req`, `data`, `end`, `cancel`. Device to host:
-/// `hello`, `more`, `head`, `data`, `done`, `error`, `warn`, `alive`.
+/// What a frame is. Host to device: `hello`, `req`, `data`, `end`, `cancel`, `rewind` (the
+/// answer). Device to host: `hello`, `more`, `rewind` (the question), `head`, `data`, `done`,
+/// `error`, `warn`, `alive`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// Host: which protocol it speaks. Device: its versions, board and limits.
@@ -18,6 +19,9 @@ pub enum Kind {
     Cancel,
     /// The device takes this many more request body bytes (flow control).
     More,
+    /// Device: send the request body again from its first byte (a kept-alive connection was
+    /// stale, or a 307/308 redirect). Host: `1` (it follows, from byte 0) or `0` (it cannot).
+    Rewind,
     /// The response: final URL and head.
     Head,
     /// The response body arrived whole: its length and CRC-32.
@@ -30,13 +34,14 @@ pub enum Kind {
     Alive,
 }
 
-const NAMES: [(Kind, &str); 11] = [
+const NAMES: [(Kind, &str); 12] = [
     (Kind::Hello, "hello"),
     (Kind::Request, "req"),
     (Kind::Data, "data"),
     (Kind::End, "end"),
     (Kind::Cancel, "cancel"),
     (Kind::More, "more"),
+    (Kind::Rewind, "rewind"),
     (Kind::Head, "head"),
     (Kind::Done, "done"),
     (Kind::Error, "error"),

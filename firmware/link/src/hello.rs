@@ -13,6 +13,8 @@ pub struct Hello<'a> {
     pub firmware: &'a str,
     /// The board's name (`qemu`, `esp32c3`, ...).
     pub board: &'a str,
+    /// The `User-Agent` it sends when a request names none.
+    pub agent: &'a str,
     /// The largest `req` payload it takes (method, URL, options and headers).
     pub max_request: u32,
     /// The most request headers it takes.
@@ -26,11 +28,12 @@ impl<'a> Hello<'a> {
     pub fn write(&self, out: &mut impl fmt::Write) -> fmt::Result {
         write!(
             out,
-            "{} {}\nfirmware {}\nboard {}\nmax-request {}\nmax-headers {}\ntls {}\n",
+            "{} {}\nfirmware {}\nboard {}\nagent {}\nmax-request {}\nmax-headers {}\ntls {}\n",
             crate::GREETING,
             self.protocol,
             self.firmware,
             self.board,
+            self.agent,
             self.max_request,
             self.max_headers,
             u8::from(self.tls)
@@ -47,6 +50,7 @@ impl<'a> Hello<'a> {
             protocol,
             firmware: "",
             board: "",
+            agent: "",
             max_request: 0,
             max_headers: 0,
             tls: false,
@@ -57,6 +61,7 @@ impl<'a> Hello<'a> {
             match key {
                 "firmware" => hello.firmware = value,
                 "board" => hello.board = value,
+                "agent" => hello.agent = value,
                 "max-request" => hello.max_request = number()?,
                 "max-headers" => hello.max_headers = number()?,
                 "tls" => hello.tls = number()? != 0,
@@ -89,6 +94,7 @@ mod tests {
             protocol: 1,
             firmware: "0.1.0",
             board: "qemu",
+            agent: "mreq-fw/0.1.0 (qemu)",
             max_request: 2048,
             max_headers: 24,
             tls: true,

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! METHOD URL\n
-//! body=none|N|chunked redirects=N connect-ms=N read-ms=N max-ms=N\n
+//! body=none|N|chunked replay=0|1 redirects=N connect-ms=N read-ms=N max-ms=N\n
 //! Name: value\n            (every header, in order)
 //! ```
 //! A timeout of 0 means none.
@@ -22,6 +22,8 @@ pub enum BodyLen {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
     pub body: BodyLen,
+    /// Whether the host can send the body again (`rewind`): not when it comes from a pipe.
+    pub replay: bool,
     /// Redirects to follow (0: a 3xx is the response).
     pub redirects: u8,
     /// Milliseconds; 0 means no limit.
@@ -35,6 +37,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             body: BodyLen::None,
+            replay: true,
             redirects: 0,
             connect_ms: 0,
             read_ms: 0,
@@ -107,8 +110,12 @@ impl<'a> RequestFrame<'a> {
             }
             writeln!(
                 out,
-                " redirects={} connect-ms={} read-ms={} max-ms={}",
-                options.redirects, options.connect_ms, options.read_ms, options.max_ms
+                " replay={} redirects={} connect-ms={} read-ms={} max-ms={}",
+                u8::from(options.replay),
+                options.redirects,
+                options.connect_ms,
+                options.read_ms,
+                options.max_ms
             )
         })();
         written.map_err(|_| RequestError::Malformed)?;
@@ -199,6 +206,7 @@ fn parse_options(line: &[u8]) -> Result<Options, RequestError> {
                     n => BodyLen::Known(parse_u64(n).ok_or(RequestError::BadOptions)?),
                 }
             }
+            "replay" => options.replay = number()? != 0,
             "redirects" => {
                 options.redirects = u8::try_from(number()?).map_err(|_| RequestError::BadOptions)?
             }
@@ -227,6 +235,7 @@ mod tests {
     fn requests_round_trip() {
         let options = Options {
             body: BodyLen::Known(12),
+            replay: false,
             redirects: 5,
             connect_ms: 3000,
             read_ms: 0,
@@ -243,7 +252,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             text,
-            "POST http://10.0.2.2/post?a=b\nbody=12 redirects=5 connect-ms=3000 read-ms=0 max-ms=60000\nAuthorization: Basic am9lOnB3\nX-Empty: \n"
+            "POST http://10.0.2.2/post?a=b\nbody=12 replay=0 redirects=5 connect-ms=3000 read-ms=0 max-ms=60000\nAuthorization: Basic am9lOnB3\nX-Empty: \n"
         );
         let frame = RequestFrame::parse(text.as_bytes()).unwrap();
         assert_eq!(
