@@ -144,7 +144,8 @@ impl DeviceLink {
                 Some(Frame {
                     kind: Kind::Rewind, ..
                 }) => {
-                    if answer_rewind(&mut self.line, id, &mut body)? {
+                    let again = answer_rewind(&mut self.line, id, &mut body)?;
+                    if again {
                         let len = match body_len {
                             BodyLen::Known(n) => Some(n),
                             _ => None,
@@ -441,7 +442,8 @@ fn upload(
             Some(Frame {
                 kind: Kind::Rewind, ..
             }) => {
-                if answer_rewind(line, id, body)? {
+                let again = answer_rewind(line, id, body)?;
+                if again {
                     sent = 0;
                     credit = 0;
                 }
