@@ -34,67 +34,11 @@ on_exit() {
 }
 trap on_exit EXIT
 
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then
-        "$@"
-    else
-        sudo "$@"
-    fi
-}
-
 # --- setup ---------------------------------------------------------------------------------------
 stage setup
 
-# Debian's interpreter: `python3` on PATH may be another one (pyenv) that lacks Debian's packages.
-# The integration tests use the same one (core/tests/support/mod.rs).
-DEB_PYTHON=/usr/bin/python3
-missing=()
-if ! [ -x "$DEB_PYTHON" ] || ! "$DEB_PYTHON" -c 'import httpbin' >/dev/null 2>&1; then
-    missing+=(python3-httpbin)
-fi
-if ! [ -x "$DEB_PYTHON" ] || ! "$DEB_PYTHON" -c 'import gunicorn' >/dev/null 2>&1; then
-    missing+=(python3-gunicorn)
-fi
-# The QEMU smoke test makes its TLS test CA and certificates with it (scripts/qemu_tls.py).
-if ! [ -x "$DEB_PYTHON" ] || ! "$DEB_PYTHON" -c 'import cryptography' >/dev/null 2>&1; then
-    missing+=(python3-cryptography)
-fi
-if ! command -v nginx >/dev/null 2>&1 && ! [ -x /usr/sbin/nginx ]; then
-    missing+=(nginx)
-fi
-# The CLI tests compare mreq's TLS trust decisions with curl's (cli/tests/cli.rs).
-if ! command -v curl >/dev/null 2>&1; then
-    missing+=(curl)
-fi
-# The QEMU board's smoke test boots firmware in qemu-system-riscv32 (Debian: qemu-system-misc;
-# installing it replaces the image's qemu-utils backport, which nothing here uses).
-if ! command -v qemu-system-riscv32 >/dev/null 2>&1; then
-    missing+=(qemu-system-misc)
-fi
-if [ "${#missing[@]}" -gt 0 ]; then
-    echo "installing: ${missing[*]}"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-        "${missing[@]}" >/dev/null
-fi
-
-# The QEMU smoke test's DNS server listens on 127.0.0.1:53 (the firmware's resolver asks port 53).
-if [ "$(id -u)" -ne 0 ] && [ "$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start 2>/dev/null || echo 1024)" -gt 53 ]; then
-    as_root sysctl -q -w net.ipv4.ip_unprivileged_port_start=53
-fi
-
-installed_targets=$(rustup target list --installed)
-for target in thumbv6m-none-eabi riscv32imc-unknown-none-elf riscv32imac-unknown-none-elf thumbv7em-none-eabihf; do
-    if ! grep -qx "$target" <<<"$installed_targets"; then
-        rustup target add "$target"
-    fi
-done
-installed_components=$(rustup component list --installed)
-for component in rustfmt clippy; do
-    if ! grep -q "^$component" <<<"$installed_components"; then
-        rustup component add "$component"
-    fi
-done
+# What the tests need (Debian packages, rustup targets): shared with scripts/demo.sh.
+source scripts/setup.sh
 stage_end
 
 # --- fmt -----------------------------------------------------------------------------------------
@@ -145,11 +89,15 @@ cargo build -p mreq-core --no-default-features --target riscv32imc-unknown-none-
 cargo build -p mreq-core --no-default-features --features alloc --target thumbv6m-none-eabi
 cargo build -p mreq-core --no-default-features --features json --target thumbv6m-none-eabi
 cargo build -p mreq-fwconfig --target thumbv6m-none-eabi
+cargo build -p mreq-link --target thumbv6m-none-eabi
+cargo build -p mreq-link --target riscv32imc-unknown-none-elf
 stage_end
 
 # --- qemu ----------------------------------------------------------------------------------------
 stage qemu
 scripts/qemu-smoke.sh
+# The newcomer's first command (README) works: the same request here and on the board.
+scripts/demo.sh
 stage_end
 
 STAGE=""
