@@ -1,5 +1,6 @@
 //! `mreq-flash`: build, flash and configure mreq firmware for a board, from one board table.
 
+mod applies;
 mod cargo_build;
 mod config;
 mod elf;
@@ -39,6 +40,7 @@ struct Args {
     /// Open the console after flashing (QEMU: attach it to this terminal).
     #[arg(long)]
     monitor: bool,
+    /// ESP: the ROM loader's speed while flashing (default: the board table's).
     #[arg(long)]
     baud: Option<u32>,
     /// Use this ELF instead of building.
@@ -73,14 +75,22 @@ struct Args {
     /// QEMU: stop after this many seconds.
     #[arg(long, value_name = "SECONDS")]
     timeout: Option<u64>,
+    /// The boards, their chips and how each is flashed.
     #[arg(long)]
     list_boards: bool,
+    /// The USB serial ports there are.
     #[arg(long)]
     list_ports: bool,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(board) = args.board.as_deref().and_then(boards::board) {
+        if let Err(message) = applies::check(&args, board) {
+            eprintln!("mreq-flash: error: {message}");
+            return ExitCode::from(2);
+        }
+    }
     match run(&args) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
@@ -177,11 +187,19 @@ fn flash_qemu(args: &Args, elf: &Path, block: &[u8]) -> Result<u8> {
     if args.monitor && console != qemu::Console::Terminal {
         bail!("--monitor attaches the console to this terminal; leave out --qemu-console");
     }
-    let status = qemu::boot(elf, block, &console, args.timeout.map(Duration::from_secs))?;
-    Ok(status
-        .code()
-        .and_then(|c| u8::try_from(c).ok())
-        .unwrap_or(0))
+    match qemu::boot(elf, block, &console, args.timeout.map(Duration::from_secs))? {
+        qemu::Ended::Exited(status) => {
+            Ok(status.code().map_or(1, |c| u8::try_from(c).unwrap_or(1)))
+        }
+        qemu::Ended::TimedOut => {
+            eprintln!(
+                "mreq-flash: stopped QEMU after {} s (--timeout)",
+                args.timeout.unwrap_or(0)
+            );
+            // As timeout(1) says it: the run did not end by itself.
+            Ok(124)
+        }
+    }
 }
 
 /// The segments (of the ELF) that go into the board's flash, checked to end below the configuration

@@ -1,9 +1,19 @@
 //! The virtual board: the configuration block goes into a pflash image, QEMU boots the ELF.
 
 use anyhow::{bail, Context, Result};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 use std::time::{Duration, Instant};
+
+/// How a boot ended.
+#[derive(Debug)]
+pub enum Ended {
+    /// QEMU exited by itself (the firmware's code through the test device, or Ctrl-A X).
+    Exited(ExitStatus),
+    /// `--timeout` passed and QEMU was stopped.
+    TimedOut,
+}
 
 /// QEMU virt's pflash banks are 32 MiB; the block sits at the start of the second one.
 pub const PFLASH_SIZE: usize = 32 * 1024 * 1024;
@@ -30,31 +40,68 @@ pub fn parse_console(text: &str) -> Result<Console> {
     }
 }
 
-/// Boots `elf` with the block and waits for QEMU to end (or kills it after `timeout`).
+/// Boots `elf` with the block and waits for QEMU to end (or stops it after `timeout`). A QEMU
+/// that something else killed is an error, not a finished run.
 pub fn boot(
     elf: &Path,
     block: &[u8],
     console: &Console,
     timeout: Option<Duration>,
-) -> Result<ExitStatus> {
-    let image = temp_image()?;
-    std::fs::write(&image, pflash_image(block))
+) -> Result<Ended> {
+    let (image, mut file) = temp_image()?;
+    std::io::Write::write_all(&mut file, &pflash_image(block))
         .with_context(|| format!("cannot write {}", image.display()))?;
+    drop(file);
     let result = run(elf, &image, console, timeout);
     let _ = std::fs::remove_file(&image);
-    result
+    let ended = result?;
+    if let Ended::Exited(status) = &ended {
+        if status.code().is_none() {
+            #[cfg(unix)]
+            {
+                use std::os::unix::process::ExitStatusExt;
+                if let Some(signal) = status.signal() {
+                    bail!("QEMU was killed by signal {signal} before the board finished");
+                }
+            }
+            bail!("QEMU ended without an exit status: {status}");
+        }
+    }
+    Ok(ended)
 }
 
-fn temp_image() -> Result<PathBuf> {
-    Ok(std::env::temp_dir().join(format!("mreq-flash-pflash-{}.img", std::process::id())))
+/// A new pflash file only this user can read (it holds the Wi-Fi password), under a name no one
+/// can guess or place beforehand.
+fn temp_image() -> Result<(PathBuf, File)> {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    for attempt in 0..100u32 {
+        let name = format!(
+            "mreq-flash-pflash-{}-{:x}.img",
+            std::process::id(),
+            seed.wrapping_mul(6364136223846793005)
+                .wrapping_add(u128::from(attempt))
+                >> 64
+        );
+        let path = std::env::temp_dir().join(name);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(&path) {
+            Ok(file) => return Ok((path, file)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e).with_context(|| format!("cannot create {}", path.display())),
+        }
+    }
+    bail!(
+        "cannot create a pflash file in {}",
+        std::env::temp_dir().display()
+    )
 }
 
-fn run(
-    elf: &Path,
-    image: &Path,
-    console: &Console,
-    timeout: Option<Duration>,
-) -> Result<ExitStatus> {
+fn run(elf: &Path, image: &Path, console: &Console, timeout: Option<Duration>) -> Result<Ended> {
     let mut qemu = Command::new("qemu-system-riscv32");
     qemu.args([
         "-machine",
@@ -101,16 +148,17 @@ fn run(
         _ => anyhow::anyhow!("cannot start QEMU: {e}"),
     })?;
     let Some(limit) = timeout else {
-        return child.wait().context("waiting for QEMU");
+        return child.wait().context("waiting for QEMU").map(Ended::Exited);
     };
     let deadline = Instant::now() + limit;
     loop {
         if let Some(status) = child.try_wait().context("waiting for QEMU")? {
-            return Ok(status);
+            return Ok(Ended::Exited(status));
         }
         if Instant::now() >= deadline {
             let _ = child.kill();
-            return child.wait().context("stopping QEMU");
+            child.wait().context("stopping QEMU")?;
+            return Ok(Ended::TimedOut);
         }
         std::thread::sleep(Duration::from_millis(50));
     }

@@ -1,7 +1,7 @@
 //! The flasher's image paths, run as the binary: UF2 from a real ELF, the board table against the
 //! repository, and the checks that refuse an image that would overwrite the configuration.
 
-use mreq_fwconfig::boards::{self, BuildStatus};
+use mreq_fwconfig::boards::{self, BuildStatus, FlashMethod};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -390,4 +390,180 @@ fn flashing_through_a_missing_probe_is_a_clear_error() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("no debug probe found"), "{stderr}");
+}
+
+/// Options that only some flash methods act on, and those methods: every one on every board is
+/// taken (the dry run passes) or refused with exit 2 naming it.
+const SCOPED: [(&[&str], &[FlashMethod]); 9] = [
+    (&["--uf2-out", "x.uf2"], &[FlashMethod::Uf2]),
+    (&["--merged-out", "x.bin"], &[FlashMethod::Espflash]),
+    (&["--pflash-out", "x.img"], &[FlashMethod::Qemu]),
+    (&["--qemu-console", "tcp:1234"], &[FlashMethod::Qemu]),
+    (&["--timeout", "5"], &[FlashMethod::Qemu]),
+    (
+        &["--probe", "auto"],
+        &[FlashMethod::Uf2, FlashMethod::ProbeRs],
+    ),
+    (
+        &["--port", "/dev/null"],
+        &[FlashMethod::Espflash, FlashMethod::Esp8266Rom],
+    ),
+    (
+        &["--baud", "115200"],
+        &[FlashMethod::Espflash, FlashMethod::Esp8266Rom],
+    ),
+    (
+        &["--monitor"],
+        &[
+            FlashMethod::Qemu,
+            FlashMethod::Espflash,
+            FlashMethod::Esp8266Rom,
+        ],
+    ),
+];
+
+/// Options every board takes (or that say what to flash).
+const GENERAL: [&str; 20] = [
+    "--board",
+    "--elf",
+    "--image",
+    "--no-build",
+    "--dry-run",
+    "--check-image",
+    "--list-boards",
+    "--list-ports",
+    "--help",
+    "--version",
+    "--wifi-ssid",
+    "--wifi-pass",
+    "--ip",
+    "--gateway",
+    "--dns",
+    "--startup-url",
+    "--cacert",
+    "--insecure",
+    "--ntp",
+    "--config",
+];
+
+#[test]
+fn every_option_applies_to_its_boards_or_is_refused() {
+    let mut failures = Vec::new();
+    for board in boards::BOARDS {
+        let firmware = if board.method == FlashMethod::Esp8266Rom {
+            ["--image", "Cargo.toml"]
+        } else {
+            ["--elf", "Cargo.toml"]
+        };
+        for (words, methods) in SCOPED {
+            let args = [&["--board", board.name, "--dry-run"][..], &firmware, words].concat();
+            let out = flash(&args);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let ok = if methods.contains(&board.method) {
+                out.status.success()
+            } else {
+                out.status.code() == Some(2) && stderr.contains(words[0])
+            };
+            if !ok {
+                failures.push(format!(
+                    "{} {}: {:?} {stderr}",
+                    board.name, words[0], out.status
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    // The ESP8266 takes a ready image, the others an ELF.
+    let elf_on_8266 = flash(&["--board", "esp8266", "--dry-run", "--elf", "Cargo.toml"]);
+    assert_eq!(elf_on_8266.status.code(), Some(2));
+    let image_on_c3 = flash(&["--board", "esp32c3", "--dry-run", "--image", "Cargo.toml"]);
+    assert_eq!(image_on_c3.status.code(), Some(2));
+    let monitor_and_file = flash(&[
+        "--board",
+        "qemu",
+        "--dry-run",
+        "--elf",
+        "Cargo.toml",
+        "--monitor",
+        "--pflash-out",
+        "x.img",
+    ]);
+    assert_eq!(monitor_and_file.status.code(), Some(2));
+}
+
+#[test]
+fn every_option_of_help_has_a_scope() {
+    let help = flash(&["--help"]);
+    let text = String::from_utf8_lossy(&help.stdout);
+    let known: Vec<&str> = SCOPED.iter().map(|(w, _)| w[0]).chain(GENERAL).collect();
+    let missing: Vec<&str> = text
+        .lines()
+        .filter_map(|l| {
+            l.trim_start()
+                .split([' ', ',', '='])
+                .find(|w| w.starts_with("--"))
+        })
+        .filter(|flag| !known.contains(flag))
+        .collect();
+    assert!(missing.is_empty(), "options without a scope: {missing:?}");
+}
+
+/// A RISC-V ELF whose code spins (`j .`) at the start of QEMU virt's RAM.
+fn spinning_riscv_elf() -> PathBuf {
+    let mut elf = tiny_elf(
+        0x8000_0000,
+        &0x0000_006fu32.to_le_bytes(),
+        0x8000_0100,
+        &[0; 4],
+    );
+    elf[18..20].copy_from_slice(&243u16.to_le_bytes()); // e_machine RISC-V
+    let path = temp("spin.elf");
+    std::fs::write(&path, elf).expect("write the ELF");
+    path
+}
+
+#[test]
+fn a_qemu_killed_by_a_signal_is_a_failure_and_a_timeout_says_so() {
+    let elf = spinning_riscv_elf();
+    let elf = elf.to_str().expect("path");
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_mreq-flash"))
+            .args([&["--board", "qemu", "--no-build", "--elf", elf][..], extra].concat())
+            .current_dir(ROOT)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run mreq-flash")
+    };
+    // The console on a socket nobody connects to: QEMU waits, and is killed from outside.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let flasher = run(&["--qemu-console", &format!("tcp:{port}")]);
+    let mut killed = false;
+    for _ in 0..100 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let pkill = Command::new("pkill")
+            .args(["-KILL", "-P", &flasher.id().to_string()])
+            .status()
+            .expect("pkill");
+        if pkill.success() {
+            killed = true;
+            break;
+        }
+    }
+    assert!(killed, "QEMU never started");
+    let out = flasher.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("killed by signal 9"), "{stderr}");
+
+    let timed = run(&["--qemu-console", &format!("tcp:{port}"), "--timeout", "1"])
+        .wait_with_output()
+        .expect("wait");
+    let stderr = String::from_utf8_lossy(&timed.stderr);
+    assert_eq!(timed.status.code(), Some(124), "{stderr}");
+    assert!(stderr.contains("stopped QEMU after 1 s"), "{stderr}");
 }
