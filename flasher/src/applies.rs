@@ -14,7 +14,7 @@ struct Scoped {
     does: &'static str,
 }
 
-fn scoped(args: &Args) -> [Scoped; 9] {
+fn scoped(args: &Args) -> [Scoped; 10] {
     let option = |given, name, methods, does| Scoped {
         given,
         name,
@@ -39,6 +39,12 @@ fn scoped(args: &Args) -> [Scoped; 9] {
             "--pflash-out",
             &[Qemu],
             "writes QEMU's pflash image",
+        ),
+        option(
+            args.pflash.is_some(),
+            "--pflash",
+            &[Qemu],
+            "is QEMU's flash file",
         ),
         option(
             args.qemu_console.is_some(),

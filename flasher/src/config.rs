@@ -39,11 +39,51 @@ pub struct ConfigArgs {
     /// A ready configuration block (4096 bytes) instead of the options above.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["wifi_ssid", "wifi_pass", "ip", "gateway", "dns", "startup_url", "cacert", "insecure", "ntp"])]
     pub config: Option<PathBuf>,
+    /// Write an empty configuration, erasing what the board has (without configuration options
+    /// the board keeps its own).
+    #[arg(long, conflicts_with_all = ["wifi_ssid", "wifi_pass", "ip", "gateway", "dns", "startup_url", "cacert", "insecure", "ntp", "config"])]
+    pub config_reset: bool,
 }
 
 impl ConfigArgs {
-    /// The block to write (erased-flash filler after the used part), validated by parsing it back.
-    pub fn block(&self) -> Result<Vec<u8>> {
+    /// Whether any option says what the configuration should be.
+    fn given(&self) -> bool {
+        let ConfigArgs {
+            wifi_ssid,
+            wifi_pass,
+            ip,
+            gateway,
+            dns,
+            startup_url,
+            cacert,
+            insecure,
+            ntp,
+            config,
+            config_reset,
+        } = self;
+        wifi_ssid.is_some()
+            || wifi_pass.is_some()
+            || ip.is_some()
+            || gateway.is_some()
+            || !dns.is_empty()
+            || startup_url.is_some()
+            || !cacert.is_empty()
+            || *insecure
+            || ntp.is_some()
+            || config.is_some()
+            || *config_reset
+    }
+
+    /// The block to write (erased-flash filler after the used part), validated by parsing it
+    /// back; `None` when no option asks for one: the board keeps the configuration it has.
+    pub fn block(&self) -> Result<Option<Vec<u8>>> {
+        if !self.given() {
+            return Ok(None);
+        }
+        self.new_block().map(Some)
+    }
+
+    fn new_block(&self) -> Result<Vec<u8>> {
         if let Some(path) = &self.config {
             let block =
                 std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -171,7 +211,7 @@ mod tests {
             ntp: Some("10.0.2.2:1123".into()),
             ..ConfigArgs::default()
         };
-        let block = args.block().unwrap();
+        let block = args.block().unwrap().expect("options given: a block");
         assert_eq!(block.len(), BLOCK_SIZE);
         let config = mreq_fwconfig::Config::parse(&block).unwrap();
         assert_eq!(config.wifi_ssid(), Some("home"));
@@ -184,6 +224,19 @@ mod tests {
         );
         assert_eq!(config.startup_url(), Some("http://10.0.2.2/get"));
         assert_eq!(config.ntp_server(), Some("10.0.2.2:1123"));
+    }
+
+    #[test]
+    fn no_options_mean_no_block_and_reset_an_empty_one() {
+        assert_eq!(ConfigArgs::default().block().unwrap(), None);
+        let reset = ConfigArgs {
+            config_reset: true,
+            ..ConfigArgs::default()
+        };
+        let block = reset.block().unwrap().expect("an empty block");
+        let config = mreq_fwconfig::Config::parse(&block).expect("valid");
+        assert_eq!(config.startup_url(), None);
+        assert_eq!(config.wifi_ssid(), None);
     }
 
     #[test]

@@ -29,12 +29,13 @@ fn flash_size(board: &Board) -> Result<FlashSize> {
     }
 }
 
-/// Everything that goes into flash: bootloader, partition table, app, then the configuration.
+/// Everything that goes into flash: bootloader, partition table, app, then the configuration
+/// if one is to be written (else its partition is left as the board has it).
 pub fn segments(
     board: &Board,
     elf: &[u8],
     partitions: &Path,
-    block: &[u8],
+    block: Option<&[u8]>,
 ) -> Result<Vec<(u32, Vec<u8>)>> {
     let settings = FlashSettings::new(None, Some(flash_size(board)?), None);
     let flash_data = FlashData::new(settings, 0, None, chip(board)?, XtalFrequency::_40Mhz);
@@ -55,11 +56,14 @@ pub fn segments(
             board.config_address
         );
     }
-    segments.push((board.config_address, block.to_vec()));
+    if let Some(block) = block {
+        segments.push((board.config_address, block.to_vec()));
+    }
     Ok(segments)
 }
 
-/// One flash image from 0 to the end of the configuration block (gaps erased, 0xFF).
+/// One flash image from 0 to the end of the last segment (gaps erased, 0xFF): without a
+/// configuration it ends before the configuration partition, so writing it keeps that.
 pub fn merged(segments: &[(u32, Vec<u8>)]) -> Vec<u8> {
     let end = segments
         .iter()

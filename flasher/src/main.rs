@@ -62,9 +62,14 @@ struct Args {
     /// FILE instead of flashing.
     #[arg(long, value_name = "FILE")]
     merged_out: Option<PathBuf>,
-    /// QEMU: write the pflash image holding the configuration to FILE instead of booting.
+    /// QEMU: write the pflash image holding the configuration to FILE instead of booting (an
+    /// existing FILE keeps its configuration unless configuration options are given).
     #[arg(long, value_name = "FILE")]
     pflash_out: Option<PathBuf>,
+    /// QEMU: boot with FILE as the board's flash, kept between boots (its configuration too,
+    /// unless configuration options are given).
+    #[arg(long, value_name = "FILE", conflicts_with = "pflash_out")]
+    pflash: Option<PathBuf>,
     /// QEMU: serve the console on tcp:PORT (for `mreq --device tcp:127.0.0.1:PORT`).
     #[arg(long, value_name = "tcp:PORT")]
     qemu_console: Option<String>,
@@ -121,11 +126,17 @@ fn run(args: &Args) -> Result<u8> {
             "board {} ({}), method {:?}",
             board.name, board.chip, board.method
         );
-        println!(
-            "configuration block: {} bytes at {:#010x}",
-            mreq_fwconfig::BLOCK_SIZE,
-            board.config_address
-        );
+        match &block {
+            Some(_) => println!(
+                "configuration block: {} bytes at {:#010x}",
+                mreq_fwconfig::BLOCK_SIZE,
+                board.config_address
+            ),
+            None => println!(
+                "configuration block at {:#010x}: kept as the board has it (no configuration options)",
+                board.config_address
+            ),
+        }
         match (&args.elf, &args.image) {
             (Some(elf), _) => println!("firmware: {}", elf.display()),
             (_, Some(image)) => println!("image: {}", image.display()),
@@ -140,12 +151,16 @@ fn run(args: &Args) -> Result<u8> {
     if args.check_image {
         return check_image(board, &firmware);
     }
+    let block = block.as_deref();
+    if block.is_none() && board.method != FlashMethod::Qemu {
+        eprintln!("configuration: keeping what the board has (no configuration options; --config-reset erases it)");
+    }
     match board.method {
-        FlashMethod::Qemu => flash_qemu(args, &firmware, &block),
-        FlashMethod::Uf2 if args.probe.is_none() => flash_uf2(args, board, &firmware, &block),
-        FlashMethod::Uf2 | FlashMethod::ProbeRs => flash_probe(args, board, &firmware, &block),
-        FlashMethod::Espflash => flash_espressif(args, &root, board, &firmware, &block),
-        FlashMethod::Esp8266Rom => flash_esp8266(args, board, &firmware, &block),
+        FlashMethod::Qemu => flash_qemu(args, &firmware, block),
+        FlashMethod::Uf2 if args.probe.is_none() => flash_uf2(args, board, &firmware, block),
+        FlashMethod::Uf2 | FlashMethod::ProbeRs => flash_probe(args, board, &firmware, block),
+        FlashMethod::Espflash => flash_espressif(args, &root, board, &firmware, block),
+        FlashMethod::Esp8266Rom => flash_esp8266(args, board, &firmware, block),
     }
 }
 
@@ -170,15 +185,23 @@ fn firmware(args: &Args, root: &Path, board: &Board) -> Result<PathBuf> {
     cargo_build::build(root, board)
 }
 
-fn flash_qemu(args: &Args, elf: &Path, block: &[u8]) -> Result<u8> {
+fn flash_qemu(args: &Args, elf: &Path, block: Option<&[u8]>) -> Result<u8> {
     if let Some(out) = &args.pflash_out {
-        std::fs::write(out, qemu::pflash_image(block))
-            .with_context(|| format!("cannot write {}", out.display()))?;
-        eprintln!(
-            "wrote {} (QEMU pflash bank 1 with the configuration block)",
-            out.display()
-        );
+        qemu::prepare(out, block)?;
+        match block {
+            Some(_) => eprintln!(
+                "wrote {} (QEMU pflash bank 1 with the configuration block)",
+                out.display()
+            ),
+            None => eprintln!(
+                "{}: the configuration block in it is kept (no configuration options)",
+                out.display()
+            ),
+        }
         return Ok(0);
+    }
+    if block.is_none() && args.pflash.is_none() {
+        eprintln!("configuration: none (a blank pflash; --pflash FILE keeps the board's flash between boots)");
     }
     let console = match &args.qemu_console {
         Some(text) => qemu::parse_console(text)?,
@@ -187,7 +210,8 @@ fn flash_qemu(args: &Args, elf: &Path, block: &[u8]) -> Result<u8> {
     if args.monitor && console != qemu::Console::Terminal {
         bail!("--monitor attaches the console to this terminal; leave out --qemu-console");
     }
-    match qemu::boot(elf, block, &console, args.timeout.map(Duration::from_secs))? {
+    let timeout = args.timeout.map(Duration::from_secs);
+    match qemu::boot(elf, args.pflash.as_deref(), block, &console, timeout)? {
         qemu::Ended::Exited(status) => {
             Ok(status.code().map_or(1, |c| u8::try_from(c).unwrap_or(1)))
         }
@@ -246,7 +270,7 @@ fn check_image(board: &Board, elf: &Path) -> Result<u8> {
     if let Some(chip) = board.probe_chip {
         // probe-rs's own memory map of the chip must accept every byte too.
         let block = vec![0xFF; mreq_fwconfig::BLOCK_SIZE];
-        probe::stage(chip, &segments, board.config_address, &block)?;
+        probe::stage(chip, &segments, board.config_address, Some(&block))?;
     }
     let in_flash: usize = segments.iter().map(|s| s.data.len()).sum();
     if in_flash == 0 {
@@ -264,7 +288,7 @@ fn check_image(board: &Board, elf: &Path) -> Result<u8> {
     Ok(0)
 }
 
-fn flash_uf2(args: &Args, board: &Board, elf: &Path, block: &[u8]) -> Result<u8> {
+fn flash_uf2(args: &Args, board: &Board, elf: &Path, block: Option<&[u8]>) -> Result<u8> {
     let (mut segments, image_end) = flash_segments(board, elf::load_segments(elf)?)?;
     if segments.is_empty() {
         bail!(
@@ -273,10 +297,12 @@ fn flash_uf2(args: &Args, board: &Board, elf: &Path, block: &[u8]) -> Result<u8>
             board.flash_origin
         );
     }
-    segments.push(uf2::Segment {
-        address: board.config_address,
-        data: block.to_vec(),
-    });
+    if let Some(block) = block {
+        segments.push(uf2::Segment {
+            address: board.config_address,
+            data: block.to_vec(),
+        });
+    }
     let data = uf2::write(&segments, uf2::RP2040_FAMILY);
     let target = match &args.uf2_out {
         Some(path) => path.clone(),
@@ -293,7 +319,7 @@ fn flash_uf2(args: &Args, board: &Board, elf: &Path, block: &[u8]) -> Result<u8>
 }
 
 /// Through a debug probe (probe-rs): firmware segments and the configuration block, verified.
-fn flash_probe(args: &Args, board: &Board, elf: &Path, block: &[u8]) -> Result<u8> {
+fn flash_probe(args: &Args, board: &Board, elf: &Path, block: Option<&[u8]>) -> Result<u8> {
     let Some(chip) = board.probe_chip else {
         bail!("the {} cannot be flashed through a debug probe", board.chip);
     };
@@ -313,7 +339,7 @@ fn flash_espressif(
     root: &Path,
     board: &Board,
     elf: &Path,
-    block: &[u8],
+    block: Option<&[u8]>,
 ) -> Result<u8> {
     let elf_data = std::fs::read(elf).with_context(|| format!("cannot read {}", elf.display()))?;
     let partitions = cargo_build::board_dir(root, board).join("partitions.csv");
@@ -347,7 +373,7 @@ fn flash_espressif(
 
 /// The ESP8266 through its ROM loader: the given image at 0, the configuration block at its
 /// address, then a reset into the new firmware.
-fn flash_esp8266(args: &Args, board: &Board, image: &Path, block: &[u8]) -> Result<u8> {
+fn flash_esp8266(args: &Args, board: &Board, image: &Path, block: Option<&[u8]>) -> Result<u8> {
     let data = std::fs::read(image).with_context(|| format!("cannot read {}", image.display()))?;
     if data.len() as u64 > u64::from(board.firmware_limit()) {
         bail!(
@@ -365,11 +391,13 @@ fn flash_esp8266(args: &Args, board: &Board, image: &Path, block: &[u8]) -> Resu
         .map_err(|e| port_error(&port_name, e))?;
     enter_bootloader(port.as_mut());
     esp_rom::sync(&mut port)?;
-    let bar = progress_bar((data.len() + block.len()) as u64);
+    let bar = progress_bar((data.len() + block.map_or(0, <[u8]>::len)) as u64);
     esp_rom::write_flash(&mut port, 0, &data, |n| bar.set_position(n as u64))?;
-    esp_rom::write_flash(&mut port, board.config_address, block, |n| {
-        bar.set_position((data.len() + n) as u64)
-    })?;
+    if let Some(block) = block {
+        esp_rom::write_flash(&mut port, board.config_address, block, |n| {
+            bar.set_position((data.len() + n) as u64)
+        })?;
+    }
     esp_rom::finish(&mut port, true)?;
     bar.finish_and_clear();
     eprintln!("flashed {} bytes and the configuration block to the {} on {port_name}; every block acknowledged by the ROM", data.len(), board.chip);

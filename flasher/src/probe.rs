@@ -15,7 +15,7 @@ pub fn stage(
     chip: &str,
     segments: &[Segment],
     config_address: u32,
-    block: &[u8],
+    block: Option<&[u8]>,
 ) -> Result<FlashLoader> {
     let registry = Registry::from_builtin_families();
     let target = registry
@@ -33,11 +33,15 @@ pub fn stage(
                 )
             })?;
     }
-    loader
-        .add_data(u64::from(config_address), block)
-        .with_context(|| {
-            format!("the configuration block at {config_address:#x} is outside the {chip}'s flash")
-        })?;
+    if let Some(block) = block {
+        loader
+            .add_data(u64::from(config_address), block)
+            .with_context(|| {
+                format!(
+                    "the configuration block at {config_address:#x} is outside the {chip}'s flash"
+                )
+            })?;
+    }
     Ok(loader)
 }
 

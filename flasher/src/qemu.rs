@@ -18,10 +18,43 @@ pub enum Ended {
 /// QEMU virt's pflash banks are 32 MiB; the block sits at the start of the second one.
 pub const PFLASH_SIZE: usize = 32 * 1024 * 1024;
 
-pub fn pflash_image(block: &[u8]) -> Vec<u8> {
+/// A whole pflash bank: the block at its start, erased (0xFF) elsewhere; all erased without one.
+pub fn pflash_image(block: Option<&[u8]>) -> Vec<u8> {
     let mut image = vec![0xFFu8; PFLASH_SIZE];
-    image[..block.len()].copy_from_slice(block);
+    if let Some(block) = block {
+        image[..block.len()].copy_from_slice(block);
+    }
     image
+}
+
+/// Makes `path` the board's flash: a new file gets the block (or stays blank); an existing one
+/// gets the block written over its own, or keeps its own when there is none to write.
+pub fn prepare(path: &Path, block: Option<&[u8]>) -> Result<()> {
+    match std::fs::metadata(path) {
+        Ok(meta) => {
+            if meta.len() != PFLASH_SIZE as u64 {
+                bail!(
+                    "{} is {} bytes, not a QEMU pflash bank ({PFLASH_SIZE} bytes)",
+                    path.display(),
+                    meta.len()
+                );
+            }
+            if let Some(block) = block {
+                let mut file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .with_context(|| format!("cannot open {}", path.display()))?;
+                std::io::Write::write_all(&mut file, block)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::write(path, pflash_image(block))
+                .with_context(|| format!("cannot write {}", path.display()))
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
 }
 
 /// Where the console goes.
@@ -40,20 +73,31 @@ pub fn parse_console(text: &str) -> Result<Console> {
     }
 }
 
-/// Boots `elf` with the block and waits for QEMU to end (or stops it after `timeout`). A QEMU
-/// that something else killed is an error, not a finished run.
+/// Boots `elf` and waits for QEMU to end (or stops it after `timeout`). The board's flash is
+/// `pflash` (kept between boots, see [`prepare`]) or a new file removed afterwards. A QEMU that
+/// something else killed is an error, not a finished run.
 pub fn boot(
     elf: &Path,
-    block: &[u8],
+    pflash: Option<&Path>,
+    block: Option<&[u8]>,
     console: &Console,
     timeout: Option<Duration>,
 ) -> Result<Ended> {
-    let (image, mut file) = temp_image()?;
-    std::io::Write::write_all(&mut file, &pflash_image(block))
-        .with_context(|| format!("cannot write {}", image.display()))?;
-    drop(file);
-    let result = run(elf, &image, console, timeout);
-    let _ = std::fs::remove_file(&image);
+    let result = match pflash {
+        Some(path) => {
+            prepare(path, block)?;
+            run(elf, path, console, timeout)
+        }
+        None => {
+            let (image, mut file) = temp_image()?;
+            std::io::Write::write_all(&mut file, &pflash_image(block))
+                .with_context(|| format!("cannot write {}", image.display()))?;
+            drop(file);
+            let result = run(elf, &image, console, timeout);
+            let _ = std::fs::remove_file(&image);
+            result
+        }
+    };
     let ended = result?;
     if let Ended::Exited(status) = &ended {
         if status.code().is_none() {

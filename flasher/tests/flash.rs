@@ -394,10 +394,11 @@ fn flashing_through_a_missing_probe_is_a_clear_error() {
 
 /// Options that only some flash methods act on, and those methods: every one on every board is
 /// taken (the dry run passes) or refused with exit 2 naming it.
-const SCOPED: [(&[&str], &[FlashMethod]); 9] = [
+const SCOPED: [(&[&str], &[FlashMethod]); 10] = [
     (&["--uf2-out", "x.uf2"], &[FlashMethod::Uf2]),
     (&["--merged-out", "x.bin"], &[FlashMethod::Espflash]),
     (&["--pflash-out", "x.img"], &[FlashMethod::Qemu]),
+    (&["--pflash", "x.img"], &[FlashMethod::Qemu]),
     (&["--qemu-console", "tcp:1234"], &[FlashMethod::Qemu]),
     (&["--timeout", "5"], &[FlashMethod::Qemu]),
     (
@@ -423,7 +424,7 @@ const SCOPED: [(&[&str], &[FlashMethod]); 9] = [
 ];
 
 /// Options every board takes (or that say what to flash).
-const GENERAL: [&str; 20] = [
+const GENERAL: [&str; 21] = [
     "--board",
     "--elf",
     "--image",
@@ -444,6 +445,7 @@ const GENERAL: [&str; 20] = [
     "--insecure",
     "--ntp",
     "--config",
+    "--config-reset",
 ];
 
 #[test]
@@ -566,4 +568,76 @@ fn a_qemu_killed_by_a_signal_is_a_failure_and_a_timeout_says_so() {
     let stderr = String::from_utf8_lossy(&timed.stderr);
     assert_eq!(timed.status.code(), Some(124), "{stderr}");
     assert!(stderr.contains("stopped QEMU after 1 s"), "{stderr}");
+}
+
+#[test]
+fn reflashing_without_configuration_options_keeps_the_boards_configuration() {
+    // QEMU: the pflash file is the board's flash.
+    let elf = spinning_riscv_elf();
+    let pflash = temp("keep.pflash");
+    let _ = std::fs::remove_file(&pflash);
+    let write = |extra: &[&str]| {
+        let base = [
+            "--board",
+            "qemu",
+            "--no-build",
+            "--elf",
+            elf.to_str().unwrap(),
+            "--pflash-out",
+            pflash.to_str().unwrap(),
+        ];
+        let out = flash(&[&base[..], extra].concat());
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let image = std::fs::read(&pflash).unwrap();
+        image[..mreq_fwconfig::BLOCK_SIZE].to_vec()
+    };
+    let configured = write(&["--startup-url", "http://10.0.2.2/kept"]);
+    let parsed = mreq_fwconfig::Config::parse(&configured).expect("a valid block");
+    assert_eq!(parsed.startup_url(), Some("http://10.0.2.2/kept"));
+    assert_eq!(
+        write(&[]),
+        configured,
+        "reflashed without options: the block is kept"
+    );
+    let reset = write(&["--config-reset"]);
+    let parsed = mreq_fwconfig::Config::parse(&reset).expect("a valid empty block");
+    assert_eq!(parsed.startup_url(), None, "--config-reset erases it");
+    let _ = std::fs::remove_file(&pflash);
+
+    // ESP32-C3: without options the merged image ends before the configuration partition, so
+    // writing it at 0 leaves the board's configuration alone; with them it carries the block.
+    let board = boards::board("esp32c3").unwrap();
+    let merged = |extra: &[&str]| {
+        let out_path = temp("keep-merged.bin");
+        let base = [
+            "--board",
+            "esp32c3",
+            "--merged-out",
+            out_path.to_str().unwrap(),
+        ];
+        let out = flash(&[&base[..], extra].concat());
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let image = std::fs::read(&out_path).unwrap();
+        let _ = std::fs::remove_file(&out_path);
+        image
+    };
+    let kept = merged(&[]);
+    assert!(
+        kept.len() <= board.config_address as usize,
+        "{} bytes",
+        kept.len()
+    );
+    let configured = merged(&["--startup-url", "http://10.0.2.2/"]);
+    let at = board.config_address as usize;
+    assert_eq!(configured.len(), at + mreq_fwconfig::BLOCK_SIZE);
+    let block = mreq_fwconfig::Config::parse(&configured[at..]).expect("the block");
+    assert_eq!(block.startup_url(), Some("http://10.0.2.2/"));
 }
