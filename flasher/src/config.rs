@@ -12,9 +12,14 @@ pub struct ConfigArgs {
     /// Wi-Fi network name.
     #[arg(long, value_name = "SSID")]
     pub wifi_ssid: Option<String>,
-    /// Wi-Fi password (WPA2).
-    #[arg(long, value_name = "PASSWORD")]
+    /// Wi-Fi password (WPA2: 8 to 63 characters, or 64 hex digits). On the command line it is
+    /// visible to `ps` and kept in shell history: prefer --wifi-pass-file, the environment
+    /// variable MREQ_WIFI_PASS, or the prompt (--wifi-ssid alone, on a terminal).
+    #[arg(long, value_name = "PASSWORD", conflicts_with = "wifi_pass_file")]
     pub wifi_pass: Option<String>,
+    /// Read the Wi-Fi password from the first line of FILE.
+    #[arg(long, value_name = "FILE")]
+    pub wifi_pass_file: Option<PathBuf>,
     /// Static address instead of DHCP.
     #[arg(long, value_name = "ADDR/NN")]
     pub ip: Option<String>,
@@ -37,11 +42,11 @@ pub struct ConfigArgs {
     #[arg(long, value_name = "HOST[:PORT]")]
     pub ntp: Option<String>,
     /// A ready configuration block (4096 bytes) instead of the options above.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["wifi_ssid", "wifi_pass", "ip", "gateway", "dns", "startup_url", "cacert", "insecure", "ntp"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["wifi_ssid", "wifi_pass", "wifi_pass_file", "ip", "gateway", "dns", "startup_url", "cacert", "insecure", "ntp"])]
     pub config: Option<PathBuf>,
     /// Write an empty configuration, erasing what the board has (without configuration options
     /// the board keeps its own).
-    #[arg(long, conflicts_with_all = ["wifi_ssid", "wifi_pass", "ip", "gateway", "dns", "startup_url", "cacert", "insecure", "ntp", "config"])]
+    #[arg(long, conflicts_with_all = ["wifi_ssid", "wifi_pass", "wifi_pass_file", "ip", "gateway", "dns", "startup_url", "cacert", "insecure", "ntp", "config"])]
     pub config_reset: bool,
 }
 
@@ -51,6 +56,7 @@ impl ConfigArgs {
         let ConfigArgs {
             wifi_ssid,
             wifi_pass,
+            wifi_pass_file,
             ip,
             gateway,
             dns,
@@ -63,6 +69,7 @@ impl ConfigArgs {
         } = self;
         wifi_ssid.is_some()
             || wifi_pass.is_some()
+            || wifi_pass_file.is_some()
             || ip.is_some()
             || gateway.is_some()
             || !dns.is_empty()
@@ -101,7 +108,7 @@ impl ConfigArgs {
             padded[..block.len()].copy_from_slice(&block);
             return Ok(padded);
         }
-        if self.wifi_pass.is_some() && self.wifi_ssid.is_none() {
+        if (self.wifi_pass.is_some() || self.wifi_pass_file.is_some()) && self.wifi_ssid.is_none() {
             bail!("--wifi-pass needs --wifi-ssid");
         }
         if self.dns.len() > 3 {
@@ -110,8 +117,12 @@ impl ConfigArgs {
         let certs = self.ca_certs()?;
         let mut block = vec![0xFFu8; BLOCK_SIZE];
         let mut builder = Builder::new(&mut block);
+        let password = match &self.wifi_ssid {
+            Some(ssid) => self.wifi_password(ssid)?,
+            None => String::new(),
+        };
         if let Some(ssid) = &self.wifi_ssid {
-            builder.wifi(ssid, self.wifi_pass.as_deref().unwrap_or(""));
+            builder.wifi(ssid, &password);
         }
         if let Some(ip) = &self.ip {
             builder.static_ipv4(parse_cidr(ip)?);
@@ -141,6 +152,24 @@ impl ConfigArgs {
             )
         })?;
         Ok(block)
+    }
+
+    /// The password from the first of: --wifi-pass, --wifi-pass-file, MREQ_WIFI_PASS, a prompt
+    /// on a terminal; empty (an open network) when none gives one. Checked as WPA2 takes it.
+    fn wifi_password(&self, ssid: &str) -> Result<String> {
+        let password = if let Some(pass) = &self.wifi_pass {
+            pass.clone()
+        } else if let Some(path) = &self.wifi_pass_file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            text.lines().next().unwrap_or("").to_string()
+        } else if let Ok(pass) = std::env::var("MREQ_WIFI_PASS") {
+            pass
+        } else {
+            prompt_password(ssid)?
+        };
+        check_wpa2(&password)?;
+        Ok(password)
     }
 
     fn ca_certs(&self) -> Result<Vec<Vec<u8>>> {
@@ -195,6 +224,40 @@ fn parse_cidr(text: &str) -> Result<Ipv4Cidr> {
     })
 }
 
+/// WPA2-Personal takes a passphrase of 8 to 63 printable ASCII characters or a 64-digit hex
+/// key; an empty one means an open network.
+fn check_wpa2(password: &str) -> Result<()> {
+    let hex_key = password.len() == 64 && password.bytes().all(|b| b.is_ascii_hexdigit());
+    let passphrase =
+        (8..=63).contains(&password.len()) && password.bytes().all(|b| (0x20..0x7f).contains(&b));
+    if password.is_empty() || hex_key || passphrase {
+        return Ok(());
+    }
+    bail!(
+        "the Wi-Fi password has {} characters: WPA2 takes 8 to 63 printable ASCII characters, or 64 hex digits",
+        password.chars().count()
+    )
+}
+
+/// Asks on the terminal, without echo; not a terminal: no password (an open network).
+fn prompt_password(ssid: &str) -> Result<String> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Ok(String::new());
+    }
+    eprint!("Wi-Fi password for {ssid:?} (empty for an open network): ");
+    let _ = std::io::stderr().flush();
+    let _quiet = crate::monitor::NoEcho::no_echo();
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password")?;
+    eprintln!();
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,6 +273,14 @@ mod tests {
             startup_url: Some("http://10.0.2.2/get".into()),
             ntp: Some("10.0.2.2:1123".into()),
             ..ConfigArgs::default()
+        };
+        assert!(
+            args.block().is_err(),
+            "a 2-character WPA2 password is refused"
+        );
+        let args = ConfigArgs {
+            wifi_pass: Some("long enough".into()),
+            ..args
         };
         let block = args.block().unwrap().expect("options given: a block");
         assert_eq!(block.len(), BLOCK_SIZE);
@@ -256,6 +327,28 @@ mod tests {
             ..ConfigArgs::default()
         };
         assert!(pass_only.block().is_err());
+        for (password, ok) in [
+            ("", true),
+            ("12345678", true),
+            (&*"a".repeat(63), true),
+            (&*"0f".repeat(32), true),
+            ("1234567", false),
+            (&*"z".repeat(64), false),
+            ("pässwörter", false),
+        ] {
+            assert_eq!(check_wpa2(password).is_ok(), ok, "{password:?}");
+        }
+        let dir = std::env::temp_dir().join(format!("mreq-wifi-{}", std::process::id()));
+        std::fs::write(&dir, "from a file\nsecond line\n").unwrap();
+        let from_file = ConfigArgs {
+            wifi_ssid: Some("home".into()),
+            wifi_pass_file: Some(dir.clone()),
+            ..ConfigArgs::default()
+        };
+        let block = from_file.block().unwrap().unwrap();
+        let _ = std::fs::remove_file(&dir);
+        let config = mreq_fwconfig::Config::parse(&block).unwrap();
+        assert_eq!(config.wifi_password(), Some("from a file"));
         for bad in [
             "",
             "http://pool.ntp.org",

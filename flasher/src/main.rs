@@ -100,10 +100,22 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             eprintln!("mreq-flash: error: {err:#}");
-            ExitCode::from(1)
+            ExitCode::from(if err.is::<Usage>() { 2 } else { 1 })
         }
     }
 }
+
+/// An option with a value that cannot be used (exit 2, as for an option that does not apply).
+#[derive(Debug)]
+struct Usage(String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
 
 fn run(args: &Args) -> Result<u8> {
     if args.list_boards {
@@ -119,7 +131,10 @@ fn run(args: &Args) -> Result<u8> {
         let names: Vec<&str> = boards::BOARDS.iter().map(|b| b.name).collect();
         bail!("unknown board {name:?}; boards: {}", names.join(", "));
     };
-    let block = args.config.block()?;
+    let block = args
+        .config
+        .block()
+        .map_err(|e| anyhow::Error::new(Usage(format!("{e:#}"))))?;
     let root = cargo_build::repo_root();
     if args.dry_run {
         println!(

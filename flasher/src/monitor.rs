@@ -49,31 +49,47 @@ pub fn run(mut port: Box<dyn serialport::SerialPort>) -> Result<()> {
 }
 
 /// Puts a terminal stdin into raw mode (keys go to the board as typed) and restores it on drop.
-struct RawTerminal {
+/// The terminal in another mode until dropped (then as it was).
+pub struct TerminalMode {
     #[cfg(target_os = "linux")]
     saved: Option<rustix::termios::Termios>,
 }
 
-impl RawTerminal {
-    fn enter() -> RawTerminal {
+/// Typed characters are not shown (a password prompt).
+pub type NoEcho = TerminalMode;
+type RawTerminal = TerminalMode;
+
+impl TerminalMode {
+    /// Raw: every byte as typed, nothing echoed or interpreted (the monitor).
+    fn enter() -> TerminalMode {
+        Self::changed(|mode| mode.make_raw())
+    }
+
+    /// Lines as usual, but not echoed.
+    pub fn no_echo() -> TerminalMode {
+        Self::changed(|mode| mode.local_modes.remove(rustix::termios::LocalModes::ECHO))
+    }
+
+    #[cfg_attr(not(target_os = "linux"), allow(unused_variables))]
+    fn changed(change: impl FnOnce(&mut rustix::termios::Termios)) -> TerminalMode {
         #[cfg(target_os = "linux")]
         {
             let stdin = rustix::stdio::stdin();
             let saved = rustix::termios::tcgetattr(stdin).ok();
             if let Some(original) = &saved {
-                let mut raw = original.clone();
-                raw.make_raw();
+                let mut mode = original.clone();
+                change(&mut mode);
                 let _ =
-                    rustix::termios::tcsetattr(stdin, rustix::termios::OptionalActions::Now, &raw);
+                    rustix::termios::tcsetattr(stdin, rustix::termios::OptionalActions::Now, &mode);
             }
-            RawTerminal { saved }
+            TerminalMode { saved }
         }
         #[cfg(not(target_os = "linux"))]
-        RawTerminal {}
+        TerminalMode {}
     }
 }
 
-impl Drop for RawTerminal {
+impl Drop for TerminalMode {
     fn drop(&mut self) {
         #[cfg(target_os = "linux")]
         if let Some(original) = &self.saved {

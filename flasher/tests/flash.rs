@@ -424,7 +424,7 @@ const SCOPED: [(&[&str], &[FlashMethod]); 10] = [
 ];
 
 /// Options every board takes (or that say what to flash).
-const GENERAL: [&str; 21] = [
+const GENERAL: [&str; 22] = [
     "--board",
     "--elf",
     "--image",
@@ -446,6 +446,7 @@ const GENERAL: [&str; 21] = [
     "--ntp",
     "--config",
     "--config-reset",
+    "--wifi-pass-file",
 ];
 
 #[test]
@@ -480,6 +481,19 @@ fn every_option_applies_to_its_boards_or_is_refused() {
     assert_eq!(elf_on_8266.status.code(), Some(2));
     let image_on_c3 = flash(&["--board", "esp32c3", "--dry-run", "--image", "Cargo.toml"]);
     assert_eq!(image_on_c3.status.code(), Some(2));
+    let short_password = flash(&[
+        "--board",
+        "qemu",
+        "--dry-run",
+        "--elf",
+        "Cargo.toml",
+        "--wifi-ssid",
+        "home",
+        "--wifi-pass",
+        "short",
+    ]);
+    assert_eq!(short_password.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&short_password.stderr).contains("WPA2 takes 8 to 63"));
     let monitor_and_file = flash(&[
         "--board",
         "qemu",
