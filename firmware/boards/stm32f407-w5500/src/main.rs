@@ -58,7 +58,10 @@ async fn main(_spawner: Spawner) -> ! {
     let p = embassy_stm32::init(clocks());
 
     static TX: StaticCell<[u8; 256]> = StaticCell::new();
-    static RX: StaticCell<[u8; 256]> = StaticCell::new();
+    // A USART has no flow control: the receive buffer holds the device link's whole request
+    // body window (1 KiB, firmware/PROTOCOL.md) with its frame headers, while the firmware is
+    // busy on the network.
+    static RX: StaticCell<[u8; 2048]> = StaticCell::new();
     let mut uart_config = usart::Config::default();
     uart_config.baudrate = 115_200;
     let uart = BufferedUart::new(
@@ -66,7 +69,7 @@ async fn main(_spawner: Spawner) -> ! {
         p.PA3,
         p.PA2,
         TX.init([0; 256]),
-        RX.init([0; 256]),
+        RX.init([0; 2048]),
         Irqs,
         uart_config,
     );
