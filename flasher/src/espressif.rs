@@ -79,15 +79,24 @@ pub fn merged(segments: &[(u32, Vec<u8>)]) -> Vec<u8> {
 
 /// Connects to the ROM loader on `port` (refusing a chip other than the board's), writes every
 /// segment with espflash's verification (MD5 of what was written), then resets into the firmware.
-pub fn flash(board: &Board, port_name: &str, baud: u32, segments: &[(u32, Vec<u8>)]) -> Result<()> {
+/// `usb` is the port's vendor:product ID: espflash chooses how to reset the chip into its
+/// loader (and out of it) by it (USB-Serial-JTAG and UART bridges differ).
+pub fn flash(
+    board: &Board,
+    port_name: &str,
+    usb: Option<(u16, u16)>,
+    baud: u32,
+    segments: &[(u32, Vec<u8>)],
+) -> Result<()> {
     let expected = chip(board)?;
     let serial = serialport::new(port_name, 115_200)
         .timeout(std::time::Duration::from_secs(3))
         .open_native()
         .with_context(|| format!("cannot open {port_name}"))?;
+    let (vid, pid) = usb.unwrap_or((0, 0));
     let port_info = serialport::UsbPortInfo {
-        vid: 0,
-        pid: 0,
+        vid,
+        pid,
         serial_number: None,
         manufacturer: None,
         product: None,

@@ -369,10 +369,11 @@ fn flash_espressif(
         );
         return Ok(0);
     }
-    let port_name = choose_port(args)?;
+    let (port_name, usb) = choose_port(args, board)?;
     espressif::flash(
         board,
         &port_name,
+        usb,
         args.baud.unwrap_or(board.default_baud),
         &segments,
     )?;
@@ -398,7 +399,7 @@ fn flash_esp8266(args: &Args, board: &Board, image: &Path, block: Option<&[u8]>)
             board.firmware_limit()
         );
     }
-    let port_name = choose_port(args)?;
+    let (port_name, _) = choose_port(args, board)?;
     let baud = args.baud.unwrap_or(board.default_baud);
     let mut port = serialport::new(&port_name, baud)
         .timeout(Duration::from_millis(100))
@@ -448,23 +449,16 @@ fn enter_bootloader(port: &mut dyn serialport::SerialPort) {
     let _ = port.clear(serialport::ClearBuffer::Input);
 }
 
-/// `--port`, or the single USB serial port there is.
-fn choose_port(args: &Args) -> Result<String> {
+/// `--port`, or the only USB serial port that shows the board's USB IDs (said on stderr), with
+/// the port's USB IDs (espflash picks its reset sequence from them).
+fn choose_port(args: &Args, board: &Board) -> Result<(String, Option<(u16, u16)>)> {
     if let Some(port) = &args.port {
-        return Ok(port.clone());
+        return Ok((port.clone(), ports::usb_of(port)));
     }
     let found = ports::list();
-    match found.as_slice() {
-        [one] => Ok(one.path.clone()),
-        [] => bail!("no USB serial port found: plug the board in, or give --port"),
-        many => {
-            let names: Vec<&str> = many.iter().map(|p| p.path.as_str()).collect();
-            bail!(
-                "several serial ports ({}): choose one with --port",
-                names.join(", ")
-            )
-        }
-    }
+    let port = ports::choose(&found, board).map_err(anyhow::Error::msg)?;
+    eprintln!("using {}", ports::describe(port));
+    Ok((port.path.clone(), port.usb))
 }
 
 fn port_error(name: &str, err: serialport::Error) -> anyhow::Error {
@@ -502,7 +496,7 @@ fn bootsel_drive() -> Result<PathBuf> {
 
 fn print_boards() {
     println!(
-        "{:<16} {:<12} {:<28} {:<18} {:<12} {:>12}  status",
+        "{:<16} {:<12} {:<28} {:<18} {:<12} {:>12}  status; USB IDs of its port",
         "board", "chip", "target", "network", "flash", "config at"
     );
     for b in boards::BOARDS {
@@ -512,14 +506,24 @@ fn print_boards() {
             BuildStatus::FlashOnly => "flash a given image only",
         };
         let method = format!("{:?}", b.method);
+        let usb: Vec<String> = b
+            .usb
+            .iter()
+            .map(|(v, p)| format!("{v:04x}:{p:04x}"))
+            .collect();
         println!(
-            "{:<16} {:<12} {:<28} {:<18} {:<12} {:>#12x}  {status}",
+            "{:<16} {:<12} {:<28} {:<18} {:<12} {:>#12x}  {status}; {}",
             b.name,
             b.chip,
             b.target.unwrap_or("-"),
             b.network,
             method,
-            b.config_address
+            b.config_address,
+            if usb.is_empty() {
+                "-".into()
+            } else {
+                usb.join(" ")
+            }
         );
     }
 }
@@ -530,13 +534,16 @@ fn print_ports() {
         println!("no USB serial ports found");
     }
     for port in ports {
-        match port.usb {
-            Some((vid, pid)) => println!(
-                "{}  {vid:04x}:{pid:04x}  {}",
-                port.path,
-                ports::guess(vid, pid)
-            ),
-            None => println!("{}  (no USB IDs)", port.path),
-        }
+        let boards: Vec<&str> = boards::BOARDS
+            .iter()
+            .filter(|b| port.usb.is_some_and(|id| b.usb.contains(&id)))
+            .map(|b| b.name)
+            .collect();
+        let matches = if boards.is_empty() {
+            "no board in the table".to_string()
+        } else {
+            format!("boards: {}", boards.join(", "))
+        };
+        println!("{}  {matches}", ports::describe(&port));
     }
 }

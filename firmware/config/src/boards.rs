@@ -51,7 +51,27 @@ pub struct Board {
     pub default_baud: u32,
     /// The chip's name in probe-rs's target database, for flashing through a debug probe.
     pub probe_chip: Option<&'static str>,
+    /// The USB vendor:product IDs the board's serial port shows (its own USB, or the USB-UART
+    /// bridges its boards carry): `mreq-flash` picks a port only among these.
+    pub usb: &'static [(u16, u16)],
 }
+
+/// Espressif's USB-Serial-JTAG (ESP32-C3/S3 with native USB, e.g. the XIAO ESP32-C3).
+pub const ESP_USB_JTAG: (u16, u16) = (0x303a, 0x1001);
+/// USB-UART bridges on ESP boards: Silicon Labs CP210x, WCH CH340 and CH9102, FTDI FT232R.
+const UART_BRIDGES: [(u16, u16); 4] = [
+    (0x10c4, 0xea60),
+    (0x1a86, 0x7523),
+    (0x1a86, 0x55d4),
+    (0x0403, 0x6001),
+];
+const ESP32_PORTS: [(u16, u16); 5] = [
+    ESP_USB_JTAG,
+    UART_BRIDGES[0],
+    UART_BRIDGES[1],
+    UART_BRIDGES[2],
+    UART_BRIDGES[3],
+];
 
 impl Board {
     /// The flash below the configuration region: where the firmware image must fit.
@@ -77,6 +97,7 @@ pub const BOARDS: &[Board] = &[
         config_address: 0x2200_0000,
         default_baud: 115_200,
         probe_chip: None,
+        usb: &[],
     },
     Board {
         name: "esp32c3",
@@ -93,6 +114,7 @@ pub const BOARDS: &[Board] = &[
         config_address: 0x3F_F000,
         default_baud: 460_800,
         probe_chip: None,
+        usb: &ESP32_PORTS,
     },
     Board {
         name: "esp32s3",
@@ -109,6 +131,7 @@ pub const BOARDS: &[Board] = &[
         config_address: 0x3F_F000,
         default_baud: 460_800,
         probe_chip: None,
+        usb: &ESP32_PORTS,
     },
     Board {
         name: "rp2-pico-w",
@@ -125,6 +148,7 @@ pub const BOARDS: &[Board] = &[
         config_address: 0x101F_F000,
         default_baud: 115_200,
         probe_chip: Some("RP2040"),
+        usb: &[(0x2e8a, 0x000a)],
     },
     Board {
         name: "stm32f407-w5500",
@@ -142,6 +166,7 @@ pub const BOARDS: &[Board] = &[
         config_address: 0x080E_0000,
         default_baud: 115_200,
         probe_chip: Some("STM32F407VGTx"),
+        usb: &[(0x0483, 0x374b), (0x0483, 0x3748), (0x0483, 0x374e)],
     },
     Board {
         name: "esp8266",
@@ -159,6 +184,7 @@ pub const BOARDS: &[Board] = &[
         config_address: 0x3F_A000,
         default_baud: 115_200,
         probe_chip: None,
+        usb: &UART_BRIDGES,
     },
 ];
 
