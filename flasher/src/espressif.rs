@@ -29,6 +29,92 @@ fn flash_size(board: &Board) -> Result<FlashSize> {
     }
 }
 
+/// A partition of `partitions.csv`: offset and size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Partition {
+    pub offset: u32,
+    pub size: u32,
+}
+
+impl Partition {
+    pub fn end(&self) -> u32 {
+        self.offset + self.size
+    }
+}
+
+/// The app partition (the first of type `app`) and the `mreqcfg` one, from the CSV text.
+pub fn layout(csv: &str) -> Result<(Partition, Option<Partition>)> {
+    let mut app = None;
+    let mut config = None;
+    for line in csv.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+        let [name, kind, _, offset, size, ..] = fields[..] else {
+            bail!("partitions.csv: {line:?} is not Name, Type, SubType, Offset, Size");
+        };
+        let number = |text: &str| {
+            let hex = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X"));
+            match hex {
+                Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                None => text.parse().ok(),
+            }
+            .with_context(|| format!("partitions.csv: {text:?} in {line:?} is not a number"))
+        };
+        let partition = Partition {
+            offset: number(offset)?,
+            size: number(size)?,
+        };
+        if kind == "app" && app.is_none() {
+            app = Some(partition);
+        }
+        if name == "mreqcfg" {
+            config = Some(partition);
+        }
+    }
+    let app = app.context("partitions.csv has no app partition")?;
+    Ok((app, config))
+}
+
+/// The app image must end inside its partition, and the table's configuration partition must be
+/// where the board table puts the block (the firmware reads it there).
+fn check_layout(
+    board: &Board,
+    segments: &[(u32, Vec<u8>)],
+    app: Partition,
+    config: Option<Partition>,
+) -> Result<()> {
+    match config {
+        Some(c) if c.offset == board.config_address => {}
+        Some(c) => bail!(
+            "partitions.csv puts mreqcfg at {:#x}, the board table at {:#x}",
+            c.offset,
+            board.config_address
+        ),
+        None => bail!("partitions.csv has no mreqcfg partition for the configuration block"),
+    }
+    for (addr, data) in segments {
+        let end = addr + data.len() as u32;
+        if *addr >= app.offset && end > app.end() {
+            bail!(
+                "the {} app image ends at {end:#x}, past its partition ({:#x}..{:#x}): {} bytes too many",
+                board.name,
+                app.offset,
+                app.end(),
+                end - app.end()
+            );
+        }
+        if *addr < board.config_address && end > board.config_address {
+            bail!(
+                "the image reaches the configuration block at {:#x}",
+                board.config_address
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Everything that goes into flash: bootloader, partition table, app, then the configuration
 /// if one is to be written (else its partition is left as the board has it).
 pub fn segments(
@@ -45,17 +131,10 @@ pub fn segments(
         .flash_segments()
         .map(|s| (s.addr, s.data.to_vec()))
         .collect();
-    let end = segments
-        .iter()
-        .map(|(addr, data)| addr + data.len() as u32)
-        .max()
-        .unwrap_or(0);
-    if end > board.config_address {
-        bail!(
-            "the image ends at {end:#x}, past the configuration block at {:#x}",
-            board.config_address
-        );
-    }
+    let csv = std::fs::read_to_string(partitions)
+        .with_context(|| format!("cannot read {}", partitions.display()))?;
+    let (app, config) = layout(&csv)?;
+    check_layout(board, &segments, app, config)?;
     if let Some(block) = block {
         segments.push((board.config_address, block.to_vec()));
     }
@@ -123,6 +202,21 @@ pub fn flash(
             board.name
         );
     }
+    // The image is laid out for the board table's flash size: a chip with less would lose the
+    // configuration partition (or the end of the app) past its end.
+    match flasher.flash_detect() {
+        Ok(Some(detected)) if detected.size() < board.flash_size => bail!(
+            "the flash on {port_name} is {} bytes; the {} layout needs {}: nothing written",
+            detected.size(),
+            board.name,
+            board.flash_size
+        ),
+        Ok(Some(_)) => {}
+        Ok(None) | Err(_) => eprintln!(
+            "warning: the flash size of the chip on {port_name} could not be read; the {} layout assumes {} bytes",
+            board.name, board.flash_size
+        ),
+    }
     let parts: Vec<Segment<'_>> = segments
         .iter()
         .map(|(addr, data)| Segment {
@@ -182,5 +276,39 @@ impl ProgressCallbacks for Progress {
                 "written, verified"
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TABLE: &str = "# comment\nnvs, data, nvs, 0x9000, 0x6000,\nfactory, app, factory, 0x10000, 0x3E0000,\nmreqcfg, 0x40, 0x00, 0x3FF000, 0x1000,\n";
+
+    #[test]
+    fn an_app_past_its_partition_is_refused_though_below_the_block() {
+        let board = mreq_fwconfig::boards::board("esp32c3").unwrap();
+        let (app, config) = layout(TABLE).unwrap();
+        assert_eq!(
+            app,
+            Partition {
+                offset: 0x10000,
+                size: 0x3E0000
+            }
+        );
+        let fits = [(0x10000, vec![0u8; 0x3E0000])];
+        assert!(check_layout(board, &fits, app, config).is_ok());
+        // Ends at 0x3F0001: below the block at 0x3FF000, but past the factory partition.
+        let over = [(0x10000, vec![0u8; 0x3E0001])];
+        let err = check_layout(board, &over, app, config)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("past its partition") && err.contains("1 bytes too many"),
+            "{err}"
+        );
+        let moved = layout(&TABLE.replace("0x3FF000", "0x3FE000")).unwrap();
+        assert!(check_layout(board, &fits, moved.0, moved.1).is_err());
+        assert!(layout("nvs, data, nvs, 0x9000, 0x6000,\n").is_err());
     }
 }

@@ -164,7 +164,7 @@ fn run(args: &Args) -> Result<u8> {
     }
     let firmware = firmware(args, &root, board)?;
     if args.check_image {
-        return check_image(board, &firmware);
+        return check_image(board, &root, &firmware);
     }
     let block = block.as_deref();
     if block.is_none() && board.method != FlashMethod::Qemu {
@@ -260,23 +260,32 @@ fn flash_segments(
     Ok((segments, image_end))
 }
 
-/// Where an ESP-IDF-style partition table puts the application (the bootloader and the table
-/// sit below it).
-const ESP_APP_OFFSET: u32 = 0x1_0000;
-
-fn check_image(board: &Board, elf: &Path) -> Result<u8> {
+/// Checks that the firmware fits the board's layout (ESP: the app partition of its table; the
+/// others: below the configuration region, and probe-rs's memory map of the chip) and says how
+/// much room is left.
+fn check_image(board: &Board, root: &Path, elf: &Path) -> Result<u8> {
     if board.method == FlashMethod::Espflash {
-        // The ELF's segments are at their run (cache-mapped) addresses; the app image holds them
-        // all, so their sum (plus headers) must fit between the app offset and the block.
-        let all: u32 = elf::load_segments(elf)?
+        // The real image, as it would be flashed: it must end inside its app partition.
+        let elf_data =
+            std::fs::read(elf).with_context(|| format!("cannot read {}", elf.display()))?;
+        let partitions = cargo_build::board_dir(root, board).join("partitions.csv");
+        let segments = espressif::segments(board, &elf_data, &partitions, None)?;
+        let csv = std::fs::read_to_string(&partitions)
+            .with_context(|| format!("cannot read {}", partitions.display()))?;
+        let (app, _) = espressif::layout(&csv)?;
+        let image: u32 = segments
             .iter()
-            .map(|s| s.data.len() as u32)
+            .filter(|(addr, _)| *addr >= app.offset)
+            .map(|(_, data)| data.len() as u32)
             .sum();
-        let room = board.firmware_limit() - ESP_APP_OFFSET;
-        if all > room {
-            bail!("the {} firmware is {all} bytes: more than the {room} bytes between the app partition at {ESP_APP_OFFSET:#x} and the configuration block", board.name);
-        }
-        println!("{}: {all} bytes of segments for the app partition at {ESP_APP_OFFSET:#x}; configuration block at {:#x}, {} bytes to spare", board.name, board.config_address, room - all);
+        println!(
+            "{}: app image {image} bytes in its partition at {:#x} ({} bytes, {} to spare); configuration block at {:#x}",
+            board.name,
+            app.offset,
+            app.size,
+            app.size.saturating_sub(image),
+            board.config_address
+        );
         return Ok(0);
     }
     let loaded = elf::load_segments(elf)?;
