@@ -1,6 +1,7 @@
 //! `mreq-flash`: build, flash and configure mreq firmware for a board, from one board table.
 
 mod applies;
+mod bootsel;
 mod cargo_build;
 mod config;
 mod elf;
@@ -328,17 +329,29 @@ fn flash_uf2(args: &Args, board: &Board, elf: &Path, block: Option<&[u8]>) -> Re
         });
     }
     let data = uf2::write(&segments, uf2::RP2040_FAMILY);
-    let target = match &args.uf2_out {
-        Some(path) => path.clone(),
-        None => bootsel_drive()?.join("mreq.uf2"),
+    let drive = match &args.uf2_out {
+        Some(_) => None,
+        None => Some(bootsel::find(&drive_bases())?),
     };
-    std::fs::write(&target, &data).with_context(|| format!("cannot write {}", target.display()))?;
+    let target = match (&args.uf2_out, &drive) {
+        (Some(path), _) => path.clone(),
+        (None, Some(drive)) => drive.join("mreq.uf2"),
+        (None, None) => bail!("no UF2 target"),
+    };
+    bootsel::write_synced(&target, &data)?;
+    let config = match block {
+        Some(_) => format!("configuration at {:#x}", board.config_address),
+        None => "the board's configuration kept".into(),
+    };
     eprintln!(
-        "wrote {} ({} blocks, firmware up to {image_end:#x}, configuration at {:#x})",
+        "wrote {} ({} blocks, firmware up to {image_end:#x}, {config})",
         target.display(),
         data.len() / 512,
-        board.config_address
     );
+    if let Some(drive) = drive {
+        bootsel::wait_gone(&drive)?;
+        eprintln!("the board took it and rebooted (its drive went away)");
+    }
     Ok(0)
 }
 
@@ -482,25 +495,18 @@ fn port_error(name: &str, err: serialport::Error) -> anyhow::Error {
 }
 
 /// The mounted RP2040 boot drive: the one with INFO_UF2.TXT.
-fn bootsel_drive() -> Result<PathBuf> {
+/// Where BOOTSEL drives are mounted.
+fn drive_bases() -> Vec<PathBuf> {
     let user = std::env::var("USER").unwrap_or_default();
-    let bases = [
+    [
         format!("/media/{user}"),
         format!("/run/media/{user}"),
         "/media".into(),
         "/mnt".into(),
-    ];
-    let found: Vec<PathBuf> = bases
-        .iter()
-        .filter_map(|b| std::fs::read_dir(b).ok())
-        .flat_map(|d| d.filter_map(Result::ok).map(|e| e.path()))
-        .filter(|p| p.join("INFO_UF2.TXT").is_file())
-        .collect();
-    match found.as_slice() {
-        [one] => Ok(one.clone()),
-        [] => bail!("no RP2040 boot drive found: hold BOOTSEL while plugging the board in, or write a file with --uf2-out FILE"),
-        many => bail!("several boot drives: {many:?}; use --uf2-out FILE"),
-    }
+    ]
+    .into_iter()
+    .map(PathBuf::from)
+    .collect()
 }
 
 fn print_boards() {
