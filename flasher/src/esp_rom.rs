@@ -14,6 +14,11 @@ pub const SYNC: u8 = 0x08;
 pub const FLASH_BEGIN: u8 = 0x02;
 pub const FLASH_DATA: u8 = 0x03;
 pub const FLASH_END: u8 = 0x04;
+pub const READ_REG: u8 = 0x0A;
+/// The register whose value tells Espressif chips apart (esptool's CHIP_DETECT_MAGIC_REG_ADDR).
+pub const CHIP_MAGIC_REG: u32 = 0x4000_1000;
+/// What the ESP8266's ROM reads there.
+pub const ESP8266_MAGIC: u32 = 0xFFF0_C101;
 /// The ESP8266 ROM's flash write block size.
 pub const BLOCK_SIZE: usize = 0x400;
 pub const CHECKSUM_SEED: u8 = 0xEF;
@@ -124,9 +129,20 @@ pub fn transact(
     check: u32,
     timeout: Duration,
 ) -> Result<Reply> {
+    transact_tries(port, op, data, check, timeout, ATTEMPTS)
+}
+
+fn transact_tries(
+    port: &mut (impl Read + Write),
+    op: u8,
+    data: &[u8],
+    check: u32,
+    timeout: Duration,
+    attempts: usize,
+) -> Result<Reply> {
     let frame = slip_encode(&command(op, data, check));
     let mut last = None;
-    for _ in 0..ATTEMPTS {
+    for _ in 0..attempts {
         port.write_all(&frame)
             .and_then(|()| port.flush())
             .context("writing to the serial port")?;
@@ -141,7 +157,65 @@ pub fn transact(
             Err(err) => last = Some(format!("{err:#}")),
         }
     }
-    bail!("{} after {ATTEMPTS} attempts", last.unwrap_or_default())
+    bail!("{} after {attempts} attempt(s)", last.unwrap_or_default())
+}
+
+/// Reads a chip register through the ROM.
+pub fn read_reg(port: &mut (impl Read + Write), address: u32) -> Result<u32> {
+    transact(
+        port,
+        READ_REG,
+        &address.to_le_bytes(),
+        0,
+        Duration::from_secs(1),
+    )
+    .map(|reply| reply.value)
+    .context("READ_REG")
+}
+
+/// The chip a ROM magic value names (esptool's CHIP_DETECT_MAGIC_VALUE of each chip).
+pub fn chip_of_magic(magic: u32) -> Option<&'static str> {
+    match magic {
+        ESP8266_MAGIC => Some("ESP8266"),
+        0x00F0_1D83 => Some("ESP32"),
+        0x0000_07C6 => Some("ESP32-S2"),
+        0x0000_0009 => Some("ESP32-S3"),
+        0x6921_506F | 0x1B31_506F | 0x4881_606F | 0x4361_606F => Some("ESP32-C3"),
+        _ => None,
+    }
+}
+
+/// Refuses any chip but an ESP8266 before anything is erased.
+pub fn detect_esp8266(port: &mut (impl Read + Write), port_name: &str) -> Result<()> {
+    let magic = read_reg(port, CHIP_MAGIC_REG)?;
+    match chip_of_magic(magic) {
+        Some("ESP8266") => Ok(()),
+        Some(other) => bail!(
+            "the chip on {port_name} is an {other} (ROM magic {magic:#010x}), not an ESP8266: nothing written (its board: mreq-flash --list-boards)"
+        ),
+        None => bail!(
+            "the chip on {port_name} is not an ESP8266 (ROM magic {magic:#010x}): nothing written"
+        ),
+    }
+}
+
+/// An ESP8266 firmware image starts with its header's magic byte: 0xE9 (one image, as
+/// MicroPython's and NodeMCU's .bin) or 0xEA (the v2 layout).
+pub fn check_image(data: &[u8]) -> Result<()> {
+    match data.first() {
+        Some(0xE9 | 0xEA) if data.len() >= 8 => Ok(()),
+        Some(first) => bail!(
+            "not an ESP8266 firmware image: it starts with {first:#04x}, an image starts with 0xe9 (esptool elf2image makes one; MicroPython's esp8266 .bin is one)"
+        ),
+        None => bail!("the image is empty"),
+    }
+}
+
+/// How long FLASH_BEGIN may take: the ROM erases before it answers, about 30 s per MB at worst
+/// (esptool's allowance), never less than 3 s.
+pub fn erase_timeout(erase_size: u32) -> Duration {
+    let per_mb = Duration::from_secs(30).mul_f64(f64::from(erase_size) / f64::from(1u32 << 20));
+    per_mb.max(Duration::from_secs(3))
 }
 
 /// SYNC until the ROM answers (it needs a few to detect the baud rate).
@@ -188,8 +262,10 @@ pub fn write_flash(
     ] {
         begin.extend_from_slice(&word.to_le_bytes());
     }
-    // Erasing takes time: the ROM answers FLASH_BEGIN only when it is done.
-    transact(port, FLASH_BEGIN, &begin, 0, Duration::from_secs(30)).context("FLASH_BEGIN")?;
+    // Erasing takes time: the ROM answers FLASH_BEGIN only when it is done. Sent once: a second
+    // one while it still erases would be taken for a new write.
+    let erase = esp8266_erase_size(offset, image.len() as u32);
+    transact_tries(port, FLASH_BEGIN, &begin, 0, erase_timeout(erase), 1).context("FLASH_BEGIN")?;
     for (seq, chunk) in image.chunks(BLOCK_SIZE).enumerate() {
         let mut block = vec![0xFF; BLOCK_SIZE];
         block[..chunk.len()].copy_from_slice(chunk);
@@ -242,6 +318,18 @@ mod tests {
         assert_eq!(checksum(&[]), 0xEF);
         assert_eq!(checksum(&[0xEF]), 0);
         assert_eq!(checksum(&[1, 2, 4]), u32::from(0xEF ^ 7u8));
+    }
+
+    #[test]
+    fn chips_are_told_apart_and_images_checked() {
+        assert_eq!(chip_of_magic(ESP8266_MAGIC), Some("ESP8266"));
+        assert_eq!(chip_of_magic(0x1B31_506F), Some("ESP32-C3"));
+        assert_eq!(chip_of_magic(0x1234), None);
+        assert!(check_image(&[0xE9, 3, 2, 0x40, 0, 0, 0x10, 0x40]).is_ok());
+        assert!(check_image(b"\x7fELF....").is_err());
+        assert!(check_image(&[]).is_err());
+        assert_eq!(erase_timeout(4096), Duration::from_secs(3));
+        assert_eq!(erase_timeout(4 << 20), Duration::from_secs(120));
     }
 
     #[test]

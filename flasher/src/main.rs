@@ -413,6 +413,7 @@ fn flash_espressif(
 /// address, then a reset into the new firmware.
 fn flash_esp8266(args: &Args, board: &Board, image: &Path, block: Option<&[u8]>) -> Result<u8> {
     let data = std::fs::read(image).with_context(|| format!("cannot read {}", image.display()))?;
+    esp_rom::check_image(&data).with_context(|| image.display().to_string())?;
     if data.len() as u64 > u64::from(board.firmware_limit()) {
         bail!(
             "{} is {} bytes: larger than the {} bytes below the configuration region",
@@ -429,6 +430,7 @@ fn flash_esp8266(args: &Args, board: &Board, image: &Path, block: Option<&[u8]>)
         .map_err(|e| port_error(&port_name, e))?;
     enter_bootloader(port.as_mut());
     esp_rom::sync(&mut port)?;
+    esp_rom::detect_esp8266(&mut port, &port_name)?;
     let bar = progress_bar((data.len() + block.map_or(0, <[u8]>::len)) as u64);
     esp_rom::write_flash(&mut port, 0, &data, |n| bar.set_position(n as u64))?;
     if let Some(block) = block {
@@ -436,7 +438,10 @@ fn flash_esp8266(args: &Args, board: &Board, image: &Path, block: Option<&[u8]>)
             bar.set_position((data.len() + n) as u64)
         })?;
     }
-    esp_rom::finish(&mut port, true)?;
+    // Stay in the loader, then reset through EN (RTS) with GPIO0 (DTR) released, as esptool's
+    // hard reset does: a ROM "reboot" would keep the boot straps of download mode.
+    esp_rom::finish(&mut port, false)?;
+    hard_reset(port.as_mut());
     bar.finish_and_clear();
     eprintln!("flashed {} bytes and the configuration block to the {} on {port_name}; every block acknowledged by the ROM", data.len(), board.chip);
     if args.monitor {
@@ -469,6 +474,14 @@ fn enter_bootloader(port: &mut dyn serialport::SerialPort) {
     std::thread::sleep(Duration::from_millis(50));
     let _ = port.write_data_terminal_ready(false);
     let _ = port.clear(serialport::ClearBuffer::Input);
+}
+
+/// EN low for 100 ms with GPIO0 high: the chip boots from flash.
+fn hard_reset(port: &mut dyn serialport::SerialPort) {
+    let _ = port.write_data_terminal_ready(false);
+    let _ = port.write_request_to_send(true);
+    std::thread::sleep(Duration::from_millis(100));
+    let _ = port.write_request_to_send(false);
 }
 
 /// `--port`, or the only USB serial port that shows the board's USB IDs (said on stderr), with

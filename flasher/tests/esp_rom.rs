@@ -20,6 +20,8 @@ struct Faults {
     corrupt_once: Option<u32>,
     /// Flip one data byte of this block every time.
     corrupt_always: Option<u32>,
+    /// The chip-detect register's value (default: an ESP8266's, 0xFFF0C101).
+    magic: Option<u32>,
 }
 
 struct Outcome {
@@ -53,7 +55,12 @@ fn slip(packet: &[u8]) -> Vec<u8> {
 }
 
 fn reply(op: u8, ok: bool) -> Vec<u8> {
-    let mut packet = vec![0x01, op, 2, 0, 0, 0, 0, 0];
+    reply_value(op, ok, 0)
+}
+
+fn reply_value(op: u8, ok: bool, value: u32) -> Vec<u8> {
+    let mut packet = vec![0x01, op, 2, 0];
+    packet.extend_from_slice(&value.to_le_bytes());
     packet.extend_from_slice(if ok { &[0, 0] } else { &[1, 0x07] });
     slip(&packet)
 }
@@ -136,6 +143,11 @@ fn emulate(mut master: File, faults: Faults) -> Outcome {
                             false
                         }
                     }
+                    0x0A if data.len() == 4 && word(data, 0) == 0x4000_1000 => {
+                        let magic = faults.magic.unwrap_or(0xFFF0_C101);
+                        let _ = master.write_all(&reply_value(op, true, magic));
+                        continue;
+                    }
                     0x04 => {
                         ended = true;
                         // The new firmware "boots" and says hello on the console.
@@ -190,8 +202,11 @@ fn flash_with(faults: Faults, image: &[u8]) -> (std::process::Output, Outcome) {
     (out, outcome)
 }
 
+/// An image as the ROM boots it: the 0xE9 header magic, then bytes.
 fn image() -> Vec<u8> {
-    (0..5000u32).map(|i| (i * 31 % 251) as u8).collect()
+    let mut image: Vec<u8> = (0..5000u32).map(|i| (i * 31 % 251) as u8).collect();
+    image[0] = 0xE9;
+    image
 }
 
 fn assert_flashed(out: &std::process::Output, outcome: &Outcome, image: &[u8]) {
@@ -215,6 +230,53 @@ fn flashes_image_and_configuration() {
     let (out, outcome) = flash_with(Faults::default(), &image);
     assert_flashed(&out, &outcome, &image);
     assert_eq!(outcome.rejected, 0);
+}
+
+#[test]
+fn another_chip_is_refused_before_anything_is_erased() {
+    let image = image();
+    let (out, outcome) = flash_with(
+        Faults {
+            magic: Some(0x1B31_506F),
+            ..Faults::default()
+        },
+        &image,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("is an ESP32-C3") && stderr.contains("nothing written"),
+        "{stderr}"
+    );
+    assert!(
+        outcome.flash.iter().all(|&b| b == 0xFF),
+        "the flash was touched"
+    );
+    assert!(!outcome.ended);
+}
+
+#[test]
+fn a_file_that_is_no_esp8266_image_is_refused() {
+    // Checked before the port is opened: no port is needed to see it refused.
+    let mut elf = image();
+    elf[..4].copy_from_slice(b"\x7fELF");
+    let path = std::env::temp_dir().join(format!("mreq-esp8266-elf-{}.bin", std::process::id()));
+    std::fs::write(&path, &elf).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mreq-flash"))
+        .args([
+            "--board",
+            "esp8266",
+            "--port",
+            "/nonexistent/tty",
+            "--image",
+        ])
+        .arg(&path)
+        .output()
+        .expect("run mreq-flash");
+    let _ = std::fs::remove_file(&path);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not an ESP8266 firmware image"), "{stderr}");
 }
 
 #[test]
