@@ -8,9 +8,7 @@ use mreq_core::client::blocking::Client;
 use mreq_core::client::tcp::TcpConnector;
 use mreq_core::client::{Config, Request};
 use mreq_core::request::Header as HttpHeader;
-use mreq_link::{
-    encode_header, BodyLen, Event, FrameReader, Header, Hello, Kind, RequestFrame, HEADER_MAX,
-};
+use mreq_link::{encode_header, BodyLen, Frames, Header, Hello, Kind, RequestFrame, HEADER_MAX};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::OnceLock;
@@ -39,47 +37,20 @@ pub fn fake_board() -> u16 {
 /// One host's line: frames in, frames out, until it hangs up.
 struct Wire {
     stream: TcpStream,
-    reader: FrameReader,
-    input: Vec<u8>,
+    frames: Frames,
 }
 
 impl Wire {
     /// The next whole frame from the host; `None` when it hung up.
     fn frame(&mut self) -> Option<(Header, Vec<u8>)> {
-        let mut current: Option<(Header, Vec<u8>)> = None;
         loop {
-            let mut used_all = 0;
-            let mut done = None;
-            {
-                let mut input = &self.input[..];
-                loop {
-                    let (used, event) = self.reader.feed(input);
-                    input = &input[used..];
-                    used_all += used;
-                    match event {
-                        Some(Event::Frame(h)) => current = Some((h, Vec::new())),
-                        Some(Event::Payload(p)) => {
-                            if let Some((_, payload)) = current.as_mut() {
-                                payload.extend_from_slice(p);
-                            }
-                        }
-                        Some(Event::End) => {
-                            done = current.take();
-                            break;
-                        }
-                        Some(Event::Garbled(_)) => {}
-                        None => break,
-                    }
-                }
-            }
-            self.input.drain(..used_all);
-            if done.is_some() {
-                return done;
+            if let Some(frame) = self.frames.next_frame() {
+                return Some(frame);
             }
             let mut chunk = [0u8; 4096];
             match self.stream.read(&mut chunk) {
                 Ok(0) | Err(_) => return None,
-                Ok(n) => self.input.extend_from_slice(&chunk[..n]),
+                Ok(n) => self.frames.push(&chunk[..n]),
             }
         }
     }
@@ -98,8 +69,7 @@ impl Wire {
 fn serve(stream: TcpStream) -> std::io::Result<()> {
     let mut wire = Wire {
         stream,
-        reader: FrameReader::new(),
-        input: Vec::new(),
+        frames: Frames::new(),
     };
     while let Some((header, payload)) = wire.frame() {
         match header.kind {

@@ -2,7 +2,7 @@
 //! frames, and reading the frames of one request while the line stays alive.
 
 use crate::failure::{self, Failure};
-use mreq_link::{encode_header, Event, FrameReader, Header, Kind, HEADER_MAX};
+use mreq_link::{encode_header, Frames, Header, Kind, HEADER_MAX};
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,10 +40,7 @@ pub struct Line {
     stream: Box<dyn Stream>,
     /// The port as the user named it, for messages.
     pub port: String,
-    reader: FrameReader,
-    input: Vec<u8>,
-    /// `input[consumed..]` is not fed to the reader yet.
-    consumed: usize,
+    frames: Frames,
     heard: Instant,
     /// The request in flight, cancelled on the board if Ctrl-C comes.
     pub active: Option<u32>,
@@ -70,9 +67,7 @@ impl Line {
         Ok(Line {
             stream,
             port: port.to_string(),
-            reader: FrameReader::new(),
-            input: Vec::new(),
-            consumed: 0,
+            frames: Frames::new(),
             heard: Instant::now(),
             active: None,
         })
@@ -84,9 +79,7 @@ impl Line {
         Line {
             stream,
             port: "test".into(),
-            reader: FrameReader::new(),
-            input: Vec::new(),
-            consumed: 0,
+            frames: Frames::new(),
             heard: Instant::now(),
             active: None,
         }
@@ -121,41 +114,13 @@ impl Line {
         wait: Option<Duration>,
     ) -> Result<Option<Frame>, Failure> {
         let started = Instant::now();
-        let mut current: Option<Frame> = None;
         loop {
-            // Fed even when nothing is left: a frame's end is reported after its last byte.
-            loop {
-                let (used, event) = self.reader.feed(&self.input[self.consumed..]);
-                let event = match event {
-                    Some(Event::Payload(piece)) => Some(Err(piece.to_vec())),
-                    Some(Event::Frame(header)) => Some(Ok(Some(header))),
-                    Some(Event::End) => Some(Ok(None)),
-                    Some(Event::Garbled(_)) | None => None,
-                };
-                self.consumed += used;
-                match event {
-                    Some(Ok(Some(header))) => {
-                        current = (header.id == id).then(|| Frame {
-                            kind: header.kind,
-                            payload: Vec::with_capacity(header.len as usize),
-                        });
-                    }
-                    Some(Err(piece)) => {
-                        if let Some(frame) = current.as_mut() {
-                            frame.payload.extend_from_slice(&piece);
-                        }
-                    }
-                    Some(Ok(None)) => {
-                        if let Some(frame) = current.take() {
-                            return Ok(Some(frame));
-                        }
-                    }
-                    None if self.consumed == self.input.len() => break,
-                    None => {}
+            while let Some((header, payload)) = self.frames.next_frame() {
+                if header.id == id {
+                    let kind = header.kind;
+                    return Ok(Some(Frame { kind, payload }));
                 }
             }
-            self.input.drain(..self.consumed);
-            self.consumed = 0;
             if INTERRUPTED.load(Ordering::SeqCst) {
                 return Err(self.interrupted());
             }
@@ -177,13 +142,10 @@ impl Line {
     fn fill(&mut self) -> Result<(), Failure> {
         let mut chunk = [0u8; 8192];
         match self.stream.read(&mut chunk) {
-            Ok(0) => Err(Failure::new(
-                failure::RECEIVE,
-                format!("lost the device on {}: it closed the line", self.port),
-            )),
+            Ok(0) => Err(self.lost("it closed the line")),
             Ok(n) => {
                 self.heard = Instant::now();
-                self.input.extend_from_slice(&chunk[..n]);
+                self.frames.push(&chunk[..n]);
                 Ok(())
             }
             Err(e)

@@ -308,3 +308,40 @@ fn a_board_of_another_protocol_is_refused_clearly() {
     );
     assert!(board_of(b"hello there", "p").is_err());
 }
+
+/// A board whose answer arrives in pieces, each a little late.
+struct Slow(Vec<Vec<u8>>);
+
+impl Read for Slow {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        std::thread::sleep(Duration::from_millis(5));
+        if self.0.is_empty() {
+            return Err(std::io::ErrorKind::WouldBlock.into());
+        }
+        let piece = self.0.remove(0);
+        buf[..piece.len()].copy_from_slice(&piece);
+        Ok(piece.len())
+    }
+}
+
+impl Write for Slow {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_frame_cut_by_a_wait_that_ends_is_kept_for_the_next() {
+    let answer = hello_answer(1);
+    let (first, rest) = answer.split_at(20);
+    let mut line = Line::over(Box::new(Slow(vec![first.to_vec(), rest.to_vec()])));
+    let wait = Some(Duration::from_millis(1));
+    assert!(line.next_frame(1, wait).unwrap().is_none(), "half a frame is not a frame");
+    let frame = line.next_frame(1, wait).unwrap().expect("the rest completes it");
+    assert_eq!(frame.kind, Kind::Hello);
+    assert!(Hello::parse(&frame.payload).is_some());
+}

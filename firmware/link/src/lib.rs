@@ -10,11 +10,18 @@
 //! `no_std`, no allocator: the reader is a small state machine fed with whatever bytes arrived.
 #![cfg_attr(not(test), no_std)]
 
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
 mod frame;
+#[cfg(feature = "alloc")]
+mod frames;
 mod hello;
 mod request;
 
 pub use frame::{encode_header, Event, FrameReader, Header, HeaderError, Kind, HEADER_MAX};
+#[cfg(feature = "alloc")]
+pub use frames::Frames;
 pub use hello::{greeting, protocol_of, Hello};
 pub use request::{BodyLen, Options, RequestError, RequestFrame};
 
