@@ -29,6 +29,9 @@ fn flash_size(board: &Board) -> Result<FlashSize> {
     }
 }
 
+/// Bytes and the flash address they go to.
+pub type FlashSegment = (u32, Vec<u8>);
+
 /// A partition of `partitions.csv`: offset and size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Partition {
@@ -43,7 +46,7 @@ impl Partition {
 }
 
 /// The app partition (the first of type `app`) and the `mreqcfg` one, from the CSV text.
-pub fn layout(csv: &str) -> Result<(Partition, Option<Partition>)> {
+fn layout(csv: &str) -> Result<(Partition, Option<Partition>)> {
     let mut app = None;
     let mut config = None;
     for line in csv.lines().map(str::trim) {
@@ -116,13 +119,14 @@ fn check_layout(
 }
 
 /// Everything that goes into flash: bootloader, partition table, app, then the configuration
-/// if one is to be written (else its partition is left as the board has it).
+/// if one is to be written (else its partition is left as the board has it); and the app
+/// partition they were checked against.
 pub fn segments(
     board: &Board,
     elf: &[u8],
     partitions: &Path,
     block: Option<&[u8]>,
-) -> Result<Vec<(u32, Vec<u8>)>> {
+) -> Result<(Vec<FlashSegment>, Partition)> {
     let settings = FlashSettings::new(None, Some(flash_size(board)?), None);
     let flash_data = FlashData::new(settings, 0, None, chip(board)?, XtalFrequency::_40Mhz);
     let image = IdfBootloaderFormat::new(elf, &flash_data, Some(partitions), None, None, None)
@@ -138,7 +142,7 @@ pub fn segments(
     if let Some(block) = block {
         segments.push((board.config_address, block.to_vec()));
     }
-    Ok(segments)
+    Ok((segments, app))
 }
 
 /// One flash image from 0 to the end of the last segment (gaps erased, 0xFF): without a

@@ -270,10 +270,7 @@ fn check_image(board: &Board, root: &Path, elf: &Path) -> Result<u8> {
         let elf_data =
             std::fs::read(elf).with_context(|| format!("cannot read {}", elf.display()))?;
         let partitions = cargo_build::board_dir(root, board).join("partitions.csv");
-        let segments = espressif::segments(board, &elf_data, &partitions, None)?;
-        let csv = std::fs::read_to_string(&partitions)
-            .with_context(|| format!("cannot read {}", partitions.display()))?;
-        let (app, _) = espressif::layout(&csv)?;
+        let (segments, app) = espressif::segments(board, &elf_data, &partitions, None)?;
         let image: u32 = segments
             .iter()
             .filter(|(addr, _)| *addr >= app.offset)
@@ -380,7 +377,7 @@ fn flash_espressif(
 ) -> Result<u8> {
     let elf_data = std::fs::read(elf).with_context(|| format!("cannot read {}", elf.display()))?;
     let partitions = cargo_build::board_dir(root, board).join("partitions.csv");
-    let segments = espressif::segments(board, &elf_data, &partitions, block)?;
+    let (segments, _) = espressif::segments(board, &elf_data, &partitions, block)?;
     if let Some(out) = &args.merged_out {
         std::fs::write(out, espressif::merged(&segments))
             .with_context(|| format!("cannot write {}", out.display()))?;

@@ -87,7 +87,7 @@ impl DeviceLink {
     pub fn as_sent(&self, plan: &Plan) -> Plan {
         let mut plan = plan.clone();
         for (name, value) in plan.headers.iter_mut() {
-            if name.eq_ignore_ascii_case("user-agent") && value == crate::plan::USER_AGENT {
+            if is_default_agent(name, value) {
                 value.clone_from(&self.board.agent);
             }
         }
@@ -172,9 +172,7 @@ impl DeviceLink {
         let usage = |message: String| Failure::new(failure::USAGE, message);
         let mut all: Vec<(&str, String)> = headers
             .iter()
-            .filter(|(n, v)| {
-                !(n.eq_ignore_ascii_case("user-agent") && v == crate::plan::USER_AGENT)
-            })
+            .filter(|(n, v)| !is_default_agent(n, v))
             .map(|(n, v)| (n.as_str(), v.clone()))
             .collect();
         if let Some(value) = authorization(plan)? {
@@ -213,6 +211,11 @@ impl DeviceLink {
         }
         Ok(payload)
     }
+}
+
+/// mreq's own default `User-Agent`, which stays home: the board sends its own instead.
+fn is_default_agent(name: &str, value: &str) -> bool {
+    name.eq_ignore_ascii_case("user-agent") && value == crate::plan::USER_AGENT
 }
 
 /// The first request id: different for each run, so a board that still streams a killed

@@ -340,8 +340,14 @@ fn a_frame_cut_by_a_wait_that_ends_is_kept_for_the_next() {
     let (first, rest) = answer.split_at(20);
     let mut line = Line::over(Box::new(Slow(vec![first.to_vec(), rest.to_vec()])));
     let wait = Some(Duration::from_millis(1));
-    assert!(line.next_frame(1, wait).unwrap().is_none(), "half a frame is not a frame");
-    let frame = line.next_frame(1, wait).unwrap().expect("the rest completes it");
+    assert!(
+        line.next_frame(1, wait).unwrap().is_none(),
+        "half a frame is not a frame"
+    );
+    let frame = line
+        .next_frame(1, wait)
+        .unwrap()
+        .expect("the rest completes it");
     assert_eq!(frame.kind, Kind::Hello);
     assert!(Hello::parse(&frame.payload).is_some());
 }

@@ -45,6 +45,21 @@ struct Wire<'w, 'c, S> {
     pending: Option<Header>,
 }
 
+impl<S> Wire<'_, '_, S> {
+    /// Whether a frame that arrived during request `id` stops it: a `cancel` of it, or a new
+    /// host's `hello` or `req` (kept as pending, its payload still on the line).
+    fn stops(&mut self, header: Header, id: u32) -> Option<Stop> {
+        match header.kind {
+            Kind::Cancel if header.id == id => Some(Stop::Cancelled),
+            Kind::Hello | Kind::Request => {
+                self.pending = Some(header);
+                Some(Stop::Superseded)
+            }
+            _ => None,
+        }
+    }
+}
+
 /// A frame header that arrived while a request ran (a new host's `hello` or `req`): the shell
 /// serves it next, its payload still unread on the line.
 pub type Pending = Option<Header>;
@@ -383,12 +398,10 @@ fn watch<S: Read + Write>(wire: &mut Wire<'_, '_, S>, id: u32) -> Option<Stop> {
             input = &input[used..];
             match event {
                 None => break,
-                Some(Event::Frame(h)) if h.kind == Kind::Cancel && h.id == id => {
-                    return Some(Stop::Cancelled)
-                }
-                Some(Event::Frame(h)) if matches!(h.kind, Kind::Hello | Kind::Request) => {
-                    wire.pending = Some(h);
-                    return Some(Stop::Superseded);
+                Some(Event::Frame(header)) => {
+                    if let Some(why) = wire.stops(header, id) {
+                        return Some(why);
+                    }
                 }
                 Some(_) => {}
             }
@@ -458,14 +471,14 @@ impl<S: Read + Write> Read for FramedBody<'_, '_, '_, S> {
                     self.uploading.set(false);
                     return Ok(0);
                 }
-                Kind::Cancel if header.id == self.id => return Err(self.stopped(Stop::Cancelled)),
-                Kind::Hello | Kind::Request => {
-                    wire.pending = Some(header);
-                    return Err(self.stopped(Stop::Superseded));
+                _ => {
+                    if let Some(why) = wire.stops(header, self.id) {
+                        return Err(self.stopped(why));
+                    }
+                    skip(wire.console, header.len)
+                        .await
+                        .map_err(|_| BodyError)?;
                 }
-                _ => skip(wire.console, header.len)
-                    .await
-                    .map_err(|_| BodyError)?,
             }
         }
         let n = buf.len().min(self.left_in_frame as usize);
@@ -523,17 +536,12 @@ impl<S: Read + Write> BodySource for FramedBody<'_, '_, '_, S> {
                     self.uploading.set(true);
                     return true;
                 }
-                Kind::Cancel if header.id == self.id => {
-                    self.stopped(Stop::Cancelled);
-                    return false;
-                }
-                Kind::Hello | Kind::Request => {
-                    wire.pending = Some(header);
-                    self.stopped(Stop::Superseded);
-                    return false;
-                }
                 // The rest of the first pass (its `end`), or frames of other requests.
                 _ => {
+                    if let Some(why) = wire.stops(header, self.id) {
+                        self.stopped(why);
+                        return false;
+                    }
                     if skip(wire.console, header.len).await.is_err() {
                         return false;
                     }
