@@ -1,6 +1,6 @@
 //! Command-line arguments: HTTPie's `[METHOD] URL [ITEM...]` plus the curl flags people type.
 
-use clap::{ArgAction, Parser, ValueEnum};
+use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -16,25 +16,83 @@ pub struct Args {
     #[arg(value_name = "[METHOD] URL [ITEM]", num_args = 0..)]
     pub words: Vec<String>,
 
-    /// Extra header, curl style ("Name: value").
+    /// Extra header, curl style ("Name: value"; "Name:" removes one); @FILE reads one header
+    /// per line.
     #[arg(short = 'H', long = "header", value_name = "HEADER")]
     pub headers: Vec<String>,
+
+    /// The User-Agent header (curl's -A; "" sends none).
+    #[arg(short = 'A', long = "user-agent", value_name = "NAME")]
+    pub user_agent: Option<String>,
+
+    /// The Referer header (curl's -e).
+    #[arg(short = 'e', long = "referer", value_name = "URL")]
+    pub referer: Option<String>,
 
     /// The method to use (curl's -X).
     #[arg(short = 'X', long = "request", value_name = "METHOD")]
     pub method: Option<String>,
 
-    /// Request body: text, @FILE, or - for stdin (curl's -d; several are joined with &).
+    /// Request body as curl's -d: text, or @FILE / @- (stdin) with CR and LF removed; several
+    /// -d, --data-* are joined with & in the order given.
     #[arg(short = 'd', long = "data", value_name = "DATA")]
     pub data: Vec<String>,
+
+    /// Request body as given: text, or @FILE / @- streamed byte for byte (curl's --data-binary).
+    #[arg(long = "data-binary", value_name = "DATA")]
+    pub data_binary: Vec<String>,
+
+    /// Request body text, an @ included (curl's --data-raw).
+    #[arg(long = "data-raw", value_name = "DATA")]
+    pub data_raw: Vec<String>,
+
+    /// A form value, URL-encoded: CONTENT, =CONTENT, NAME=CONTENT, @FILE or NAME@FILE (curl's).
+    #[arg(long = "data-urlencode", value_name = "DATA")]
+    pub data_urlencode: Vec<String>,
+
+    /// Send the -d data in the URL's query with GET instead of as a body (curl's -G).
+    #[arg(short = 'G', long = "get")]
+    pub get: bool,
+
+    /// Upload FILE (or - for stdin) as the body of a PUT, streamed (curl's -T); a URL ending
+    /// in / gets the file's name appended.
+    #[arg(short = 'T', long = "upload-file", value_name = "FILE")]
+    pub upload_file: Option<String>,
+
+    /// The data of each -d/--data-* flag, in the order given (filled after parsing).
+    #[arg(skip)]
+    pub data_in_order: Vec<DataArg>,
 
     /// JSON request body (text, @FILE or -), sent with JSON Content-Type and Accept.
     #[arg(long = "json", value_name = "DATA")]
     pub json: Option<String>,
 
-    /// Send fields as a form (application/x-www-form-urlencoded, multipart with file fields).
-    #[arg(short = 'f', long = "form")]
+    /// HTTPie's: send the fields as a form (urlencoded, or multipart with file fields). No
+    /// short flag: -f is curl's --fail.
+    #[arg(long = "form")]
     pub form: bool,
+
+    /// A multipart field, curl's -F: NAME=VALUE, NAME=@FILE (a file), NAME=<FILE (its text as
+    /// the value), each with optional ;type=MIME and (for @) ;filename=NAME.
+    #[arg(short = 'F', value_name = "NAME=CONTENT")]
+    pub form_fields: Vec<String>,
+
+    /// A multipart field taken literally: NAME=VALUE, no @, < or ; rules (curl's).
+    #[arg(long = "form-string", value_name = "NAME=VALUE")]
+    pub form_strings: Vec<String>,
+
+    /// The -F and --form-string fields in the order given (filled after parsing).
+    #[arg(skip)]
+    pub form_in_order: Vec<FormArg>,
+
+    /// A 4xx or 5xx response is a failure: exit 22 with nothing on stdout (curl's -f;
+    /// before mreq 0.2, -f meant --form).
+    #[arg(short = 'f', long = "fail")]
+    pub fail: bool,
+
+    /// Like --fail, with the response body still printed or saved.
+    #[arg(long = "fail-with-body")]
+    pub fail_with_body: bool,
 
     /// Write the body to FILE instead of stdout (a download, with a progress bar); "-" is stdout.
     /// With several URLs, each -o goes with the next URL in order, as in curl.
@@ -49,9 +107,19 @@ pub struct Args {
     #[arg(long = "download")]
     pub download: bool,
 
-    /// Resume a partial download (-o/-O/--download) with a Range request.
-    #[arg(short = 'c', long = "continue")]
+    /// HTTPie's: resume a partial download (-o/-O/--download) with a Range request. No short
+    /// flag: -c is curl's cookie jar, and -C - does the same.
+    #[arg(long = "continue")]
     pub resume: bool,
+
+    /// Resume from OFFSET, or from the end of the output file with - (curl's -C).
+    #[arg(
+        short = 'C',
+        long = "continue-at",
+        value_name = "OFFSET",
+        allow_hyphen_values = true
+    )]
+    pub continue_at: Option<String>,
 
     /// Follow redirects.
     #[arg(short = 'L', long = "follow")]
@@ -101,12 +169,17 @@ pub struct Args {
     #[arg(short = 'i', long = "include")]
     pub include: bool,
 
-    /// No progress bar and no warnings (errors are still printed).
+    /// No progress bar, no warnings and no error messages (the exit status tells), as curl.
     #[arg(short = 's', long = "silent")]
     pub silent: bool,
 
-    /// What to print: H request head, B request body, h response head, b response body.
-    #[arg(short = 'p', long = "print", value_name = "WHAT")]
+    /// With -s, still print error messages (curl's -S, as in -sS).
+    #[arg(short = 'S', long = "show-error")]
+    pub show_error: bool,
+
+    /// What to print: H request head, B request body, h response head, b response body (no
+    /// short flag: -p is curl's proxy tunnel).
+    #[arg(long = "print", value_name = "WHAT")]
     pub print: Option<String>,
 
     /// Output processing (default: all on a terminal, none when piped).
@@ -132,6 +205,97 @@ pub struct Args {
     /// Print the man page (roff) and exit.
     #[arg(long = "man", action = ArgAction::SetTrue)]
     pub man: bool,
+}
+
+/// One -d/--data-* flag's value, by flag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataArg {
+    /// `-d`: @FILE has its CR and LF removed.
+    Ascii(String),
+    /// `--data-binary`: @FILE as it is.
+    Binary(String),
+    /// `--data-raw`: the text, @ included.
+    Raw(String),
+    /// `--data-urlencode`.
+    UrlEncode(String),
+}
+
+/// One multipart field flag's value, by flag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FormArg {
+    /// `-F`: @, < and ;type= have their meaning.
+    Field(String),
+    /// `--form-string`: literal.
+    Literal(String),
+}
+
+impl Args {
+    /// Parses the command line, keeping the order of the flags whose order matters (curl joins
+    /// -d and --data-* in the order given, and lays out -F fields so).
+    pub fn parse_ordered() -> Args {
+        Self::from_matches(Args::command().get_matches()).unwrap_or_else(|err| err.exit())
+    }
+
+    /// [`parse_ordered`](Self::parse_ordered) from these words (tests).
+    #[cfg(test)]
+    pub fn try_parse_ordered<I, T>(words: I) -> Result<Args, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        Self::from_matches(Args::command().try_get_matches_from(words)?)
+    }
+
+    /// Whether error messages are printed (`-s` hides them unless `-S`, as in curl).
+    pub fn errors_shown(&self) -> bool {
+        !self.silent || self.show_error
+    }
+
+    /// Whether a download resumes (HTTPie's `--continue`, curl's `-C`).
+    pub fn resuming(&self) -> bool {
+        self.resume || self.continue_at.is_some()
+    }
+
+    /// Whether a 4xx or 5xx response is a failure (exit 22).
+    pub fn failing(&self) -> bool {
+        self.fail || self.fail_with_body
+    }
+
+    fn from_matches(matches: clap::ArgMatches) -> Result<Args, clap::Error> {
+        let mut args = Args::from_arg_matches(&matches)?;
+        args.data_in_order = in_order(
+            &matches,
+            &[
+                ("data", DataArg::Ascii as fn(String) -> DataArg),
+                ("data_binary", DataArg::Binary),
+                ("data_raw", DataArg::Raw),
+                ("data_urlencode", DataArg::UrlEncode),
+            ],
+        );
+        args.form_in_order = in_order(
+            &matches,
+            &[
+                ("form_fields", FormArg::Field as fn(String) -> FormArg),
+                ("form_strings", FormArg::Literal),
+            ],
+        );
+        Ok(args)
+    }
+}
+
+/// A flag's id and how its values are tagged.
+type Tagged<T> = (&'static str, fn(String) -> T);
+
+/// The values of several repeatable flags merged in command-line order, each tagged by `make`.
+fn in_order<T>(matches: &clap::ArgMatches, flags: &[Tagged<T>]) -> Vec<T> {
+    let mut tagged: Vec<(usize, T)> = Vec::new();
+    for (id, make) in flags {
+        let values = matches.get_many::<String>(id).into_iter().flatten();
+        let indices = matches.indices_of(id).into_iter().flatten();
+        tagged.extend(indices.zip(values).map(|(i, v)| (i, make(v.clone()))));
+    }
+    tagged.sort_by_key(|(i, _)| *i);
+    tagged.into_iter().map(|(_, v)| v).collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

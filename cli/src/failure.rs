@@ -10,6 +10,8 @@ pub const DNS: u8 = 6;
 pub const CONNECT: u8 = 7;
 /// curl's CURLE_WEIRD_SERVER_REPLY: a malformed or truncated response.
 pub const PROTOCOL: u8 = 8;
+/// curl's CURLE_HTTP_RETURNED_ERROR: a 4xx/5xx response with -f/--fail.
+pub const HTTP_ERROR: u8 = 22;
 /// curl's CURLE_OPERATION_TIMEDOUT.
 pub const TIMEOUT: u8 = 28;
 /// curl's CURLE_SSL_CONNECT_ERROR.
@@ -35,7 +37,7 @@ pub const BAD_CACERT: u8 = 77;
 
 /// Every exit status mreq gives, with its meaning: the one table `--help` prints and the README
 /// repeats (a test keeps them in step). curl's numbers where curl has one.
-pub const EXIT_CODES: [(u8, &str); 20] = [
+pub const EXIT_CODES: [(u8, &str); 21] = [
     (
         0,
         "success (also when stdout's reader goes away, as in mreq URL | head)",
@@ -60,6 +62,10 @@ pub const EXIT_CODES: [(u8, &str); 20] = [
     (DNS, "the host name could not be resolved"),
     (CONNECT, "the connection could not be established"),
     (PROTOCOL, "malformed response"),
+    (
+        HTTP_ERROR,
+        "the response was 4xx or 5xx (with -f/--fail or --fail-with-body)",
+    ),
     (WRITE_ERROR, "the output could not be written"),
     (
         READ_ERROR,
@@ -117,6 +123,14 @@ impl Failure {
     /// `err` and its causes, ending the program with `code`.
     pub fn coded(code: u8, err: anyhow::Error) -> Self {
         Failure::new(code, format!("{err:#}"))
+    }
+
+    /// Prints the message: a usage error always (as curl prints a bad option even with -s),
+    /// any other unless `-s` without `-S`.
+    pub fn report(&self, args: &crate::args::Args) {
+        if !self.message.is_empty() && (self.code == USAGE || args.errors_shown()) {
+            eprintln!("mreq: error: {}", self.message);
+        }
     }
 
     pub fn usage(err: anyhow::Error) -> Self {

@@ -2,11 +2,13 @@
 
 mod args;
 mod body;
+mod data;
 mod deliver;
 mod device;
 mod download;
 mod failure;
 mod items;
+mod multipart;
 mod output;
 mod plan;
 mod refuse;
@@ -16,11 +18,11 @@ mod stdout;
 mod transport;
 mod zerocopy;
 
-use clap::{CommandFactory, Parser};
+use clap::CommandFactory;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args = args::Args::parse();
+    let args = args::Args::parse_ordered();
     if let Some(shell) = args.completions {
         clap_complete::generate(
             shell,
@@ -43,9 +45,7 @@ fn main() -> ExitCode {
     match run::run(&args) {
         Ok(code) => ExitCode::from(code),
         Err(failure) => {
-            if !failure.message.is_empty() {
-                eprintln!("mreq: error: {}", failure.message);
-            }
+            failure.report(&args);
             ExitCode::from(failure.code)
         }
     }

@@ -3,6 +3,7 @@
 use crate::args::Args;
 use crate::body::{self, Part};
 use crate::items::{self, Item};
+use crate::{data, multipart};
 use anyhow::{bail, Context, Result};
 use mreq_core::form;
 use std::path::PathBuf;
@@ -158,10 +159,13 @@ pub fn build(args: &Args, words: &Words, several: bool) -> Result<Plan> {
         })
         .collect();
     if !queries.is_empty() {
-        let fragment = url.find('#').map(|i| url.split_off(i));
-        url.push(if url.contains('?') { '&' } else { '?' });
-        url.push_str(&form::urlencode_string(queries));
-        url.push_str(&fragment.unwrap_or_default());
+        data::append_query(&mut url, &form::urlencode_string(queries));
+    }
+    if args.get && !args.data_in_order.is_empty() {
+        data::into_query(&mut url, &args.data_in_order)?;
+    }
+    if let Some(file) = &args.upload_file {
+        url = upload_url(url, file);
     }
 
     let mut headers: Vec<(String, String)> = vec![
@@ -183,7 +187,20 @@ pub fn build(args: &Args, words: &Words, several: bool) -> Result<Plan> {
             _ => {}
         }
     }
-    for raw in &args.headers {
+    if let Some(agent) = &args.user_agent {
+        if agent.is_empty() {
+            removed.push("User-Agent".into());
+        } else {
+            set_header(&mut headers, "User-Agent", agent);
+        }
+    }
+    if let Some(referer) = &args.referer {
+        if referer.contains(";auto") {
+            bail!("-e {referer:?}: ;auto (a Referer on each redirect) is not supported: give the URL alone");
+        }
+        set_header(&mut headers, "Referer", referer);
+    }
+    for raw in header_lines(&args.headers)? {
         let (name, value) = raw
             .split_once(':')
             .with_context(|| format!("-H {raw:?}: expected \"Name: value\""))?;
@@ -219,8 +236,54 @@ pub fn build(args: &Args, words: &Words, several: bool) -> Result<Plan> {
     })
 }
 
-/// The method: a method word, `-X`, `-I` (HEAD), else POST with a body and GET without. Two
-/// that disagree are refused rather than one silently winning.
+/// `-H` values, each `@FILE` replaced by the file's lines (blank ones skipped), as curl reads them.
+fn header_lines(given: &[String]) -> Result<Vec<String>> {
+    let mut lines = Vec::new();
+    for header in given {
+        match header.strip_prefix('@') {
+            Some(source) => {
+                let bytes = data::read_source(source)?;
+                let text = String::from_utf8(bytes)
+                    .with_context(|| format!("-H @{source}: not UTF-8 text"))?;
+                lines.extend(
+                    text.lines()
+                        .map(|l| l.trim_end_matches('\r'))
+                        .filter(|l| !l.trim().is_empty())
+                        .map(str::to_string),
+                );
+            }
+            None => lines.push(header.clone()),
+        }
+    }
+    Ok(lines)
+}
+
+/// `-T FILE` to a URL ending in `/` (or with no path) uploads to the file's name there, as curl.
+fn upload_url(url: String, file: &str) -> String {
+    let name = std::path::Path::new(file)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .filter(|_| file != "-");
+    let Some(name) = name else { return url };
+    let (base, fragment) = match url.find('#') {
+        Some(i) => (&url[..i], &url[i..]),
+        None => (url.as_str(), ""),
+    };
+    if base.contains('?') {
+        return url.clone();
+    }
+    let path_start = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let has_path = base[path_start..].contains('/');
+    let joined = match (has_path, base.ends_with('/')) {
+        (true, true) => format!("{base}{}", form::quote_string(name, "")),
+        (false, _) => format!("{base}/{}", form::quote_string(name, "")),
+        (true, false) => base.to_string(),
+    };
+    format!("{joined}{fragment}")
+}
+
+/// The method: a method word, `-X`, `-I` (HEAD), `-G` (GET), `-T` (PUT), else POST with a body
+/// and GET without. Two that disagree are refused rather than one silently winning.
 fn choose_method(args: &Args, word: Option<&str>, has_body: bool) -> Result<String> {
     let flag = args.method.as_deref().map(str::to_ascii_uppercase);
     if let (Some(word), Some(flag)) = (word, &flag) {
@@ -238,7 +301,16 @@ fn choose_method(args: &Args, word: Option<&str>, has_body: bool) -> Result<Stri
         }
         return Ok("HEAD".into());
     }
-    Ok(chosen.unwrap_or_else(|| if has_body { "POST" } else { "GET" }.into()))
+    let implied = if args.get {
+        "GET"
+    } else if args.upload_file.is_some() {
+        "PUT"
+    } else if has_body {
+        "POST"
+    } else {
+        "GET"
+    };
+    Ok(chosen.unwrap_or_else(|| implied.into()))
 }
 
 /// Refuses header names and values that would break the head, and the framing headers that
@@ -279,14 +351,22 @@ fn build_body(
         Item::BodyFile(path) => Some(path),
         _ => None,
     });
+    let data = !args.get && !args.data_in_order.is_empty();
     let sources = [
         !fields.is_empty(),
         body_file.is_some(),
-        !args.data.is_empty(),
+        data,
         args.json.is_some(),
+        !args.form_in_order.is_empty(),
+        args.upload_file.is_some(),
     ];
     if sources.iter().filter(|s| **s).count() > 1 {
-        bail!("give the body one way: fields, @file, -d/--data or --json");
+        bail!("give the body one way: fields, @file, -d/--data*, --json, -F/--form-string or -T");
+    }
+    if args.get
+        && (args.json.is_some() || !args.form_in_order.is_empty() || args.upload_file.is_some())
+    {
+        bail!("-G/--get sends the -d data in the URL; a --json, -F or -T body cannot go with it");
     }
     if let Some(path) = body_file {
         return Ok((
@@ -295,19 +375,25 @@ fn build_body(
             None,
         ));
     }
-    if !args.data.is_empty() {
-        let mut parts = Vec::new();
-        for (i, data) in args.data.iter().enumerate() {
-            if i > 0 {
-                parts.push(Part::Bytes(b"&".to_vec()));
-            }
-            parts.push(data_part(data));
-        }
+    if let Some(file) = &args.upload_file {
         return Ok((
-            stream_or_bytes(parts),
+            Body::Stream(vec![data_part(&format!("@{file}"))]),
+            None,
+            None,
+        ));
+    }
+    if data {
+        return Ok((
+            stream_or_bytes(data::parts(&args.data_in_order)?),
             Some("application/x-www-form-urlencoded".into()),
             None,
         ));
+    }
+    if !args.form_in_order.is_empty() {
+        let fields = multipart::from_flags(&args.form_in_order)?;
+        multipart::check_files(&fields)?;
+        let (parts, content_type) = multipart::body(&fields);
+        return Ok((Body::Stream(parts), Some(content_type), None));
     }
     if let Some(json) = &args.json {
         return Ok((
@@ -325,7 +411,16 @@ fn build_body(
     }
     if args.form {
         if fields.iter().any(|f| matches!(f, Item::File(..))) {
-            let (parts, content_type) = multipart(&fields)?;
+            let fields: Vec<multipart::Field> = fields
+                .iter()
+                .map(|f| match f {
+                    Item::Field(k, v) => multipart::Field::text(k, v),
+                    Item::JsonField(k, v) => multipart::Field::text(k, &v.to_string()),
+                    Item::File(k, path) => multipart::Field::upload(k, path),
+                    _ => multipart::Field::text("", ""),
+                })
+                .collect();
+            let (parts, content_type) = multipart::body(&fields);
             return Ok((Body::Stream(parts), Some(content_type), None));
         }
         let pairs: Vec<(String, String)> = fields
@@ -376,104 +471,19 @@ fn stream_or_bytes(parts: Vec<Part>) -> Body {
     }
 }
 
-/// A multipart/form-data body (RFC 7578); file contents are streamed from disk.
-fn multipart(fields: &[&Item]) -> Result<(Vec<Part>, String)> {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let boundary = format!("mreq-boundary-{nanos:x}-{:x}", std::process::id());
-    let mut parts = Vec::new();
-    let mut text = Vec::new();
-    for field in fields {
-        text.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-        match field {
-            Item::Field(name, value) => {
-                text.extend_from_slice(
-                    format!(
-                        "Content-Disposition: form-data; name=\"{}\"\r\n\r\n",
-                        escape_quoted(name)
-                    )
-                    .as_bytes(),
-                );
-                text.extend_from_slice(value.as_bytes());
-            }
-            Item::JsonField(name, value) => {
-                text.extend_from_slice(
-                    format!(
-                        "Content-Disposition: form-data; name=\"{}\"\r\n\r\n",
-                        escape_quoted(name)
-                    )
-                    .as_bytes(),
-                );
-                text.extend_from_slice(value.to_string().as_bytes());
-            }
-            Item::File(name, path) => {
-                let filename = std::path::Path::new(path)
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .unwrap_or("file");
-                text.extend_from_slice(
-                    format!(
-                        "Content-Disposition: form-data; name=\"{}\"; filename=\"{}\"\r\nContent-Type: {}\r\n\r\n",
-                        escape_quoted(name),
-                        escape_quoted(filename),
-                        guess_type(filename)
-                    )
-                    .as_bytes(),
-                );
-                parts.push(Part::Bytes(std::mem::take(&mut text)));
-                parts.push(Part::File(PathBuf::from(path)));
-            }
-            _ => {}
-        }
-        text.extend_from_slice(b"\r\n");
-    }
-    text.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    parts.push(Part::Bytes(text));
-    Ok((parts, format!("multipart/form-data; boundary={boundary}")))
-}
-
-fn escape_quoted(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('"', "%22")
-        .replace(['\r', '\n'], " ")
-}
-
-fn guess_type(filename: &str) -> &'static str {
-    let ext = filename
-        .rsplit('.')
-        .next()
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    match ext.as_str() {
-        "txt" => "text/plain",
-        "json" => "application/json",
-        "html" | "htm" => "text/html",
-        "csv" => "text/csv",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "pdf" => "application/pdf",
-        "xml" => "application/xml",
-        _ => "application/octet-stream",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
 
     fn plan(words: &[&str]) -> Plan {
         let args =
-            Args::try_parse_from(std::iter::once("mreq").chain(words.iter().copied())).unwrap();
+            Args::try_parse_ordered(std::iter::once("mreq").chain(words.iter().copied())).unwrap();
         build_all(&args).unwrap().remove(0)
     }
 
     fn refused(words: &[&str]) -> String {
         let args =
-            Args::try_parse_from(std::iter::once("mreq").chain(words.iter().copied())).unwrap();
+            Args::try_parse_ordered(std::iter::once("mreq").chain(words.iter().copied())).unwrap();
         format!("{:#}", build_all(&args).expect_err("refused"))
     }
 
@@ -575,7 +585,7 @@ mod tests {
 
     #[test]
     fn several_urls_each_with_their_items() {
-        let args = Args::try_parse_from([
+        let args = Args::try_parse_ordered([
             "mreq",
             "-H",
             "X-All: 1",
@@ -613,7 +623,15 @@ mod tests {
         assert!(
             matches!(&p.body, Body::Stream(parts) if parts == &[Part::File("/tmp/x.bin".into())])
         );
-        let p = plan(&["http://h/", "-d", "a=1", "-d", "@/tmp/f", "-d", "@-"]);
+        let p = plan(&[
+            "http://h/",
+            "-d",
+            "a=1",
+            "--data-binary",
+            "@/tmp/f",
+            "--data-binary",
+            "@-",
+        ]);
         let Body::Stream(parts) = &p.body else {
             panic!("streamed")
         };
@@ -627,6 +645,6 @@ mod tests {
                 Part::Stdin
             ]
         );
-        assert!(refused(&["http://a/", "http://b/", "-d", "@-"]).contains("stdin"));
+        assert!(refused(&["http://a/", "http://b/", "--data-binary", "@-"]).contains("stdin"));
     }
 }

@@ -16,7 +16,7 @@ struct Flag {
 }
 
 /// Every flag that some mode refuses, once.
-fn flags(args: &Args) -> [Flag; 13] {
+fn flags(args: &Args) -> [Flag; 16] {
     let flag = |given, name, offline, device| Flag {
         given,
         name,
@@ -28,6 +28,9 @@ fn flags(args: &Args) -> [Flag; 13] {
         flag(args.remote_name, "-O/--remote-name", true, false),
         flag(args.download, "--download", true, false),
         flag(args.resume, "--continue", true, false),
+        flag(args.continue_at.is_some(), "-C/--continue-at", true, false),
+        flag(args.fail, "-f/--fail", true, false),
+        flag(args.fail_with_body, "--fail-with-body", true, false),
         flag(args.follow, "-L/--follow", true, false),
         flag(args.max_redirects.is_some(), "--max-redirects", true, false),
         flag(args.insecure, "-k/--insecure", true, true),
@@ -78,6 +81,9 @@ pub fn check(args: &Args) -> Result<(), Failure> {
             ));
         }
     }
+    if args.fail && args.fail_with_body {
+        return refuse("give -f/--fail or --fail-with-body, not both".into());
+    }
     if args.max_redirects.is_some() && !args.follow {
         return refuse("--max-redirects limits -L/--follow: give -L too".into());
     }
@@ -90,10 +96,9 @@ pub fn check(args: &Args) -> Result<(), Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
 
     fn refused(words: &[&str]) -> Option<String> {
-        let args = Args::try_parse_from(std::iter::once("mreq").chain(words.iter().copied()))
+        let args = Args::try_parse_ordered(std::iter::once("mreq").chain(words.iter().copied()))
             .expect("parses");
         check(&args).err().map(|f| f.message)
     }

@@ -36,7 +36,13 @@ enum Output {
 }
 
 pub fn run(args: &Args) -> Result<u8, Failure> {
-    let plans = plan::build_all(args).map_err(Failure::usage)?;
+    let plans = plan::build_all(args).map_err(|err| {
+        if err.downcast_ref::<crate::data::Unreadable>().is_some() {
+            Failure::coded(failure::READ_ERROR, err)
+        } else {
+            Failure::usage(err)
+        }
+    })?;
     crate::refuse::check(args)?;
     let outputs = outputs(args, &plans)?;
     let mut out = Stdout::open().map_err(|e| output_failure(&e))?;
@@ -78,9 +84,7 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
         let code = match fetch(&mut transport, args, plan, output, &mut out) {
             Ok(code) => code,
             Err(failure) => {
-                if !failure.message.is_empty() {
-                    eprintln!("mreq: error: {}", failure.message);
-                }
+                failure.report(args);
                 failure.code
             }
         };
@@ -113,19 +117,52 @@ fn outputs(args: &Args, plans: &[Plan]) -> Result<Vec<Output>, Failure> {
             Some(path) if path.as_os_str() == "-" => Output::Stdout,
             Some(path) => Output::File(Target::new(path.clone())),
             None if args.remote_name => Output::File(Target::new(download::remote_name(&plan.url))),
-            None if args.download && args.resume => {
+            None if args.download && args.resuming() => {
                 Output::File(Target::new(download::remote_name(&plan.url)))
             }
             None if args.download => Output::Download,
             None => Output::Stdout,
         })
         .collect();
-    if args.resume && outputs.iter().any(|o| matches!(o, Output::Stdout)) {
-        return Err(usage(
-            "--continue resumes a file: give -o FILE, -O or --download for every URL".into(),
-        ));
+    if args.resuming() && outputs.iter().any(|o| matches!(o, Output::Stdout)) {
+        return Err(usage(format!(
+            "{} resumes a file: give -o FILE, -O or --download for every URL",
+            resume_flag(args)
+        )));
     }
     Ok(outputs)
+}
+
+/// The resuming flag as the user gave it, for messages.
+fn resume_flag(args: &Args) -> &'static str {
+    if args.continue_at.is_some() {
+        "-C/--continue-at"
+    } else {
+        "--continue"
+    }
+}
+
+/// Where the download continues: the end of what is on disk (`--continue`, `-C -`), or `-C N`
+/// when the file holds exactly N bytes (any other offset would leave a gap or overwrite data).
+fn resume_from(args: &Args, target: &Target) -> Result<Option<Resume>, Failure> {
+    let found = target.resume();
+    let Some(offset) = args.continue_at.as_deref().filter(|o| *o != "-") else {
+        return Ok(found);
+    };
+    let offset: u64 = offset.parse().map_err(|_| {
+        usage(format!(
+            "-C {offset}: give a byte offset, or - to continue where the file ends"
+        ))
+    })?;
+    let have = found.as_ref().map_or(0, |r| r.from);
+    if offset != have {
+        return Err(usage(format!(
+            "-C {offset}: {} holds {have} bytes, so resuming at {offset} would {} (-C - continues where it ends)",
+            target.path.display(),
+            if offset > have { "leave a gap" } else { "overwrite what it holds" }
+        )));
+    }
+    Ok(found)
 }
 
 fn usage(message: String) -> Failure {
@@ -147,7 +184,7 @@ fn fetch(
     let style = Style::new(args.pretty, out.is_terminal());
 
     let resume = match &output {
-        Output::File(target) if args.resume => target.resume(),
+        Output::File(target) if args.resuming() => resume_from(args, target)?,
         _ => None,
     };
     let mut headers = plan.headers.clone();
@@ -257,6 +294,11 @@ impl Delivery<'_> {
             output::print_head(out, response.head_bytes(), style, terminal)
                 .map_err(|e| output_failure(&e))?;
         }
+        let failed = args.failing() && status >= 400;
+        if failed && !args.fail_with_body {
+            out.flush().map_err(|e| output_failure(&e))?;
+            return Err(self.http_error(response));
+        }
         match output {
             Output::Stdout if print.response_body => {
                 let delivered = if out.is_terminal() || style.format || style.colors {
@@ -269,16 +311,37 @@ impl Delivery<'_> {
             Output::Stdout => {}
             Output::File(target) => return self.save(response, target, resume),
             Output::Download => {
-                let target = Target::new(download_name(response));
+                let target = Target::new(download_name(response, args.silent));
                 return self.save(response, target, None);
             }
         }
         out.flush().map_err(|e| output_failure(&e))?;
+        if failed {
+            return Err(self.http_error(response));
+        }
         Ok(if args.check_status {
             failure::status_code(status).unwrap_or(0)
         } else {
             0
         })
+    }
+
+    /// `-f`/`--fail-with-body`: a 4xx or 5xx response, exit 22 as curl.
+    fn http_error(&self, response: &dyn Incoming) -> Failure {
+        Failure::new(
+            failure::HTTP_ERROR,
+            format!(
+                "{} answered {} {} ({})",
+                self.host,
+                response.status(),
+                response.reason(),
+                if self.args.fail_with_body {
+                    "--fail-with-body"
+                } else {
+                    "-f/--fail"
+                }
+            ),
+        )
     }
 
     /// What a failed delivery tells the user.
@@ -309,16 +372,18 @@ pub fn output_failure(err: &io::Error) -> Failure {
 
 /// `--download`'s file name: `Content-Disposition`'s if it is a plain name, else the URL's last
 /// segment; never an existing file's.
-fn download_name(response: &dyn Incoming) -> PathBuf {
+fn download_name(response: &dyn Incoming, silent: bool) -> PathBuf {
     let suggested = response
         .header_str("content-disposition")
         .and_then(download::disposition_name);
     let name = match suggested {
         Some(Ok(name)) => PathBuf::from(name),
         Some(Err(refused)) => {
-            eprintln!(
+            if !silent {
+                eprintln!(
                 "mreq: warning: ignoring the file name {refused:?} the server suggested (not a plain file name)"
             );
+            }
             download::remote_name(response.url())
         }
         None => download::remote_name(response.url()),
@@ -349,6 +414,15 @@ impl Delivery<'_> {
                 );
             }
             return Ok(0);
+        }
+        if status >= 400 && args.fail_with_body {
+            // curl's --fail-with-body keeps the error body: saved whole, then exit 22.
+            let mut sink = Sink::open(target, None, None, false)
+                .map_err(|e| Failure::coded(failure::WRITE_ERROR, e))?;
+            deliver::copy_body(response, &mut sink).map_err(|failed| self.failure(failed))?;
+            sink.finish()
+                .map_err(|e| Failure::coded(failure::WRITE_ERROR, e))?;
+            return Err(self.http_error(response));
         }
         if !(200..300).contains(&status) {
             return Err(Failure {

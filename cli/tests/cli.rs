@@ -298,7 +298,8 @@ fn continue_resumes_a_partial_download() {
     let partial = dir.join("hello.txt.mreq-part");
     std::fs::write(&partial, "hello ").unwrap();
     let out = mreq(&[
-        "-c",
+        "-C",
+        "-",
         "-o",
         path.to_str().unwrap(),
         &server.http("/hello.txt"),
@@ -578,9 +579,17 @@ fn messages_point_at_the_cause() {
         assert!(stderr(&out).contains(ca), "{}", stderr(&out));
     }
     // A body file that cannot be read: curl's 26, before anything is sent.
-    let out = mreq(&[&bin("/post"), "-d", "@/no/such/body"]);
-    assert_eq!(out.status.code(), Some(26));
-    assert!(stderr(&out).contains("/no/such/body"), "{}", stderr(&out));
+    for body in [
+        ["-d", "@/no/such/body"],
+        ["--data-binary", "@/no/such/body"],
+        ["-F", "f=@/no/such/body"],
+        ["-T", "/no/such/body"],
+        ["--data-urlencode", "f@/no/such/body"],
+    ] {
+        let out = mreq(&[&bin("/post"), body[0], body[1]]);
+        assert_eq!(out.status.code(), Some(26), "{body:?}");
+        assert!(stderr(&out).contains("/no/such/body"), "{}", stderr(&out));
+    }
 }
 
 #[test]

@@ -576,6 +576,221 @@ fn rows() -> Vec<Row> {
             check: |r| r.code(4),
         },
         Row {
+            flag: "--fail",
+            args: &["-f"],
+            items: &[],
+            server: Server::Httpbin("/status/404"),
+            stdin: None,
+            refused_in: NOT_OFFLINE,
+            refused_name: "-f/--fail",
+            // curl's: exit 22, nothing on stdout, no file.
+            check: |r| {
+                r.code(22)?;
+                if !r.stdout.is_empty() || !r.files.is_empty() {
+                    return Err(format!("output left: {:?} {:?}", r.stdout, r.files));
+                }
+                r.stderr
+                    .contains("404")
+                    .then_some(())
+                    .ok_or(format!("no reason: {}", r.stderr))
+            },
+        },
+        Row {
+            flag: "--fail-with-body",
+            args: &["--fail-with-body"],
+            items: &[],
+            server: Server::Httpbin("/status/418"),
+            stdin: None,
+            refused_in: NOT_OFFLINE,
+            refused_name: "--fail-with-body",
+            check: |r| {
+                r.code(22)?;
+                let teapot = |b: &[u8]| String::from_utf8_lossy(b).contains("teapot");
+                let kept = teapot(r.stdout.as_bytes()) || r.files.iter().any(|(_, d)| teapot(d));
+                kept.then_some(())
+                    .ok_or(format!("body lost: {:?} {:?}", r.stdout, r.files))
+            },
+        },
+        Row {
+            flag: "-F",
+            args: &["-F", "a=b c", "-F", "up=@@UPLOAD;type=text/x-row"],
+            items: &[],
+            server: Server::Httpbin("/anything"),
+            stdin: None,
+            refused_in: &[],
+            refused_name: "",
+            check: |r| {
+                r.each_request(|q| {
+                    let multipart = Run::header(q, "content-type")
+                        .is_some_and(|t| t.starts_with("multipart/form-data; boundary="));
+                    let fields = q["form"] == serde_json::json!({"a": "b c"})
+                        && q["files"] == serde_json::json!({"up": "uploaded\n"});
+                    multipart && (fields || r.mode == Mode::Offline)
+                })
+            },
+        },
+        Row {
+            flag: "--form-string",
+            args: &["--form-string", "a=@not-a-file;type=x"],
+            items: &[],
+            server: Server::Httpbin("/anything"),
+            stdin: None,
+            refused_in: &[],
+            refused_name: "",
+            check: |r| {
+                r.each_request(|q| {
+                    r.mode == Mode::Offline
+                        || q["form"] == serde_json::json!({"a": "@not-a-file;type=x"})
+                })
+            },
+        },
+        Row {
+            flag: "--continue-at",
+            args: &["-C", "-"],
+            items: &[],
+            server: Server::NginxHttp("/hello.txt"),
+            stdin: None,
+            refused_in: &[
+                Mode::Offline,
+                Mode::Pipe,
+                Mode::Several,
+                Mode::Device,
+                Mode::DeviceSeveral,
+            ],
+            refused_name: "-C/--continue-at",
+            check: |r| {
+                r.ok()?;
+                let name = if r.mode.to_file() {
+                    "out.bin"
+                } else {
+                    "hello.txt"
+                };
+                match r.file(name) {
+                    Some(b"hello over tls\n") => Ok(()),
+                    other => Err(format!("{name}: {other:?}")),
+                }
+            },
+        },
+        Row {
+            flag: "--show-error",
+            args: &["-s", "-S", "-f"],
+            items: &[],
+            server: Server::Httpbin("/status/404"),
+            stdin: None,
+            refused_in: NOT_OFFLINE,
+            refused_name: "-f/--fail",
+            check: |r| {
+                r.code(22)?;
+                (r.stderr.matches("mreq: error:").count() == r.per_url())
+                    .then_some(())
+                    .ok_or(format!("errors not shown: {}", r.stderr))
+            },
+        },
+        Row {
+            flag: "--user-agent",
+            args: &["-A", "row-agent/1"],
+            items: &[],
+            server: Server::Httpbin("/anything"),
+            stdin: None,
+            refused_in: &[],
+            refused_name: "",
+            check: |r| r.each_request(|q| Run::header(q, "user-agent") == Some("row-agent/1")),
+        },
+        Row {
+            flag: "--referer",
+            args: &["-e", "http://from.example/page"],
+            items: &[],
+            server: Server::Httpbin("/anything"),
+            stdin: None,
+            refused_in: &[],
+            refused_name: "",
+            check: |r| {
+                r.each_request(|q| Run::header(q, "referer") == Some("http://from.example/page"))
+            },
+        },
+        Row {
+            flag: "--data-binary",
+            args: &["--data-binary", "@@UPLOAD"],
+            items: &[],
+            server: Server::Httpbin("/anything"),
+            stdin: None,
+            refused_in: &[],
+            refused_name: "",
+            // The file's newline stays (-d would drop it); offline shows the streamed file.
+            check: |r| {
+                r.each_request(|q| {
+                    q["method"] == "POST"
+                        && (q["form"] == serde_json::json!({"uploaded\n": ""})
+                            || q["data"] == "uploaded\n"
+                            || r.mode == Mode::Offline)
+                })
+            },
+        },
+        Row {
+            flag: "--data-raw",
+            args: &["--data-raw", "@k=v"],
+            items: &[],
+            server: Server::Httpbin("/anything"),
+            stdin: None,
+            refused_in: &[],
+            refused_name: "",
+            check: |r| {
+                r.each_request(|q| {
+                    q["data"] == "@k=v" || q["form"] == serde_json::json!({"@k": "v"})
+                })
+            },
+        },
+        Row {
+            flag: "--data-urlencode",
+            args: &["--data-urlencode", "k=a b&c"],
+            items: &[],
+            server: Server::Httpbin("/anything"),
+            stdin: None,
+            refused_in: &[],
+            refused_name: "",
+            check: |r| {
+                r.each_request(|q| {
+                    q["data"] == "k=a+b%26c" || q["form"] == serde_json::json!({"k": "a b&c"})
+                })
+            },
+        },
+        Row {
+            flag: "--get",
+            args: &["-G", "-d", "a=1", "--data-urlencode", "b=x y"],
+            items: &[],
+            server: Server::Httpbin("/anything"),
+            stdin: None,
+            refused_in: &[],
+            refused_name: "",
+            check: |r| {
+                r.each_request(|q| {
+                    q["method"] == "GET"
+                        && q["url"]
+                            .as_str()
+                            .is_some_and(|u| u.ends_with("/anything?a=1&b=x+y"))
+                })
+            },
+        },
+        Row {
+            flag: "--upload-file",
+            args: &["-T", "@UPLOAD"],
+            items: &[],
+            server: Server::Httpbin("/anything/"),
+            stdin: None,
+            refused_in: &[],
+            refused_name: "",
+            // PUT, streamed, to the file's name under the URL's directory.
+            check: |r| {
+                r.each_request(|q| {
+                    q["method"] == "PUT"
+                        && q["url"]
+                            .as_str()
+                            .is_some_and(|u| u.ends_with("/anything/up.txt"))
+                        && (q["data"] == "uploaded\n" || r.mode == Mode::Offline)
+                })
+            },
+        },
+        Row {
             flag: "--device",
             args: &["--device", "@DEVICE"],
             items: &[],
@@ -595,6 +810,15 @@ fn rows() -> Vec<Row> {
 /// Flags outside the modes: they print something and exit (tested in cli.rs).
 const META: [&str; 4] = ["--completions", "--man", "--help", "--version"];
 
+/// A small file to upload ("uploaded\n"), named up.txt, outside every run's directory.
+fn upload_file() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mreq-flags-upload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("upload dir");
+    let path = dir.join("up.txt");
+    std::fs::write(&path, "uploaded\n").expect("upload file");
+    path
+}
+
 fn mreq_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_mreq"))
 }
@@ -610,8 +834,11 @@ fn help_flags() -> Vec<String> {
         .lines()
         .filter(|l| l.trim_start().starts_with('-'))
         .filter_map(|l| {
-            l.split([' ', ',', '='])
-                .find(|w| w.starts_with("--") && w.len() > 2)
+            let words: Vec<&str> = l.split([' ', ',', '=']).filter(|w| !w.is_empty()).collect();
+            let long = words.iter().find(|w| w.starts_with("--") && w.len() > 2);
+            // A flag with only a short name (curl's -F) is known by it.
+            let short = words.first().filter(|w| w.len() == 2 && w.starts_with('-'));
+            long.or(short)
                 .map(|w| w.trim_end_matches(['[', '<']).to_string())
         })
         .collect();
@@ -649,12 +876,13 @@ fn requests_seen(mode: Mode, stdout: &str, files: &[(String, Vec<u8>)]) -> Vec<V
                     .unwrap_or("");
                 let mut lines = block.lines().skip_while(|l| !l.contains(" HTTP/1.1"));
                 let first = lines.next()?;
-                let (method, _) = first.split_once(' ')?;
+                let (method, rest) = first.split_once(' ')?;
+                let target = rest.split(' ').next().unwrap_or("");
                 let headers: serde_json::Map<String, Value> = lines
                     .filter_map(|l| l.split_once(": "))
                     .map(|(n, v)| (n.to_string(), Value::String(v.to_string())))
                     .collect();
-                Some(serde_json::json!({"method": method, "headers": headers, "data": data}))
+                Some(serde_json::json!({"method": method, "url": target, "headers": headers, "data": data}))
             })
             .filter(|r| {
                 r["method"]
@@ -690,7 +918,7 @@ fn run_row(row: &Row, mode: Mode, dir: &Path) -> Run {
         Server::NginxHttps(path) => server.https("localhost", path),
         Server::NginxHttp(path) => server.http(path),
     };
-    if row.flag == "--continue" {
+    if row.flag == "--continue" || row.flag == "--continue-at" {
         // Something to resume: the first bytes under the name the mode saves to.
         let name = if mode.to_file() {
             "out.bin"
@@ -706,8 +934,10 @@ fn run_row(row: &Row, mode: Mode, dir: &Path) -> Run {
         .iter()
         .map(|a| match *a {
             "@CA" => ca.display().to_string(),
+
             "@DEVICE" => device.clone(),
-            other => other.to_string(),
+            // "@UPLOAD" in a word is the upload file's path ("@@UPLOAD": @ and the path).
+            other => other.replace("@UPLOAD", &upload_file().display().to_string()),
         })
         .collect();
     // The mode's own flag, unless the row is about that flag (given once, it is the mode).
