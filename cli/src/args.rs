@@ -157,6 +157,20 @@ pub struct Args {
     #[arg(long = "connect-timeout", value_name = "SECONDS")]
     pub connect_timeout: Option<f64>,
 
+    /// Seconds the whole transfer of each URL may take, connection to last byte (curl's -m;
+    /// exit 28).
+    #[arg(short = 'm', long = "max-time", value_name = "SECONDS")]
+    pub max_time: Option<f64>,
+
+    /// Connect to ADDR for HOST:PORT instead of resolving the name (curl's; the URL, Host and
+    /// TLS name stay HOST). ADDR may be several, comma-separated; IPv6 in brackets.
+    #[arg(long = "resolve", value_name = "HOST:PORT:ADDR")]
+    pub resolve: Vec<String>,
+
+    /// After each transfer, print FORMAT with curl's %{variables} (@FILE reads it from a file).
+    #[arg(short = 'w', long = "write-out", value_name = "FORMAT")]
+    pub write_out: Option<String>,
+
     /// Print the whole exchange: request and response heads and bodies.
     #[arg(short = 'v', long = "verbose")]
     pub verbose: bool,

@@ -87,6 +87,60 @@ impl Incoming for Response<'_, Conn> {
     }
 }
 
+/// A response whose delivered body bytes are counted (`-w %{size_download}`).
+pub struct Counted<'a> {
+    inner: &'a mut dyn Incoming,
+    pub bytes: u64,
+}
+
+impl<'a> Counted<'a> {
+    pub fn new(inner: &'a mut dyn Incoming) -> Self {
+        Counted { inner, bytes: 0 }
+    }
+}
+
+impl Incoming for Counted<'_> {
+    fn status(&self) -> u16 {
+        self.inner.status()
+    }
+
+    fn reason(&self) -> &str {
+        self.inner.reason()
+    }
+
+    fn head_bytes(&self) -> &[u8] {
+        self.inner.head_bytes()
+    }
+
+    fn header_str(&self, name: &str) -> Option<&str> {
+        self.inner.header_str(name)
+    }
+
+    fn url(&self) -> &str {
+        self.inner.url()
+    }
+
+    fn read_body(&mut self, buf: &mut [u8]) -> Result<usize, Failed> {
+        let n = self.inner.read_body(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn is_complete(&self) -> bool {
+        self.inner.is_complete()
+    }
+
+    fn splice(
+        &mut self,
+        splicer: &mut Splicer,
+        sink: &mut dyn BodySink,
+    ) -> Result<Option<usize>, Failed> {
+        let moved = self.inner.splice(splicer, sink)?;
+        self.bytes += moved.unwrap_or(0) as u64;
+        Ok(moved)
+    }
+}
+
 impl From<mreq_core::Error> for Failed {
     fn from(err: mreq_core::Error) -> Self {
         Failed::Source(err)

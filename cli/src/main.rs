@@ -8,6 +8,7 @@ mod device;
 mod download;
 mod failure;
 mod items;
+mod meter;
 mod multipart;
 mod output;
 mod plan;
@@ -16,6 +17,7 @@ mod run;
 mod send;
 mod stdout;
 mod transport;
+mod writeout;
 mod zerocopy;
 
 use clap::CommandFactory;

@@ -16,7 +16,7 @@ struct Flag {
 }
 
 /// Every flag that some mode refuses, once.
-fn flags(args: &Args) -> [Flag; 16] {
+fn flags(args: &Args) -> [Flag; 19] {
     let flag = |given, name, offline, device| Flag {
         given,
         name,
@@ -43,6 +43,10 @@ fn flags(args: &Args) -> [Flag; 16] {
             false,
         ),
         flag(args.include, "-i/--include", true, false),
+        flag(args.max_time.is_some(), "-m/--max-time", true, false),
+        flag(args.write_out.is_some(), "-w/--write-out", true, false),
+        // The board resolves names itself.
+        flag(!args.resolve.is_empty(), "--resolve", true, true),
         flag(args.check_status, "--check-status", true, false),
         flag(args.device.is_some(), "--device", true, false),
     ]
@@ -76,7 +80,7 @@ pub fn check(args: &Args) -> Result<(), Failure> {
         let unused = named(args, |f| f.device);
         if !unused.is_empty() {
             return refuse(format!(
-                "--device: {} cannot apply: the board trusts what its configuration says (mreq-flash --cacert, --tls-insecure)",
+                "--device: {} cannot apply: the board resolves names and trusts certificates as its configuration says (mreq-flash --cacert, --tls-insecure)",
                 unused.join(", ")
             ));
         }

@@ -4,14 +4,16 @@
 
 use crate::args::Args;
 use crate::body::BodyReader;
-use crate::deliver::{self, Failed, Incoming};
+use crate::deliver::{self, Counted, Failed, Incoming};
 use crate::device::DeviceLink;
 use crate::download::{self, Resume, Sink, Target};
 use crate::failure::{self, Failure};
+use crate::meter::Meter;
 use crate::output::{self, PrintSpec, Style};
 use crate::plan::{self, AuthSpec, Body, Plan};
 use crate::send::{self, Hops, Session};
 use crate::stdout::Stdout;
+use crate::writeout::{Format, Transfer};
 use mreq_core::auth::Auth;
 use mreq_core::client::Request;
 use mreq_core::request::Header;
@@ -69,25 +71,51 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
         out.flush().map_err(|e| output_failure(&e))?;
         return Ok(0);
     }
+    let write_out = match &args.write_out {
+        Some(format) => Some(Format::parse(format).map_err(usage)?),
+        None => None,
+    };
+    let max_time = send::seconds("-m/--max-time", args.max_time, 0.0)?;
+    let meter = Meter::default();
     let mut transport = match &args.device {
         Some(port) => Transport::Device(DeviceLink::connect(port, args)?),
         None => {
             if args.insecure && !args.silent {
                 eprintln!("mreq: warning: TLS certificate verification is off (--insecure): anyone on the path can read and change this exchange");
             }
-            Transport::Local(Session::new(args)?)
+            Transport::Local(Session::new(args, meter.clone())?)
         }
     };
     let mut status = 0;
-    for (plan, output) in plans.iter().zip(outputs) {
+    for (urlnum, (plan, output)) in plans.iter().zip(outputs).enumerate() {
         let to_stdout = matches!(output, Output::Stdout);
-        let code = match fetch(&mut transport, args, plan, output, &mut out) {
+        meter.begin(max_time);
+        let mut transfer = Transfer {
+            method: plan.method.clone(),
+            url: plan.url.clone(),
+            effective: plan.url.clone(),
+            urlnum,
+            ..Transfer::default()
+        };
+        let seen = Seen {
+            meter: &meter,
+            transfer: &mut transfer,
+        };
+        let code = match fetch(&mut transport, args, plan, output, &mut out, seen) {
             Ok(code) => code,
             Err(failure) => {
                 failure.report(args);
+                transfer.error = failure.message.clone();
                 failure.code
             }
         };
+        if let Some(format) = &write_out {
+            transfer.exit = code;
+            transfer.marks = meter.marks();
+            format
+                .write(&transfer, &mut out, &mut io::stderr())
+                .map_err(|e| output_failure(&e))?;
+        }
         if status == 0 {
             status = code;
         }
@@ -169,6 +197,29 @@ fn usage(message: String) -> Failure {
     Failure::new(failure::USAGE, message)
 }
 
+/// Where a transfer's figures go for `-w`: the meter, and what the response said.
+struct Seen<'a> {
+    meter: &'a Meter,
+    transfer: &'a mut Transfer,
+}
+
+impl Seen<'_> {
+    /// The final response's status, URL and headers.
+    fn response(&mut self, response: &dyn Incoming) {
+        let head = response.head_bytes();
+        self.meter.update(|m| m.response_heads += head.len() as u64);
+        let t = &mut *self.transfer;
+        t.status = response.status();
+        t.effective = response.url().to_string();
+        t.headers = String::from_utf8_lossy(head)
+            .lines()
+            .skip(1)
+            .filter_map(|line| line.split_once(':'))
+            .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+            .collect();
+    }
+}
+
 /// One request, start to end: its exit code (0, or 3/4/5 with --check-status).
 fn fetch(
     transport: &mut Transport,
@@ -176,6 +227,7 @@ fn fetch(
     plan: &Plan,
     output: Output,
     out: &mut Stdout,
+    mut seen: Seen<'_>,
 ) -> Result<u8, Failure> {
     let url = Url::parse(&plan.url).map_err(|e| usage(format!("{}: {e}", plan.url)))?;
     let host = authority(&url);
@@ -200,11 +252,13 @@ fn fetch(
                 out.flush().map_err(|e| output_failure(&e))?;
             }
             let mut response = link.send(plan, &headers, &host)?;
+            seen.response(&response);
             let delivery = Delivery {
                 args,
                 print,
                 style,
                 host,
+                meter: seen.meter.clone(),
             };
             return delivery.deliver(&mut response, output, resume, out);
         }
@@ -239,6 +293,7 @@ fn fetch(
         body: &plan.body,
         content_type: plan.content_type(),
         error: None,
+        meter: Some(seen.meter.clone()),
     };
     let sent = match reader.as_mut() {
         Some(reader) => {
@@ -260,11 +315,13 @@ fn fetch(
         final_url if final_url == plan.url => host,
         final_url => Url::parse(final_url).map(|u| authority(&u)).unwrap_or(host),
     };
+    seen.response(&response);
     let delivery = Delivery {
         args,
         print,
         style,
         host,
+        meter: seen.meter.clone(),
     };
     delivery.deliver(&mut response, output, resume, out)
 }
@@ -277,10 +334,25 @@ struct Delivery<'a> {
     style: Style,
     /// `host:port` the response came from, for messages.
     host: String,
+    /// Counts the body bytes delivered (`-w`).
+    meter: Meter,
 }
 
 impl Delivery<'_> {
     fn deliver(
+        &self,
+        response: &mut dyn Incoming,
+        output: Output,
+        resume: Option<Resume>,
+        out: &mut Stdout,
+    ) -> Result<u8, Failure> {
+        let mut counted = Counted::new(response);
+        let delivered = self.deliver_counted(&mut counted, output, resume, out);
+        self.meter.update(|m| m.downloaded += counted.bytes);
+        delivered
+    }
+
+    fn deliver_counted(
         &self,
         response: &mut dyn Incoming,
         output: Output,
@@ -401,6 +473,8 @@ impl Delivery<'_> {
     ) -> Result<u8, Failure> {
         let (args, host) = (self.args, self.host.as_str());
         let status = response.status();
+        let name = target.path.display().to_string();
+        self.meter.update(|m| m.filename = Some(name));
         let show_progress = io::stderr().is_terminal() && !args.silent;
         if let (416, Some(resume)) = (status, &resume) {
             target

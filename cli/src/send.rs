@@ -5,10 +5,11 @@
 use crate::args::Args;
 use crate::body::BodyReader;
 use crate::failure::{self, Failure};
+use crate::meter::Meter;
 use crate::output::{self, PrintSpec, Style};
 use crate::plan::{Body, Plan};
 use crate::stdout::Stdout;
-use crate::transport::{NetConnector, TlsSettings};
+use crate::transport::{NetConnector, Resolved, TlsSettings};
 use mreq_core::client::blocking::Client;
 use mreq_core::client::tcp::TcpConnector;
 use mreq_core::client::{Config, Observer};
@@ -32,7 +33,12 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn new(args: &Args) -> Result<Session, Failure> {
+    pub fn new(args: &Args, meter: Meter) -> Result<Session, Failure> {
+        let resolved = args
+            .resolve
+            .iter()
+            .map(|entry| parse_resolve(entry))
+            .collect::<Result<Vec<_>, _>>()?;
         let timeout = seconds("--timeout", args.timeout, 30.0)?;
         let tcp = TcpConnector {
             connect_timeout: seconds("--connect-timeout", args.connect_timeout, 10.0)?,
@@ -50,10 +56,46 @@ impl Session {
             max_url_len: MAX_REDIRECT_URL,
             ..Config::default()
         };
+        let connector = NetConnector::new(tcp, tls, resolved, meter);
         Ok(Session {
-            client: Client::with_config(NetConnector::new(tcp, tls), config),
+            client: Client::with_config(connector, config),
         })
     }
+}
+
+/// One `--resolve HOST:PORT:ADDR[,ADDR...]` (an IPv6 address in brackets).
+fn parse_resolve(entry: &str) -> Result<Resolved, Failure> {
+    let bad = |why: &str| {
+        Failure::new(
+            failure::USAGE,
+            format!("--resolve {entry:?}: {why} (expected HOST:PORT:ADDR, e.g. example.org:443:127.0.0.1)"),
+        )
+    };
+    let mut fields = entry.splitn(3, ':');
+    let (Some(host), Some(port), Some(addrs)) = (fields.next(), fields.next(), fields.next())
+    else {
+        return Err(bad("three fields needed"));
+    };
+    if host.is_empty() || host.starts_with('+') || host.starts_with('-') {
+        return Err(bad(
+            "a host name is needed (curl's +/- forms are not supported)",
+        ));
+    }
+    let port: u16 = port.parse().map_err(|_| bad("not a port number"))?;
+    let addrs = addrs
+        .split(',')
+        .map(|a| {
+            let ip = a.trim().trim_start_matches('[').trim_end_matches(']');
+            ip.parse::<std::net::IpAddr>()
+                .map(|ip| std::net::SocketAddr::new(ip, port))
+                .map_err(|_| bad(&format!("{a:?} is not an IP address")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Resolved {
+        host: host.to_string(),
+        port,
+        addrs,
+    })
 }
 
 /// A timeout flag in seconds (`default` when not given); 0 means no limit, as in curl.
@@ -114,6 +156,8 @@ pub struct Hops<'a> {
     pub body: &'a Body,
     pub content_type: Option<&'a str>,
     pub error: Option<io::Error>,
+    /// Counts heads and redirects for `-w`.
+    pub meter: Option<Meter>,
 }
 
 impl Hops<'_> {
@@ -128,6 +172,9 @@ impl Hops<'_> {
 
 impl Observer for Hops<'_> {
     fn request_head(&mut self, head: &[u8]) {
+        if let Some(meter) = &self.meter {
+            meter.update(|m| m.request_heads += head.len() as u64);
+        }
         self.attempt(|hops| {
             let terminal = hops.out.is_terminal();
             if hops.print.request_head {
@@ -141,6 +188,12 @@ impl Observer for Hops<'_> {
     }
 
     fn redirect(&mut self, head: &ResponseHead<'_>, _url: &str) {
+        if let Some(meter) = &self.meter {
+            meter.update(|m| {
+                m.redirects += 1;
+                m.response_heads += head.as_bytes().len() as u64;
+            });
+        }
         self.attempt(|hops| {
             if hops.print.response_head {
                 let terminal = hops.out.is_terminal();

@@ -1,8 +1,9 @@
 //! The CLI's transport: plain TCP for `http`, rustls over TCP for `https`. TLS is set up only when
 //! an `https` URL is reached, so plain requests pay nothing for it.
 
+use crate::meter::{Mark, Meter};
 use mreq_core::client::blocking::Connect;
-use mreq_core::client::tcp::{map_io, TcpConn, TcpConnector};
+use mreq_core::client::tcp::{self, map_io, TcpConn, TcpConnector};
 use mreq_core::error::ErrorText;
 use mreq_core::url::Scheme;
 use mreq_core::{Error, Result};
@@ -16,9 +17,10 @@ use rustls::{
     SignatureScheme, StreamOwned,
 };
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// How TLS peers are verified.
 #[derive(Debug, Clone, Default)]
@@ -78,14 +80,57 @@ pub struct NetConnector {
     tcp: TcpConnector,
     tls: TlsSettings,
     config: Option<Arc<ClientConfig>>,
+    /// `--resolve HOST:PORT:ADDR`: addresses used instead of the resolver's.
+    resolved: Vec<Resolved>,
+    meter: Meter,
+}
+
+/// One `--resolve` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    pub host: String,
+    pub port: u16,
+    pub addrs: Vec<SocketAddr>,
 }
 
 impl NetConnector {
-    pub fn new(tcp: TcpConnector, tls: TlsSettings) -> Self {
+    pub fn new(tcp: TcpConnector, tls: TlsSettings, resolved: Vec<Resolved>, meter: Meter) -> Self {
         NetConnector {
             tcp,
             tls,
             config: None,
+            resolved,
+            meter,
+        }
+    }
+
+    /// A TCP connection to the host's address (`--resolve`'s, else the resolver's), within
+    /// the connect timeout and the transfer's deadline; each step is marked for `-w`.
+    fn open_tcp(&mut self, host: &str, port: u16) -> Result<TcpStream> {
+        let given = self
+            .resolved
+            .iter()
+            .find(|r| r.port == port && r.host.eq_ignore_ascii_case(host));
+        let addrs = match given {
+            Some(entry) => entry.addrs.clone(),
+            None => tcp::resolve(host, port)?,
+        };
+        self.meter.mark(Mark::NameLookup);
+        let tcp = TcpConnector {
+            connect_timeout: self.meter.limit(self.tcp.connect_timeout)?,
+            ..self.tcp
+        };
+        let sock = tcp.connect_addrs(&addrs)?;
+        self.meter.mark(Mark::Connect);
+        self.meter.update(|m| m.connects += 1);
+        Ok(sock)
+    }
+
+    fn conn(&self, stream: Stream) -> Conn {
+        Conn {
+            stream,
+            meter: self.meter.clone(),
+            timeout: self.tcp.read_timeout,
         }
     }
 
@@ -144,13 +189,15 @@ impl NetConnector {
             .map_err(|_| tls_error(false, &format!("invalid TLS server name {host:?}")))?;
         let mut tls =
             ClientConnection::new(config, name).map_err(|e| tls_error(false, &e.to_string()))?;
-        let mut sock = self.tcp.connect_tcp(host, port)?;
+        let mut sock = self.open_tcp(host, port)?;
         while tls.is_handshaking() {
+            self.meter.arm(&sock, self.tcp.read_timeout)?;
             if let Err(err) = tls.complete_io(&mut sock) {
                 return Err(handshake_error(err));
             }
         }
-        Ok(Conn::Tls(Box::new(StreamOwned::new(tls, sock))))
+        self.meter.mark(Mark::AppConnect);
+        Ok(self.conn(Stream::Tls(Box::new(StreamOwned::new(tls, sock)))))
     }
 }
 
@@ -178,29 +225,51 @@ impl Connect for NetConnector {
 
     fn connect(&mut self, scheme: Scheme, host: &str, port: u16) -> Result<Conn> {
         match scheme {
-            Scheme::Http => self
-                .tcp
-                .connect_tcp(host, port)
-                .map(|s| Conn::Plain(TcpConn(s))),
+            Scheme::Http => {
+                let sock = self.open_tcp(host, port)?;
+                Ok(self.conn(Stream::Plain(TcpConn(sock))))
+            }
             Scheme::Https => self.connect_tls(host, port),
         }
     }
 }
 
-pub enum Conn {
+/// A connection, with the transfer's meter: every read and write keeps to its deadline and is
+/// counted.
+pub struct Conn {
+    stream: Stream,
+    meter: Meter,
+    /// The socket's own read and write timeout.
+    timeout: Option<Duration>,
+}
+
+enum Stream {
     Plain(TcpConn),
     Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
 }
 
-impl embedded_io::ErrorType for Conn {
-    type Error = Error;
-}
+impl Conn {
+    fn socket(&self) -> &TcpStream {
+        match &self.stream {
+            Stream::Plain(conn) => &conn.0,
+            Stream::Tls(stream) => &stream.sock,
+        }
+    }
 
-impl embedded_io::Read for Conn {
-    fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
-        match self {
-            Conn::Plain(conn) => conn.read(buf),
-            Conn::Tls(stream) => loop {
+    /// The socket of a plain connection, ready for a read that bypasses [`Conn`] (splice(2));
+    /// `None` for TLS.
+    pub fn plain_socket(&mut self) -> Result<Option<&TcpStream>> {
+        self.meter.arm(self.socket(), self.timeout)?;
+        Ok(match &self.stream {
+            Stream::Plain(conn) => Some(&conn.0),
+            Stream::Tls(_) => None,
+        })
+    }
+
+    fn read_stream(&mut self, buf: &mut [u8]) -> Result<usize> {
+        match &mut self.stream {
+            Stream::Plain(conn) => embedded_io::Read::read(conn, buf),
+            Stream::Tls(stream) => loop {
                 match stream.read(buf) {
                     Ok(n) => return Ok(n),
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -221,18 +290,37 @@ impl embedded_io::Read for Conn {
     }
 }
 
+impl embedded_io::ErrorType for Conn {
+    type Error = Error;
+}
+
+impl embedded_io::Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
+        self.meter.arm(self.socket(), self.timeout)?;
+        let n = self.read_stream(buf)?;
+        if n > 0 {
+            self.meter.mark(Mark::StartTransfer);
+        }
+        Ok(n)
+    }
+}
+
 impl embedded_io::Write for Conn {
     fn write(&mut self, buf: &[u8]) -> Result<usize> {
-        match self {
-            Conn::Plain(conn) => conn.write(buf),
-            Conn::Tls(stream) => stream.write(buf).map_err(|e| map_io(&e)),
-        }
+        self.meter.arm(self.socket(), self.timeout)?;
+        let n = match &mut self.stream {
+            Stream::Plain(conn) => embedded_io::Write::write(conn, buf),
+            Stream::Tls(stream) => stream.write(buf).map_err(|e| map_io(&e)),
+        }?;
+        self.meter.update(|m| m.written += n as u64);
+        Ok(n)
     }
 
     fn flush(&mut self) -> Result<()> {
-        match self {
-            Conn::Plain(conn) => embedded_io::Write::flush(conn),
-            Conn::Tls(stream) => stream.flush().map_err(|e| map_io(&e)),
+        self.meter.arm(self.socket(), self.timeout)?;
+        match &mut self.stream {
+            Stream::Plain(conn) => embedded_io::Write::flush(conn),
+            Stream::Tls(stream) => stream.flush().map_err(|e| map_io(&e)),
         }
     }
 }

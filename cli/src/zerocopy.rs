@@ -75,14 +75,14 @@ mod linux {
             let pipe = &*self;
             let mut fell_back = false;
             let moved = response.read_direct(|conn, max| {
-                let Conn::Plain(tcp) = conn else {
+                let Some(sock) = conn.plain_socket()? else {
                     return Err(Failed::Sink(std::io::Error::other(
                         "splice on a TLS connection",
                     )));
                 };
                 let flags = SpliceFlags::MOVE | SpliceFlags::MORE;
                 let moved = splice(
-                    tcp.0.as_fd(),
+                    sock.as_fd(),
                     None,
                     &pipe.write_end,
                     None,

@@ -12,26 +12,129 @@ use std::process::{Command, Output, Stdio};
 /// ("a=1\r\nb=2\n"), `up.txt` ("uploaded\n") and `headers.txt`. `URL` is httpbin's base.
 struct Case {
     words: &'static [&'static str],
-    /// Compare httpbin's echo (else only exit code and stdout).
-    echo: bool,
+    compare: Compare,
 }
+
+/// What must be the same besides the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Compare {
+    /// The request httpbin echoed.
+    Echo,
+    /// The status line, the body after the head, whether stderr is empty.
+    Shape,
+    /// stdout byte for byte.
+    Exact,
+}
+
+/// `-w` variables whose values both clients must agree on (times differ by nature, and
+/// local_port by the kernel's choice).
+const WRITE_OUT: &str = "%{http_code} %{response_code} %{url_effective} %{num_redirects} %{size_header} %{size_request} %{size_download} %{size_upload} %{content_type} %{remote_ip} %{remote_port} %{exitcode} %{filename_effective} %{num_connects} %{method} %{scheme} %{http_version} %{redirect_url} %header{content-length}|\\n%%\n";
 
 const CASES: &[Case] = &[
     Case {
+        words: &[
+            "-A",
+            "a",
+            "-w",
+            "@WRITE_OUT",
+            "-o",
+            "/dev/null",
+            "URL/bytes/1000",
+        ],
+        compare: Compare::Exact,
+    },
+    Case {
+        words: &[
+            "-A",
+            "a",
+            "-w",
+            "@WRITE_OUT",
+            "-sL",
+            "-o",
+            "@DIR/saved",
+            "URL/redirect/3",
+        ],
+        compare: Compare::Exact,
+    },
+    Case {
+        words: &[
+            "-A",
+            "a",
+            "-w",
+            "@WRITE_OUT",
+            "-s",
+            "URL/redirect-to?url=/x%3Fa=1",
+        ],
+        compare: Compare::Exact,
+    },
+    Case {
+        words: &[
+            "-A",
+            "a",
+            "-w",
+            "@WRITE_OUT",
+            "-s",
+            "-d",
+            "k=v",
+            "-o",
+            "/dev/null",
+            "URL/post",
+        ],
+        compare: Compare::Exact,
+    },
+    Case {
+        words: &["-A", "a", "-w", "@WRITE_OUT", "-sf", "URL/status/503"],
+        compare: Compare::Exact,
+    },
+    Case {
+        words: &[
+            "-w",
+            "%{http_code} %{exitcode} %{remote_ip}:%{remote_port} %{size_download}",
+            "-s",
+            "http://127.0.0.1:1/",
+        ],
+        compare: Compare::Exact,
+    },
+    Case {
+        words: &[
+            "-w",
+            "%{http_code} %{exitcode}",
+            "-s",
+            "-m",
+            "0.5",
+            "URL/delay/3",
+        ],
+        compare: Compare::Exact,
+    },
+    // -m bounds the whole transfer: a body dripping a byte every 0.2 s never trips --timeout.
+    Case {
+        words: &[
+            "-w",
+            "%{http_code} %{exitcode}",
+            "-s",
+            "-o",
+            "/dev/null",
+            "-m",
+            "1",
+            "URL/drip?duration=4&numbytes=20&delay=0",
+        ],
+        compare: Compare::Exact,
+    },
+    Case {
         words: &["-d", "a=1", "-d", "b=2", "URL/anything"],
-        echo: true,
+        compare: Compare::Echo,
     },
     Case {
         words: &["-d", "@@DIR/crlf.txt", "URL/anything"],
-        echo: true,
+        compare: Compare::Echo,
     },
     Case {
         words: &["--data-binary", "@@DIR/crlf.txt", "URL/anything"],
-        echo: true,
+        compare: Compare::Echo,
     },
     Case {
         words: &["--data-raw", "@x", "-d", "y=1", "URL/anything"],
-        echo: true,
+        compare: Compare::Echo,
     },
     Case {
         words: &[
@@ -45,7 +148,7 @@ const CASES: &[Case] = &[
             "f@@DIR/crlf.txt",
             "URL/anything",
         ],
-        echo: true,
+        compare: Compare::Echo,
     },
     Case {
         words: &[
@@ -56,7 +159,7 @@ const CASES: &[Case] = &[
             "b=x y",
             "URL/anything?z=0",
         ],
-        echo: true,
+        compare: Compare::Echo,
     },
     Case {
         words: &[
@@ -74,19 +177,19 @@ const CASES: &[Case] = &[
             "q=\"x\\\"y\";type=text/x",
             "URL/anything",
         ],
-        echo: true,
+        compare: Compare::Echo,
     },
     Case {
         words: &["-F", "up=@@DIR/up.txt;filename=other.bin", "URL/anything"],
-        echo: true,
+        compare: Compare::Echo,
     },
     Case {
         words: &["-T", "@DIR/up.txt", "URL/anything/"],
-        echo: true,
+        compare: Compare::Echo,
     },
     Case {
         words: &["-T", "@DIR/up.txt", "-X", "POST", "URL/anything/put/here"],
-        echo: true,
+        compare: Compare::Echo,
     },
     Case {
         words: &[
@@ -98,35 +201,35 @@ const CASES: &[Case] = &[
             "@@DIR/headers.txt",
             "URL/anything",
         ],
-        echo: true,
+        compare: Compare::Echo,
     },
     Case {
         words: &["-X", "PATCH", "-d", "x", "URL/anything"],
-        echo: true,
+        compare: Compare::Echo,
     },
     Case {
         words: &["-f", "URL/status/404"],
-        echo: false,
+        compare: Compare::Shape,
     },
     Case {
         words: &["-f", "-i", "URL/status/404"],
-        echo: false,
+        compare: Compare::Shape,
     },
     Case {
         words: &["--fail-with-body", "URL/status/418"],
-        echo: false,
+        compare: Compare::Shape,
     },
     Case {
         words: &["-fsSL", "URL/redirect-to?url=/base64/aGk="],
-        echo: false,
+        compare: Compare::Shape,
     },
     Case {
         words: &["-fsSL", "URL/redirect-to?url=/status/404"],
-        echo: false,
+        compare: Compare::Shape,
     },
     Case {
         words: &["-s", "http://127.0.0.1:1/"],
-        echo: false,
+        compare: Compare::Shape,
     },
 ];
 
@@ -197,7 +300,8 @@ fn curl_flags_make_the_request_curl_makes() {
             .words
             .iter()
             .map(|w| {
-                w.replace("@DIR", &dir.display().to_string())
+                w.replace("@WRITE_OUT", WRITE_OUT)
+                    .replace("@DIR", &dir.display().to_string())
                     .replace("URL", base)
             })
             .collect();
@@ -211,7 +315,15 @@ fn curl_flags_make_the_request_curl_makes() {
                 curl.status.code()
             ));
         }
-        if case.echo {
+        if case.compare == Compare::Exact {
+            if curl.stdout != mine.stdout {
+                differs.push(format!(
+                    "stdout\n  curl {:?}\n  mreq {:?}",
+                    String::from_utf8_lossy(&curl.stdout),
+                    String::from_utf8_lossy(&mine.stdout)
+                ));
+            }
+        } else if case.compare == Compare::Echo {
             let (theirs, ours) = (request_of(&curl), request_of(&mine));
             if theirs != ours {
                 differs.push(format!("request\n  curl {theirs}\n  mreq {ours}"));

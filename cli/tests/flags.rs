@@ -59,6 +59,8 @@ enum Server {
     NginxHttps(&'static str),
     /// nginx's plain http server, at this path.
     NginxHttp(&'static str),
+    /// httpbin under this host name (which `@RESOLVE` maps to 127.0.0.1), at this path.
+    HttpbinAs(&'static str, &'static str),
 }
 
 /// What one run left behind.
@@ -791,6 +793,51 @@ fn rows() -> Vec<Row> {
             },
         },
         Row {
+            flag: "--max-time",
+            args: &["-m", "0.5"],
+            items: &[],
+            server: Server::Httpbin("/delay/3"),
+            stdin: None,
+            refused_in: NOT_OFFLINE,
+            refused_name: "-m/--max-time",
+            check: |r| r.code(28),
+        },
+        Row {
+            flag: "--resolve",
+            args: &["--resolve", "@RESOLVE"],
+            items: &[],
+            server: Server::HttpbinAs("resolve.test", "/anything"),
+            stdin: None,
+            // The board resolves names itself.
+            refused_in: ONLINE_ONLY,
+            refused_name: "--resolve",
+            check: |r| {
+                r.each_request(|q| {
+                    Run::header(q, "host").is_some_and(|h| h.starts_with("resolve.test:"))
+                })
+            },
+        },
+        Row {
+            flag: "--write-out",
+            args: &["-w", "\\nWO %{http_code} %{method} %{url_effective}\\n"],
+            items: &[],
+            server: Server::Httpbin("/anything"),
+            stdin: None,
+            refused_in: NOT_OFFLINE,
+            refused_name: "-w/--write-out",
+            check: |r| {
+                r.ok()?;
+                let lines = r
+                    .stdout
+                    .lines()
+                    .filter(|l| l.starts_with("WO 200 GET http://") && l.ends_with("/anything"))
+                    .count();
+                (lines == r.per_url())
+                    .then_some(())
+                    .ok_or(format!("write-out: {:?}", r.stdout))
+            },
+        },
+        Row {
             flag: "--device",
             args: &["--device", "@DEVICE"],
             items: &[],
@@ -917,6 +964,14 @@ fn run_row(row: &Row, mode: Mode, dir: &Path) -> Run {
         Server::Httpbin(path) => support::httpbin().url(path),
         Server::NginxHttps(path) => server.https("localhost", path),
         Server::NginxHttp(path) => server.http(path),
+        Server::HttpbinAs(name, path) => support::httpbin().url(path).replace("127.0.0.1", name),
+    };
+    let resolve = match row.server {
+        Server::HttpbinAs(name, _) => {
+            let authority = support::httpbin().authority();
+            format!("{}:127.0.0.1", authority.replace("127.0.0.1", name))
+        }
+        _ => String::new(),
     };
     if row.flag == "--continue" || row.flag == "--continue-at" {
         // Something to resume: the first bytes under the name the mode saves to.
@@ -934,6 +989,7 @@ fn run_row(row: &Row, mode: Mode, dir: &Path) -> Run {
         .iter()
         .map(|a| match *a {
             "@CA" => ca.display().to_string(),
+            "@RESOLVE" => resolve.clone(),
 
             "@DEVICE" => device.clone(),
             // "@UPLOAD" in a word is the upload file's path ("@@UPLOAD": @ and the path).

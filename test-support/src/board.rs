@@ -127,7 +127,17 @@ fn request(wire: &mut Wire, id: u32, payload: &[u8]) -> std::io::Result<()> {
     {
         headers.push(HttpHeader::new("User-Agent", USER_AGENT.as_bytes()));
     }
-    let limit = |ms: u32| (ms > 0).then(|| Duration::from_millis(ms.into()));
+    // The whole-request limit (max-ms; the firmware keeps a deadline) is approximated here by
+    // capping every wait at it.
+    let max = frame.options.max_ms;
+    let limit = |ms: u32| {
+        let ms = match (ms, max) {
+            (0, max) => max,
+            (ms, 0) => ms,
+            (ms, max) => ms.min(max),
+        };
+        (ms > 0).then(|| Duration::from_millis(ms.into()))
+    };
     let connector = TcpConnector {
         connect_timeout: limit(frame.options.connect_ms),
         read_timeout: limit(frame.options.read_ms),

@@ -73,7 +73,7 @@ impl DeviceLink {
             },
             connect_ms: ms("--connect-timeout", args.connect_timeout, 10.0)?,
             read_ms: ms("--timeout", args.timeout, 30.0)?,
-            max_ms: 0,
+            max_ms: ms("-m/--max-time", args.max_time, 0.0)?,
         };
         Ok(DeviceLink {
             line,

@@ -5,8 +5,9 @@ use crate::error::{ErrorText, IoErrorKind};
 use crate::url::Scheme;
 use crate::{Error, Result};
 use std::io::{self, Read as _, Write as _};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
+use std::vec::Vec;
 
 /// Connects over TCP with timeouts; every read and write can time out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,15 +31,17 @@ impl Default for TcpConnector {
 impl TcpConnector {
     /// Resolves and connects, trying each address in turn, with this connector's timeouts set.
     pub fn connect_tcp(&self, host: &str, port: u16) -> Result<TcpStream> {
-        let addrs = (host, port).to_socket_addrs().map_err(|e| Error::Dns {
-            reason: ErrorText::format(format_args!("{e}")),
-        })?;
+        self.connect_addrs(&resolve(host, port)?)
+    }
+
+    /// Connects to the first of `addrs` that answers, with this connector's timeouts set.
+    pub fn connect_addrs(&self, addrs: &[SocketAddr]) -> Result<TcpStream> {
         let mut last = Error::Dns {
             reason: ErrorText::new("no address for the name"),
         };
         for addr in addrs {
             let attempt = match self.connect_timeout {
-                Some(timeout) => TcpStream::connect_timeout(&addr, timeout),
+                Some(timeout) => TcpStream::connect_timeout(addr, timeout),
                 None => TcpStream::connect(addr),
             };
             match attempt {
@@ -56,6 +59,16 @@ impl TcpConnector {
         }
         Err(last)
     }
+}
+
+/// The addresses of a host name (or the address itself), in the resolver's order.
+pub fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>> {
+    (host, port)
+        .to_socket_addrs()
+        .map(Iterator::collect)
+        .map_err(|e| Error::Dns {
+            reason: ErrorText::format(format_args!("{e}")),
+        })
 }
 
 impl crate::client::blocking::Connect for TcpConnector {
