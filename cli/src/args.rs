@@ -162,6 +162,27 @@ pub struct Args {
     #[arg(short = 'm', long = "max-time", value_name = "SECONDS")]
     pub max_time: Option<f64>,
 
+    /// Retry a transient failure up to N times: timeouts and 408, 429, 500, 502, 503, 504
+    /// (curl's --retry; the wait is Retry-After, else 1 s doubling).
+    #[arg(long = "retry", value_name = "N")]
+    pub retry: Option<u32>,
+
+    /// Seconds between retries instead of the backoff (and of Retry-After).
+    #[arg(long = "retry-delay", value_name = "SECONDS")]
+    pub retry_delay: Option<f64>,
+
+    /// No retry starts this many seconds after the first attempt.
+    #[arg(long = "retry-max-time", value_name = "SECONDS")]
+    pub retry_max_time: Option<f64>,
+
+    /// Also retry a refused connection.
+    #[arg(long = "retry-connrefused")]
+    pub retry_connrefused: bool,
+
+    /// Retry any failure (with -f, 4xx responses too).
+    #[arg(long = "retry-all-errors")]
+    pub retry_all_errors: bool,
+
     /// Connect to ADDR for HOST:PORT instead of resolving the name (curl's; the URL, Host and
     /// TLS name stay HOST). ADDR may be several, comma-separated; IPv6 in brackets.
     #[arg(long = "resolve", value_name = "HOST:PORT:ADDR")]

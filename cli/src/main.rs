@@ -13,6 +13,7 @@ mod multipart;
 mod output;
 mod plan;
 mod refuse;
+mod retry;
 mod run;
 mod send;
 mod stdout;

@@ -41,6 +41,8 @@ pub struct Marks {
     pub redirects: u32,
     /// The file the body was saved to.
     pub filename: Option<String>,
+    /// A transient status whose body was not delivered: retried after this wait.
+    pub declined: Option<Duration>,
 }
 
 impl Marks {

@@ -16,7 +16,7 @@ struct Flag {
 }
 
 /// Every flag that some mode refuses, once.
-fn flags(args: &Args) -> [Flag; 19] {
+fn flags(args: &Args) -> [Flag; 20] {
     let flag = |given, name, offline, device| Flag {
         given,
         name,
@@ -44,6 +44,7 @@ fn flags(args: &Args) -> [Flag; 19] {
         ),
         flag(args.include, "-i/--include", true, false),
         flag(args.max_time.is_some(), "-m/--max-time", true, false),
+        flag(args.retry.is_some(), "--retry", true, false),
         flag(args.write_out.is_some(), "-w/--write-out", true, false),
         // The board resolves names itself.
         flag(!args.resolve.is_empty(), "--resolve", true, true),

@@ -11,6 +11,7 @@ use crate::failure::{self, Failure};
 use crate::meter::Meter;
 use crate::output::{self, PrintSpec, Style};
 use crate::plan::{self, AuthSpec, Body, Plan};
+use crate::retry;
 use crate::send::{self, Hops, Session};
 use crate::stdout::Stdout;
 use crate::writeout::{Format, Transfer};
@@ -18,6 +19,7 @@ use mreq_core::auth::Auth;
 use mreq_core::client::Request;
 use mreq_core::request::Header;
 use mreq_core::url::Url;
+use std::cell::RefCell;
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 
@@ -28,7 +30,7 @@ enum Transport {
 }
 
 /// Where one response body goes.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Output {
     Stdout,
     /// `-o FILE` or `-O`: this name.
@@ -87,28 +89,60 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
         }
     };
     let mut status = 0;
+    let policy = retry::Policy::from_args(args)?;
     for (urlnum, (plan, output)) in plans.iter().zip(outputs).enumerate() {
         let to_stdout = matches!(output, Output::Stdout);
-        meter.begin(max_time);
-        let mut transfer = Transfer {
-            method: plan.method.clone(),
-            url: plan.url.clone(),
-            effective: plan.url.clone(),
-            urlnum,
-            ..Transfer::default()
-        };
-        let seen = Seen {
-            meter: &meter,
-            transfer: &mut transfer,
-        };
-        let code = match fetch(&mut transport, args, plan, output, &mut out, seen) {
-            Ok(code) => code,
-            Err(failure) => {
-                failure.report(args);
-                transfer.error = failure.message.clone();
-                failure.code
+        let policy = policy.as_ref().map(|p| RefCell::new(p.fresh()));
+        let (code, transfer) = loop {
+            meter.begin(max_time);
+            let mut transfer = Transfer {
+                method: plan.method.clone(),
+                url: plan.url.clone(),
+                effective: plan.url.clone(),
+                urlnum,
+                ..Transfer::default()
+            };
+            let seen = Seen {
+                meter: &meter,
+                transfer: &mut transfer,
+                policy: policy.as_ref(),
+            };
+            let result = fetch(&mut transport, args, plan, output.clone(), &mut out, seen);
+            let failure = match result {
+                Ok(code) => break (code, transfer),
+                Err(failure) => failure,
+            };
+            let marks = meter.marks();
+            let again = policy.as_ref().and_then(|p| {
+                let mut p = p.borrow_mut();
+                // A declined status took its attempt already (and its wait was decided then).
+                if let Some(wait) = marks.declined {
+                    return Some((wait, p.left()));
+                }
+                // Bytes already on stdout cannot be taken back; a file is written anew.
+                let clean = !to_stdout || marks.downloaded == 0;
+                (clean && p.retries(failure.code))
+                    .then(|| p.next_wait(None))
+                    .flatten()
+                    .map(|wait| (wait, p.left()))
+            });
+            if let Some((wait, left)) = again {
+                if !args.silent {
+                    eprintln!(
+                        "mreq: warning: {}: retrying in {:.1} s ({left} {} left)",
+                        failure.message,
+                        wait.as_secs_f64(),
+                        if left == 1 { "retry" } else { "retries" }
+                    );
+                }
+                std::thread::sleep(wait);
+                continue;
             }
+            failure.report(args);
+            transfer.error = failure.message.clone();
+            break (failure.code, transfer);
         };
+        let mut transfer = transfer;
         if let Some(format) = &write_out {
             transfer.exit = code;
             transfer.marks = meter.marks();
@@ -201,6 +235,8 @@ fn usage(message: String) -> Failure {
 struct Seen<'a> {
     meter: &'a Meter,
     transfer: &'a mut Transfer,
+    /// `--retry`'s attempts left: a transient status is not delivered while one remains.
+    policy: Option<&'a RefCell<retry::Policy>>,
 }
 
 impl Seen<'_> {
@@ -259,6 +295,7 @@ fn fetch(
                 style,
                 host,
                 meter: seen.meter.clone(),
+                policy: seen.policy,
             };
             return delivery.deliver(&mut response, output, resume, out);
         }
@@ -322,6 +359,7 @@ fn fetch(
         style,
         host,
         meter: seen.meter.clone(),
+        policy: seen.policy,
     };
     delivery.deliver(&mut response, output, resume, out)
 }
@@ -336,6 +374,8 @@ struct Delivery<'a> {
     host: String,
     /// Counts the body bytes delivered (`-w`).
     meter: Meter,
+    /// `--retry`'s attempts left.
+    policy: Option<&'a RefCell<retry::Policy>>,
 }
 
 impl Delivery<'_> {
@@ -361,6 +401,19 @@ impl Delivery<'_> {
     ) -> Result<u8, Failure> {
         let (args, print, style) = (self.args, self.print, self.style);
         let status = response.status();
+        let retry = self.policy.filter(|_| retry::transient_status(status));
+        let after = || {
+            response
+                .header_str("retry-after")
+                .and_then(retry::retry_after)
+        };
+        if let Some(wait) = retry.and_then(|p| p.borrow_mut().next_wait(after())) {
+            self.meter.update(|m| m.declined = Some(wait));
+            return Err(Failure::new(
+                failure::status_code(status).unwrap_or(failure::OTHER),
+                format!("{} answered {status} {}", self.host, response.reason()),
+            ));
+        }
         if print.response_head {
             let terminal = out.is_terminal();
             output::print_head(out, response.head_bytes(), style, terminal)

@@ -355,3 +355,83 @@ fn curl_flags_make_the_request_curl_makes() {
         differences.join("\n")
     );
 }
+
+/// `--retry` against a server that fails a set number of times (`/flaky/KEY/N/STATUS`): curl
+/// and mreq must make as many attempts, end with the same body and exit alike. Each client has
+/// its own KEY, so the server counts each one's attempts.
+#[test]
+fn retries_are_made_as_curl_makes_them() {
+    let cases: &[&[&str]] = &[
+        &["--retry", "2", "--retry-delay", "0", "URL/flaky/KEY/1/503"],
+        &["--retry", "1", "--retry-delay", "0", "URL/flaky/KEY/5/503"],
+        &[
+            "-f",
+            "--retry",
+            "1",
+            "--retry-delay",
+            "0",
+            "URL/flaky/KEY/5/500",
+        ],
+        &["--retry", "3", "URL/flaky/KEY/2/429/0"],
+        &["--retry", "1", "--retry-delay", "0", "URL/flaky/KEY/1/404"],
+        &[
+            "-f",
+            "--retry",
+            "2",
+            "--retry-delay",
+            "0",
+            "--retry-all-errors",
+            "URL/flaky/KEY/1/404",
+        ],
+        &["--retry", "1", "--retry-delay", "0", "URL/flaky/KEY/1/408"],
+        &["--retry", "0", "URL/flaky/KEY/1/503"],
+        // The first wait (1 s) would reach --retry-max-time: one attempt, its body delivered.
+        &[
+            "--retry",
+            "3",
+            "--retry-max-time",
+            "1",
+            "URL/flaky/KEY/5/503",
+        ],
+    ];
+    let server = support::hostile();
+    let mut differences = Vec::new();
+    for (i, case) in cases.iter().enumerate() {
+        let mut seen = Vec::new();
+        for (client, program) in [("curl", "curl"), ("mreq", env!("CARGO_BIN_EXE_mreq"))] {
+            let key = format!("{client}-{i}");
+            let words: Vec<String> = std::iter::once("-s".to_string())
+                .chain(
+                    case.iter()
+                        .map(|w| w.replace("URL", &server.url("")).replace("KEY", &key)),
+                )
+                .collect();
+            let out = run(program, &words);
+            let count = run("curl", &[server.url(&format!("/flaky/{key}/count"))]);
+            seen.push((
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&count.stdout).into_owned(),
+            ));
+        }
+        // One deliberate difference: curl also writes each retried response's body to stdout
+        // ("failure 1ok after 2"); mreq delivers only the last response, so its output is the
+        // end of curl's.
+        let (curl, mine) = (&seen[0], &seen[1]);
+        if curl.0 != mine.0
+            || curl.2 != mine.2
+            || !curl.1.ends_with(&mine.1)
+            || (mine.1.is_empty() && !curl.1.is_empty())
+        {
+            differences.push(format!(
+                "{case:?}: (exit, stdout, attempts) curl {:?}, mreq {:?}",
+                seen[0], seen[1]
+            ));
+        }
+    }
+    assert!(
+        differences.is_empty(),
+        "mreq retries differently:\n{}",
+        differences.join("\n")
+    );
+}

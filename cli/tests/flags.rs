@@ -61,6 +61,26 @@ enum Server {
     NginxHttp(&'static str),
     /// httpbin under this host name (which `@RESOLVE` maps to 127.0.0.1), at this path.
     HttpbinAs(&'static str, &'static str),
+    /// The hostile server at this path; KEY becomes the row's and mode's own name.
+    Hostile(&'static str),
+    /// A port where nothing listens.
+    Refused,
+}
+
+/// The body of a retried transfer says it came on a later attempt ("ok after N"), once per URL.
+fn retried(r: &Run) -> Result<(), String> {
+    r.ok()?;
+    let bodies =
+        std::iter::once(r.stdout.as_bytes()).chain(r.files.iter().map(|(_, d)| d.as_slice()));
+    let ok = bodies
+        .map(|b| String::from_utf8_lossy(b).matches("ok after").count())
+        .sum::<usize>();
+    let failed =
+        r.stdout.contains("failure") || r.files.iter().any(|(_, d)| d.starts_with(b"failure"));
+    (ok == r.per_url() && !failed).then_some(()).ok_or(format!(
+        "not retried: {:?} {:?} {}",
+        r.stdout, r.files, r.stderr
+    ))
 }
 
 /// What one run left behind.
@@ -803,6 +823,87 @@ fn rows() -> Vec<Row> {
             check: |r| r.code(28),
         },
         Row {
+            flag: "--retry",
+            args: &["--retry", "1", "--retry-delay", "0"],
+            items: &[],
+            server: Server::Hostile("/flaky/KEY/1/503"),
+            stdin: None,
+            refused_in: NOT_OFFLINE,
+            refused_name: "--retry",
+            check: retried,
+        },
+        Row {
+            flag: "--retry-delay",
+            args: &["--retry", "1", "--retry-delay", "0.1"],
+            items: &[],
+            server: Server::Hostile("/flaky/KEY/1/503"),
+            stdin: None,
+            refused_in: NOT_OFFLINE,
+            refused_name: "--retry",
+            check: retried,
+        },
+        Row {
+            flag: "--retry-max-time",
+            // Two attempts per URL: the 1 s backoff is cut to the time left, and then the
+            // limit has passed.
+            args: &["--retry", "5", "--retry-max-time", "1"],
+            items: &[],
+            server: Server::Hostile("/flaky/KEY/9/503"),
+            stdin: None,
+            refused_in: NOT_OFFLINE,
+            refused_name: "--retry",
+            check: |r| {
+                if r.mode.to_file() || r.mode == Mode::Download {
+                    // Only 2xx bodies are saved: the last 503 is the error.
+                    r.code(5)?;
+                    return (r.stderr.matches("mreq: error:").count() == 1
+                        && r.stderr.contains("503"))
+                    .then_some(())
+                    .ok_or(format!("stderr: {}", r.stderr));
+                }
+                r.ok()?;
+                let last = format!("failure {}", 2 * r.per_url());
+                let after = format!("failure {}", 2 * r.per_url() + 1);
+                (r.stdout.matches("failure ").count() == r.per_url()
+                    && r.stdout.contains(&last)
+                    && !r.stdout.contains(&after))
+                .then_some(())
+                .ok_or(format!("attempts: {:?}", r.stdout))
+            },
+        },
+        Row {
+            flag: "--retry-connrefused",
+            args: &["--retry", "1", "--retry-delay", "0", "--retry-connrefused"],
+            items: &[],
+            server: Server::Refused,
+            stdin: None,
+            refused_in: NOT_OFFLINE,
+            refused_name: "--retry",
+            check: |r| {
+                r.code(7)?;
+                (r.stderr.contains("retrying") || r.mode.several())
+                    .then_some(())
+                    .ok_or(format!("not retried: {}", r.stderr))
+            },
+        },
+        Row {
+            flag: "--retry-all-errors",
+            args: &[
+                "-f",
+                "--retry",
+                "1",
+                "--retry-delay",
+                "0",
+                "--retry-all-errors",
+            ],
+            items: &[],
+            server: Server::Hostile("/flaky/KEY/1/404"),
+            stdin: None,
+            refused_in: NOT_OFFLINE,
+            refused_name: "-f/--fail",
+            check: retried,
+        },
+        Row {
             flag: "--resolve",
             args: &["--resolve", "@RESOLVE"],
             items: &[],
@@ -964,6 +1065,11 @@ fn run_row(row: &Row, mode: Mode, dir: &Path) -> Run {
         Server::Httpbin(path) => support::httpbin().url(path),
         Server::NginxHttps(path) => server.https("localhost", path),
         Server::NginxHttp(path) => server.http(path),
+        Server::Hostile(path) => support::hostile().url(&path.replace(
+            "KEY",
+            &format!("{}-{mode:?}", row.flag.trim_start_matches('-')),
+        )),
+        Server::Refused => "http://127.0.0.1:1/".to_string(),
         Server::HttpbinAs(name, path) => support::httpbin().url(path).replace("127.0.0.1", name),
     };
     let resolve = match row.server {

@@ -17,6 +17,7 @@
 pub mod board;
 pub mod nginx;
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -700,6 +701,47 @@ fn framed(spec: &str) -> Vec<u8> {
     out
 }
 
+/// `/flaky/KEY/N/STATUS[/AFTER]`: the first N requests for KEY get STATUS (with
+/// `Retry-After: AFTER` when given), later ones 200 with the attempt count; `/flaky/KEY/count`
+/// tells how many requests KEY had. Keys let each test count its own attempts.
+fn flaky(spec: &str) -> Vec<u8> {
+    static SEEN: OnceLock<Mutex<HashMap<String, u32>>> = OnceLock::new();
+    let seen = SEEN.get_or_init(|| Mutex::new(HashMap::new()));
+    let parts: Vec<&str> = spec.split('/').collect();
+    let respond = |status: &str, extra: &str, body: &str| {
+        format!(
+            "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    };
+    let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+    match parts.as_slice() {
+        [key, "count"] => {
+            let count = seen.get(*key).copied().unwrap_or(0);
+            respond("200 OK", "", &count.to_string())
+        }
+        [key, n, status, rest @ ..] => {
+            let count = seen.entry(key.to_string()).or_insert(0);
+            *count += 1;
+            let failures: u32 = n.parse().unwrap_or(0);
+            if *count > failures {
+                return respond("200 OK", "", &format!("ok after {count}"));
+            }
+            let extra = match rest.first() {
+                Some(after) => format!("Retry-After: {after}\r\n"),
+                None => String::new(),
+            };
+            respond(
+                &format!("{status} Flaky"),
+                &extra,
+                &format!("failure {count}"),
+            )
+        }
+        _ => respond("400 Bad Request", "", "bad flaky spec"),
+    }
+}
+
 fn route(
     conn: &mut Conn,
     head: &RequestHead,
@@ -711,6 +753,10 @@ fn route(
     let is_head = head.method.eq_ignore_ascii_case("HEAD");
     if let Some(spec) = head.path.strip_prefix("/frame/") {
         conn.send(&framed(spec));
+        return After::Close;
+    }
+    if let Some(spec) = head.path.strip_prefix("/flaky/") {
+        conn.send(&flaky(spec));
         return After::Close;
     }
     match head.path.as_str() {
