@@ -157,6 +157,11 @@ pub struct Args {
     #[arg(long = "connect-timeout", value_name = "SECONDS")]
     pub connect_timeout: Option<f64>,
 
+    /// Ask for a compressed body and decode it, also when saving to a file (curl's; to stdout
+    /// mreq does so by default). Without it -o/-O/--download save the bytes as sent.
+    #[arg(long = "compressed")]
+    pub compressed: bool,
+
     /// Seconds the whole transfer of each URL may take, connection to last byte (curl's -m;
     /// exit 28).
     #[arg(short = 'm', long = "max-time", value_name = "SECONDS")]

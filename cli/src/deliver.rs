@@ -23,6 +23,8 @@ pub enum Failed {
     Source(mreq_core::Error),
     Device(Failure),
     Sink(io::Error),
+    /// The body's Content-Encoding could not be undone (corrupt or cut).
+    Decode(String),
 }
 
 /// A response whose head has arrived and whose body is being received: from the engine here,

@@ -22,6 +22,8 @@ pub const REDIRECTS: u8 = 47;
 pub const EMPTY_REPLY: u8 = 52;
 /// curl's CURLE_RECV_ERROR.
 pub const RECEIVE: u8 = 56;
+/// curl's CURLE_BAD_CONTENT_ENCODING: a compressed body that cannot be decoded.
+pub const BAD_ENCODING: u8 = 61;
 /// curl's CURLE_PEER_FAILED_VERIFICATION.
 pub const CERTIFICATE: u8 = 60;
 /// curl's CURLE_WRITE_ERROR: the output (stdout, the download file) could not be written.
@@ -37,7 +39,7 @@ pub const BAD_CACERT: u8 = 77;
 
 /// Every exit status mreq gives, with its meaning: the one table `--help` prints and the README
 /// repeats (a test keeps them in step). curl's numbers where curl has one.
-pub const EXIT_CODES: [(u8, &str); 21] = [
+pub const EXIT_CODES: [(u8, &str); 22] = [
     (
         0,
         "success (also when stdout's reader goes away, as in mreq URL | head)",
@@ -84,6 +86,10 @@ pub const EXIT_CODES: [(u8, &str); 21] = [
     ),
     (RECEIVE, "the connection failed while receiving"),
     (CERTIFICATE, "the server's TLS certificate is not trusted"),
+    (
+        BAD_ENCODING,
+        "the body's Content-Encoding is unknown, or the body is corrupt",
+    ),
     (
         BAD_CACERT,
         "a --cacert file cannot be read or holds no certificate",

@@ -3,6 +3,7 @@
 mod args;
 mod body;
 mod data;
+mod decode;
 mod deliver;
 mod device;
 mod download;

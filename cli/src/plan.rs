@@ -31,6 +31,8 @@ pub struct Plan {
     pub headers: Vec<(String, String)>,
     pub auth: Option<AuthSpec>,
     pub body: Body,
+    /// mreq asked for a compressed body (`Accept-Encoding`) and decodes it.
+    pub decode: bool,
 }
 
 impl Plan {
@@ -42,7 +44,6 @@ impl Plan {
             .map(|(_, v)| v.as_str())
     }
 
-    #[cfg(test)]
     pub fn has_header(&self, name: &str) -> bool {
         self.headers
             .iter()
@@ -233,6 +234,7 @@ pub fn build(args: &Args, words: &Words, several: bool) -> Result<Plan> {
         headers,
         auth,
         body,
+        decode: false,
     })
 }
 

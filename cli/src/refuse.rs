@@ -86,6 +86,16 @@ pub fn check(args: &Args) -> Result<(), Failure> {
             ));
         }
     }
+    if args.compressed && args.resuming() {
+        return refuse(format!(
+            "--compressed decodes what it saves, and {} resumes the bytes as sent: give one",
+            if args.resume {
+                "--continue"
+            } else {
+                "-C/--continue-at"
+            }
+        ));
+    }
     if args.fail && args.fail_with_body {
         return refuse("give -f/--fail or --fail-with-body, not both".into());
     }

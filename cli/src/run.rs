@@ -4,6 +4,7 @@
 
 use crate::args::Args;
 use crate::body::BodyReader;
+use crate::decode::{self, Decoded};
 use crate::deliver::{self, Counted, Failed, Incoming};
 use crate::device::DeviceLink;
 use crate::download::{self, Resume, Sink, Target};
@@ -49,6 +50,10 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
     })?;
     crate::refuse::check(args)?;
     let outputs = outputs(args, &plans)?;
+    let mut plans = plans;
+    for (plan, output) in plans.iter_mut().zip(&outputs) {
+        ask_compressed(args, plan, output);
+    }
     let mut out = Stdout::open().map_err(|e| output_failure(&e))?;
     if args.pretty.is_some() && !args.offline {
         let prints = outputs.iter().any(|o| {
@@ -160,6 +165,19 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
     }
     out.flush().map_err(|e| output_failure(&e))?;
     Ok(status)
+}
+
+/// Asks for a compressed body where mreq decodes it: everywhere with `--compressed`, else for
+/// stdout unless the user chose `Accept-Encoding` (then the bytes are theirs, as in curl). A file
+/// gets the bytes as sent, so sizes and resumes stay exact.
+fn ask_compressed(args: &Args, plan: &mut Plan, output: &Output) {
+    let chosen = plan.has_header("accept-encoding");
+    let wanted = args.compressed || (matches!(output, Output::Stdout) && !chosen);
+    if wanted && !chosen {
+        plan.headers
+            .push(("Accept-Encoding".into(), decode::ACCEPT.into()));
+    }
+    plan.decode = wanted && plan.method != "HEAD";
 }
 
 /// Pairs each request with where its body goes: `-o` in order (as curl pairs them), else `-O`
@@ -296,6 +314,7 @@ fn fetch(
                 host,
                 meter: seen.meter.clone(),
                 policy: seen.policy,
+                decode: plan.decode,
             };
             return delivery.deliver(&mut response, output, resume, out);
         }
@@ -360,6 +379,7 @@ fn fetch(
         host,
         meter: seen.meter.clone(),
         policy: seen.policy,
+        decode: plan.decode,
     };
     delivery.deliver(&mut response, output, resume, out)
 }
@@ -376,6 +396,8 @@ struct Delivery<'a> {
     meter: Meter,
     /// `--retry`'s attempts left.
     policy: Option<&'a RefCell<retry::Policy>>,
+    /// The body is decoded (mreq asked for a compressed one).
+    decode: bool,
 }
 
 impl Delivery<'_> {
@@ -387,7 +409,28 @@ impl Delivery<'_> {
         out: &mut Stdout,
     ) -> Result<u8, Failure> {
         let mut counted = Counted::new(response);
-        let delivered = self.deliver_counted(&mut counted, output, resume, out);
+        let status = counted.status();
+        let has_body = !matches!(status, 204 | 304) && status >= 200;
+        let codings = match counted.header_str("content-encoding") {
+            value if self.decode && has_body => decode::codings(value),
+            _ => Ok(Vec::new()),
+        };
+        let delivered = match codings {
+            Ok(codings) if codings.is_empty() => {
+                self.deliver_counted(&mut counted, output, resume, out)
+            }
+            Ok(codings) => {
+                let mut decoded = Decoded::new(&mut counted, &codings);
+                self.deliver_counted(&mut decoded, output, resume, out)
+            }
+            Err(unknown) => Err(Failure::new(
+                failure::BAD_ENCODING,
+                format!(
+                    "{} sent the body in the Content-Encoding {unknown:?}, which mreq cannot decode (without --compressed, -o FILE saves it as sent)",
+                    self.host
+                ),
+            )),
+        };
         self.meter.update(|m| m.downloaded += counted.bytes);
         delivered
     }
@@ -475,6 +518,9 @@ impl Delivery<'_> {
             Failed::Source(err) => Failure::from_engine(&err, &self.host),
             Failed::Device(failure) => failure,
             Failed::Sink(err) => output_failure(&err),
+            Failed::Decode(why) => {
+                Failure::new(failure::BAD_ENCODING, format!("{}: {why}", self.host))
+            }
         }
     }
 }
@@ -578,14 +624,17 @@ impl Delivery<'_> {
             }
             None => None,
         };
+        // A decoded body is longer than its Content-Length says.
+        let decoded = self.decode && response.header_str("content-encoding").is_some();
         let total = response
             .header_str("content-length")
-            .and_then(|v| v.trim().parse::<u64>().ok());
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|_| !decoded);
         let mut sink = Sink::open(target, resume.as_ref(), total, show_progress)
             .map_err(|e| Failure::coded(failure::WRITE_ERROR, e))?;
         match deliver::copy_body(response, &mut sink) {
             Ok(_) => {}
-            Err(failed @ (Failed::Source(_) | Failed::Device(_))) => {
+            Err(failed @ (Failed::Source(_) | Failed::Device(_) | Failed::Decode(_))) => {
                 let partial = sink.abandon();
                 let mut failure = self.failure(failed);
                 failure.message.push_str(&format!(

@@ -813,6 +813,26 @@ fn rows() -> Vec<Row> {
             },
         },
         Row {
+            flag: "--compressed",
+            args: &["--compressed"],
+            items: &[],
+            server: Server::Hostile("/encoded/gzip+zstd/1000"),
+            stdin: None,
+            refused_in: &[],
+            refused_name: "",
+            // Decoded into files too; offline, the request asks for it.
+            check: |r| {
+                if r.mode == Mode::Offline {
+                    return r.each_request(|q| {
+                        Run::header(q, "accept-encoding") == Some("gzip, deflate, br, zstd")
+                    });
+                }
+                let copies = if r.mode.to_file() { 1 } else { r.per_url() };
+                let want = support::pattern(1000).repeat(copies);
+                same_body_everywhere(r, |b| b == want.as_slice())
+            },
+        },
+        Row {
             flag: "--max-time",
             args: &["-m", "0.5"],
             items: &[],
@@ -958,13 +978,18 @@ fn rows() -> Vec<Row> {
 /// Flags outside the modes: they print something and exit (tested in cli.rs).
 const META: [&str; 4] = ["--completions", "--man", "--help", "--version"];
 
-/// A small file to upload ("uploaded\n"), named up.txt, outside every run's directory.
+/// A small file to upload ("uploaded\n"), named up.txt, outside every run's directory; made
+/// once (rows run in parallel and read it).
 fn upload_file() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("mreq-flags-upload-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("upload dir");
-    let path = dir.join("up.txt");
-    std::fs::write(&path, "uploaded\n").expect("upload file");
-    path
+    static FILE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    FILE.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("mreq-flags-upload-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("upload dir");
+        let path = dir.join("up.txt");
+        std::fs::write(&path, "uploaded\n").expect("upload file");
+        path
+    })
+    .clone()
 }
 
 fn mreq_bin() -> PathBuf {
@@ -1164,28 +1189,22 @@ fn run_row(row: &Row, mode: Mode, dir: &Path) -> Run {
 #[test]
 fn every_flag_in_every_mode_takes_effect_or_is_refused() {
     let base = std::env::temp_dir().join(format!("mreq-flags-{}", std::process::id()));
-    let mut failures = Vec::new();
-    for row in rows() {
-        for mode in MODES {
-            let dir = base.join(format!("{}-{mode:?}", row.flag.trim_start_matches('-')));
-            let run = run_row(&row, mode, &dir);
-            let verdict = if row.refused_in.contains(&mode) {
-                if run.code == Some(2) && run.stderr.contains(row.refused_name) {
-                    Ok(())
-                } else {
-                    Err(format!(
-                        "should be refused naming {:?}: exit {:?}, {}",
-                        row.refused_name, run.code, run.stderr
-                    ))
-                }
-            } else {
-                (row.check)(&run)
-            };
-            if let Err(why) = verdict {
-                failures.push(format!("{} in {mode:?}: {why}", row.flag));
-            }
-        }
-    }
+    let rows = rows();
+    // Rows run four at a time (each in its own directories): many of them wait on purpose.
+    let failures: Vec<String> = rows
+        .chunks(4)
+        .flat_map(|chunk| {
+            std::thread::scope(|scope| {
+                let runs: Vec<_> = chunk
+                    .iter()
+                    .map(|row| scope.spawn(|| row_failures(row, &base)))
+                    .collect();
+                runs.into_iter()
+                    .flat_map(|run| run.join().unwrap_or_else(|_| vec!["a row panicked".into()]))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
     let _ = std::fs::remove_dir_all(&base);
     assert!(
         failures.is_empty(),
@@ -1193,4 +1212,29 @@ fn every_flag_in_every_mode_takes_effect_or_is_refused() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// One row in every mode: what went wrong, by mode.
+fn row_failures(row: &Row, base: &Path) -> Vec<String> {
+    let mut failures = Vec::new();
+    for mode in MODES {
+        let dir = base.join(format!("{}-{mode:?}", row.flag.trim_start_matches('-')));
+        let run = run_row(row, mode, &dir);
+        let verdict = if row.refused_in.contains(&mode) {
+            if run.code == Some(2) && run.stderr.contains(row.refused_name) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "should be refused naming {:?}: exit {:?}, {}",
+                    row.refused_name, run.code, run.stderr
+                ))
+            }
+        } else {
+            (row.check)(&run)
+        };
+        if let Err(why) = verdict {
+            failures.push(format!("{} in {mode:?}: {why}", row.flag));
+        }
+    }
+    failures
 }

@@ -701,6 +701,69 @@ fn framed(spec: &str) -> Vec<u8> {
     out
 }
 
+/// `/encoded/CODINGS/LEN[/cut|/corrupt]`: [`pattern`]`(LEN)` encoded with each of CODINGS in
+/// turn (`gzip`, `deflate` (zlib), `rawdeflate` (sent as `deflate`, as some servers do), `zstd`,
+/// joined with `+`), with a Content-Length for the encoded bytes; `cut` drops the encoded body's
+/// last quarter and `corrupt` flips bytes in its middle, the HTTP framing still correct.
+fn encoded(spec: &str) -> Vec<u8> {
+    use std::io::Write as _;
+    let parts: Vec<&str> = spec.split('/').collect();
+    let (Some(codings), Some(len)) = (parts.first(), parts.get(1).and_then(|l| l.parse().ok()))
+    else {
+        return b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n".to_vec();
+    };
+    let mut body = pattern(len);
+    let mut names = Vec::new();
+    for coding in codings.split('+') {
+        let level = flate2::Compression::fast();
+        body = match coding {
+            "gzip" => {
+                let mut e = flate2::write::GzEncoder::new(Vec::new(), level);
+                let _ = e.write_all(&body);
+                e.finish().unwrap_or_default()
+            }
+            "deflate" => {
+                let mut e = flate2::write::ZlibEncoder::new(Vec::new(), level);
+                let _ = e.write_all(&body);
+                e.finish().unwrap_or_default()
+            }
+            "rawdeflate" => {
+                let mut e = flate2::write::DeflateEncoder::new(Vec::new(), level);
+                let _ = e.write_all(&body);
+                e.finish().unwrap_or_default()
+            }
+            "zstd" => ruzstd::encoding::compress_to_vec(
+                body.as_slice(),
+                ruzstd::encoding::CompressionLevel::Fastest,
+            ),
+            other => other.as_bytes().to_vec(),
+        };
+        names.push(if coding == "rawdeflate" {
+            "deflate"
+        } else {
+            coding
+        });
+    }
+    match parts.get(2) {
+        Some(&"cut") => body.truncate(body.len() * 3 / 4),
+        Some(&"corrupt") => {
+            let mid = body.len() / 2;
+            for b in body.iter_mut().skip(mid).take(16) {
+                *b ^= 0x5a;
+            }
+        }
+        _ => {}
+    }
+    let mut out = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Encoding: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        names.join(", "),
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(&body);
+    out
+}
+
 /// `/flaky/KEY/N/STATUS[/AFTER]`: the first N requests for KEY get STATUS (with
 /// `Retry-After: AFTER` when given), later ones 200 with the attempt count; `/flaky/KEY/count`
 /// tells how many requests KEY had. Keys let each test count its own attempts.
@@ -753,6 +816,10 @@ fn route(
     let is_head = head.method.eq_ignore_ascii_case("HEAD");
     if let Some(spec) = head.path.strip_prefix("/frame/") {
         conn.send(&framed(spec));
+        return After::Close;
+    }
+    if let Some(spec) = head.path.strip_prefix("/encoded/") {
+        conn.send(&encoded(spec));
         return After::Close;
     }
     if let Some(spec) = head.path.strip_prefix("/flaky/") {

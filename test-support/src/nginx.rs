@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 
 pub const BIG_FILE: &str = "big.bin";
 pub const BIG_LEN: usize = 100 * 1024 * 1024;
+/// A file nginx sends gzip-compressed, at `/gz/GZ_FILE`.
+pub const GZ_FILE: &str = "noise.txt";
+pub const GZ_LEN: usize = 3 * 1024 * 1024 + 11;
 
 pub struct Nginx {
     pub http_port: u16,
@@ -126,6 +129,13 @@ fn start() -> Nginx {
     write_certificates(&dir);
     std::fs::write(dir.join("www").join(BIG_FILE), big_pattern(BIG_LEN)).expect("big file");
     std::fs::write(dir.join("www").join("hello.txt"), "hello over tls\n").expect("hello file");
+    // Served gzip-compressed under /gz/ (nginx's gzip on) when the client asks.
+    std::fs::create_dir_all(dir.join("www").join("gz")).expect("gz dir");
+    std::fs::write(
+        dir.join("www").join("gz").join(GZ_FILE),
+        crate::noise(GZ_LEN),
+    )
+    .expect("gz file");
     let (http_port, https_port, self_signed_port) = (free_port(), free_port(), free_port());
     let hostile = crate::hostile().port;
     let d = dir.display();
@@ -133,7 +143,7 @@ fn start() -> Nginx {
         "daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\nevents {{ worker_connections 128; }}\n\
          http {{\n  access_log off;\n  client_body_temp_path {d}/tmp/body;\n  proxy_temp_path {d}/tmp/proxy;\n  fastcgi_temp_path {d}/tmp/fastcgi;\n  uwsgi_temp_path {d}/tmp/uwsgi;\n  scgi_temp_path {d}/tmp/scgi;\n\
          types {{ application/octet-stream bin; text/plain txt; }}\n  sendfile on;\n  keepalive_timeout 5;\n\
-         server {{ listen 127.0.0.1:{http_port}; root {d}/www; }}\n\
+         server {{ listen 127.0.0.1:{http_port}; root {d}/www; location /gz/ {{ gzip on; gzip_types *; gzip_min_length 0; }} }}\n\
          server {{ listen 127.0.0.1:{https_port} ssl; server_name localhost; ssl_certificate {d}/server.pem; ssl_certificate_key {d}/server.key; root {d}/www;\n           location /frame/ {{ proxy_pass http://127.0.0.1:{hostile}; proxy_buffering off; proxy_http_version 1.1; }} }}\n         server {{ listen 127.0.0.1:{self_signed_port} ssl; server_name localhost; ssl_certificate {d}/self_signed.pem; ssl_certificate_key {d}/self_signed.key; root {d}/www; }}\n}}\n"
     );
     std::fs::write(dir.join("nginx.conf"), config).expect("nginx config");

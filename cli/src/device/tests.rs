@@ -82,6 +82,7 @@ fn plan(method: &str, body: Body) -> Plan {
         ],
         auth: None,
         body,
+        decode: false,
     }
 }
 
