@@ -222,7 +222,7 @@ impl<R: BufRead> Read for Deflate<R> {
 /// when its frame begins).
 enum Zstd<R: BufRead> {
     Start(Option<R>),
-    Frame(ruzstd::decoding::StreamingDecoder<R, ruzstd::decoding::FrameDecoder>),
+    Frame(Box<ruzstd::decoding::StreamingDecoder<R, ruzstd::decoding::FrameDecoder>>),
 }
 
 impl<R: BufRead> Read for Zstd<R> {
@@ -238,7 +238,7 @@ impl<R: BufRead> Read for Zstd<R> {
                     }
                     let frame = ruzstd::decoding::StreamingDecoder::new(source)
                         .map_err(io::Error::other)?;
-                    *self = Zstd::Frame(frame);
+                    *self = Zstd::Frame(Box::new(frame));
                 }
                 Zstd::Frame(frame) => {
                     let n = frame.read(buf)?;
