@@ -31,6 +31,12 @@ fi
 if ! command -v curl >/dev/null 2>&1; then
     missing+=(curl)
 fi
+# The CLI's proxy tests run through real proxies (cli/tests/proxies.rs, test-support/src/proxies.rs).
+for tool in tinyproxy microsocks; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+        missing+=("$tool")
+    fi
+done
 # The QEMU board's smoke test boots firmware in qemu-system-riscv32 (Debian: qemu-system-misc;
 # installing it replaces the image's qemu-utils backport, which nothing here uses).
 if ! command -v qemu-system-riscv32 >/dev/null 2>&1; then

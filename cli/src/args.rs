@@ -167,6 +167,24 @@ pub struct Args {
     #[arg(short = 'm', long = "max-time", value_name = "SECONDS")]
     pub max_time: Option<f64>,
 
+    /// Use this proxy: [http://|socks5://|socks5h://][USER:PASSWORD@]HOST[:PORT] (port 1080 by
+    /// default; "" for none). Without it http_proxy, https_proxy and all_proxy apply, as in curl.
+    #[arg(short = 'x', long = "proxy", value_name = "URL")]
+    pub proxy: Option<String>,
+
+    /// The proxy's USER:PASSWORD (curl's -U).
+    #[arg(short = 'U', long = "proxy-user", value_name = "USER:PASSWORD")]
+    pub proxy_user: Option<String>,
+
+    /// Hosts reached without the proxy: names (with their subdomains), IPs, CIDR ranges, or *
+    /// (instead of no_proxy).
+    #[arg(long = "noproxy", value_name = "LIST")]
+    pub noproxy: Option<String>,
+
+    /// Send plain http through an HTTP proxy's CONNECT tunnel too (curl's -p).
+    #[arg(short = 'p', long = "proxytunnel")]
+    pub proxytunnel: bool,
+
     /// Retry a transient failure up to N times: timeouts and 408, 429, 500, 502, 503, 504
     /// (curl's --retry; the wait is Retry-After, else 1 s doubling).
     #[arg(long = "retry", value_name = "N")]

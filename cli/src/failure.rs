@@ -6,6 +6,10 @@ pub const USAGE: u8 = 2;
 pub const OTHER: u8 = 1;
 /// curl's CURLE_COULDNT_RESOLVE_HOST.
 pub const DNS: u8 = 6;
+/// curl's CURLE_COULDNT_RESOLVE_PROXY.
+pub const PROXY_DNS: u8 = 5;
+/// curl's CURLE_PROXY: the proxy refused (SOCKS).
+pub const PROXY: u8 = 97;
 /// curl's CURLE_COULDNT_CONNECT.
 pub const CONNECT: u8 = 7;
 /// curl's CURLE_WEIRD_SERVER_REPLY: a malformed or truncated response.
@@ -39,7 +43,7 @@ pub const BAD_CACERT: u8 = 77;
 
 /// Every exit status mreq gives, with its meaning: the one table `--help` prints and the README
 /// repeats (a test keeps them in step). curl's numbers where curl has one.
-pub const EXIT_CODES: [(u8, &str); 22] = [
+pub const EXIT_CODES: [(u8, &str); 24] = [
     (
         0,
         "success (also when stdout's reader goes away, as in mreq URL | head)",
@@ -60,6 +64,10 @@ pub const EXIT_CODES: [(u8, &str); 22] = [
     (
         5,
         "the response was 5xx (with --check-status; downloads always)",
+    ),
+    (
+        PROXY_DNS,
+        "the proxy's name could not be resolved (as curl; also 5xx, above)",
     ),
     (DNS, "the host name could not be resolved"),
     (CONNECT, "the connection could not be established"),
@@ -94,6 +102,7 @@ pub const EXIT_CODES: [(u8, &str); 22] = [
         BAD_CACERT,
         "a --cacert file cannot be read or holds no certificate",
     ),
+    (PROXY, "the SOCKS proxy refused the connection or its login"),
     (
         INTERRUPTED,
         "interrupted (Ctrl-C; --device cancels the request on the board)",
@@ -153,6 +162,7 @@ impl Failure {
             Error::Dns { reason } => format!("could not resolve host {host}: {reason}"),
             Error::Connect(kind) => format!("could not connect to {host}: {}", kind_words(*kind)),
             Error::Timeout => format!("timed out talking to {host}"),
+            Error::Proxy { reason, .. } => format!("{reason} (for {host})"),
             Error::Tls { certificate: true, reason } => format!("TLS certificate of {host} not trusted: {reason} (use --cacert FILE, or --insecure)"),
             Error::Tls { reason, .. } => format!("TLS with {host} failed: {reason}"),
             Error::TooManyRedirects(_) | Error::InsecureRedirect(_) => format!("{err} (from {host})"),
@@ -175,7 +185,10 @@ pub fn code_for_kind(kind: &str) -> u8 {
     use mreq_link::kinds;
     match kind {
         "dns" => DNS,
-        "connect" => CONNECT,
+        "connect" | "proxy_connect" => CONNECT,
+        "proxy_resolve" => PROXY_DNS,
+        "proxy_tunnel" => RECEIVE,
+        "proxy" => PROXY,
         "timeout" => TIMEOUT,
         "certificate" => CERTIFICATE,
         "tls" => TLS,

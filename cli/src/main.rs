@@ -13,6 +13,7 @@ mod meter;
 mod multipart;
 mod output;
 mod plan;
+mod proxy;
 mod refuse;
 mod retry;
 mod run;

@@ -16,7 +16,7 @@ struct Flag {
 }
 
 /// Every flag that some mode refuses, once.
-fn flags(args: &Args) -> [Flag; 20] {
+fn flags(args: &Args) -> [Flag; 24] {
     let flag = |given, name, offline, device| Flag {
         given,
         name,
@@ -46,8 +46,12 @@ fn flags(args: &Args) -> [Flag; 20] {
         flag(args.max_time.is_some(), "-m/--max-time", true, false),
         flag(args.retry.is_some(), "--retry", true, false),
         flag(args.write_out.is_some(), "-w/--write-out", true, false),
-        // The board resolves names itself.
+        // The board resolves names and reaches the network itself.
         flag(!args.resolve.is_empty(), "--resolve", true, true),
+        flag(args.proxy.is_some(), "-x/--proxy", true, true),
+        flag(args.proxy_user.is_some(), "-U/--proxy-user", true, true),
+        flag(args.noproxy.is_some(), "--noproxy", true, true),
+        flag(args.proxytunnel, "-p/--proxytunnel", true, true),
         flag(args.check_status, "--check-status", true, false),
         flag(args.device.is_some(), "--device", true, false),
     ]
@@ -81,7 +85,7 @@ pub fn check(args: &Args) -> Result<(), Failure> {
         let unused = named(args, |f| f.device);
         if !unused.is_empty() {
             return refuse(format!(
-                "--device: {} cannot apply: the board resolves names and trusts certificates as its configuration says (mreq-flash --cacert, --tls-insecure)",
+                "--device: {} cannot apply: the board reaches the network, resolves names and trusts certificates as its configuration says (mreq-flash --cacert, --tls-insecure)",
                 unused.join(", ")
             ));
         }

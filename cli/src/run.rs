@@ -26,8 +26,8 @@ use std::path::PathBuf;
 
 /// How requests are made: by the engine here, or by a board's (`--device`).
 enum Transport {
-    Local(Session),
-    Device(DeviceLink),
+    Local(Box<Session>),
+    Device(Box<DeviceLink>),
 }
 
 /// Where one response body goes.
@@ -85,12 +85,12 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
     let max_time = send::seconds("-m/--max-time", args.max_time, 0.0)?;
     let meter = Meter::default();
     let mut transport = match &args.device {
-        Some(port) => Transport::Device(DeviceLink::connect(port, args)?),
+        Some(port) => Transport::Device(Box::new(DeviceLink::connect(port, args)?)),
         None => {
             if args.insecure && !args.silent {
                 eprintln!("mreq: warning: TLS certificate verification is off (--insecure): anyone on the path can read and change this exchange");
             }
-            Transport::Local(Session::new(args, meter.clone())?)
+            Transport::Local(Box::new(Session::new(args, meter.clone())?))
         }
     };
     let mut status = 0;

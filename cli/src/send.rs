@@ -8,6 +8,7 @@ use crate::failure::{self, Failure};
 use crate::meter::Meter;
 use crate::output::{self, PrintSpec, Style};
 use crate::plan::{Body, Plan};
+use crate::proxy::Proxies;
 use crate::stdout::Stdout;
 use crate::transport::{NetConnector, Resolved, TlsSettings};
 use mreq_core::client::blocking::Client;
@@ -56,7 +57,8 @@ impl Session {
             max_url_len: MAX_REDIRECT_URL,
             ..Config::default()
         };
-        let connector = NetConnector::new(tcp, tls, resolved, meter);
+        let proxies = Proxies::from_args(args, |name| std::env::var(name).ok())?;
+        let connector = NetConnector::new(tcp, tls, resolved, proxies, meter);
         Ok(Session {
             client: Client::with_config(connector, config),
         })

@@ -2,8 +2,10 @@
 //! an `https` URL is reached, so plain requests pay nothing for it.
 
 use crate::meter::{Mark, Meter};
+use crate::proxy::{self, Proxies};
 use mreq_core::client::blocking::Connect;
 use mreq_core::client::tcp::{self, map_io, TcpConn, TcpConnector};
+use mreq_core::client::Forward;
 use mreq_core::error::ErrorText;
 use mreq_core::url::Scheme;
 use mreq_core::{Error, Result};
@@ -82,6 +84,7 @@ pub struct NetConnector {
     config: Option<Arc<ClientConfig>>,
     /// `--resolve HOST:PORT:ADDR`: addresses used instead of the resolver's.
     resolved: Vec<Resolved>,
+    proxies: Proxies,
     meter: Meter,
 }
 
@@ -94,27 +97,65 @@ pub struct Resolved {
 }
 
 impl NetConnector {
-    pub fn new(tcp: TcpConnector, tls: TlsSettings, resolved: Vec<Resolved>, meter: Meter) -> Self {
+    pub fn new(
+        tcp: TcpConnector,
+        tls: TlsSettings,
+        resolved: Vec<Resolved>,
+        proxies: Proxies,
+        meter: Meter,
+    ) -> Self {
         NetConnector {
             tcp,
             tls,
             config: None,
             resolved,
+            proxies,
             meter,
         }
     }
 
-    /// A TCP connection to the host's address (`--resolve`'s, else the resolver's), within
-    /// the connect timeout and the transfer's deadline; each step is marked for `-w`.
-    fn open_tcp(&mut self, host: &str, port: u16) -> Result<TcpStream> {
+    /// The addresses of a host: `--resolve`'s, else the resolver's.
+    fn addresses(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>> {
         let given = self
             .resolved
             .iter()
             .find(|r| r.port == port && r.host.eq_ignore_ascii_case(host));
-        let addrs = match given {
-            Some(entry) => entry.addrs.clone(),
-            None => tcp::resolve(host, port)?,
+        match given {
+            Some(entry) => Ok(entry.addrs.clone()),
+            None => tcp::resolve(host, port),
+        }
+    }
+
+    /// A stream that leads to `host:port` for `scheme`: straight there, or through the proxy
+    /// for that origin (forwarding: to the proxy itself; tunnel or SOCKS: the handshake done).
+    fn open(&mut self, scheme: Scheme, host: &str, port: u16) -> Result<TcpStream> {
+        let Some(proxy) = self.proxies.for_origin(scheme, host).cloned() else {
+            return self.open_tcp(host, port);
         };
+        let mut sock = self
+            .open_tcp(&proxy.host, proxy.port)
+            .map_err(|err| proxy::unreachable(err, &proxy))?;
+        self.meter.arm(&sock, self.tcp.read_timeout)?;
+        match proxy.kind {
+            proxy::Kind::Http if scheme == Scheme::Https || self.proxies.tunnel => {
+                proxy::connect_tunnel(&mut sock, &proxy, host, port)?;
+            }
+            proxy::Kind::Http => {}
+            proxy::Kind::Socks5 { remote_dns } => {
+                let addr = match remote_dns {
+                    true => None,
+                    false => self.addresses(host, port)?.first().map(SocketAddr::ip),
+                };
+                proxy::socks5(&mut sock, &proxy, host, port, addr)?;
+            }
+        }
+        Ok(sock)
+    }
+
+    /// A TCP connection to the host's address, within the connect timeout and the transfer's
+    /// deadline; each step is marked for `-w`.
+    fn open_tcp(&mut self, host: &str, port: u16) -> Result<TcpStream> {
+        let addrs = self.addresses(host, port)?;
         self.meter.mark(Mark::NameLookup);
         let tcp = TcpConnector {
             connect_timeout: self.meter.limit(self.tcp.connect_timeout)?,
@@ -189,7 +230,7 @@ impl NetConnector {
             .map_err(|_| tls_error(false, &format!("invalid TLS server name {host:?}")))?;
         let mut tls =
             ClientConnection::new(config, name).map_err(|e| tls_error(false, &e.to_string()))?;
-        let mut sock = self.open_tcp(host, port)?;
+        let mut sock = self.open(Scheme::Https, host, port)?;
         while tls.is_handshaking() {
             self.meter.arm(&sock, self.tcp.read_timeout)?;
             if let Err(err) = tls.complete_io(&mut sock) {
@@ -226,11 +267,20 @@ impl Connect for NetConnector {
     fn connect(&mut self, scheme: Scheme, host: &str, port: u16) -> Result<Conn> {
         match scheme {
             Scheme::Http => {
-                let sock = self.open_tcp(host, port)?;
+                let sock = self.open(Scheme::Http, host, port)?;
                 Ok(self.conn(Stream::Plain(TcpConn(sock))))
             }
             Scheme::Https => self.connect_tls(host, port),
         }
+    }
+
+    fn forward(&self, scheme: Scheme, host: &str, _port: u16) -> Option<Forward<'_>> {
+        let proxy = self.proxies.for_origin(scheme, host)?;
+        let forwards =
+            scheme == Scheme::Http && proxy.kind == proxy::Kind::Http && !self.proxies.tunnel;
+        forwards.then_some(Forward {
+            authorization: proxy.authorization.as_deref(),
+        })
     }
 }
 

@@ -7,6 +7,7 @@
 
 use mreq_test_support as support;
 use support::nginx;
+use support::proxies::proxies;
 
 use serde_json::Value;
 use std::io::Write;
@@ -65,6 +66,12 @@ enum Server {
     Hostile(&'static str),
     /// A port where nothing listens.
     Refused,
+}
+
+/// The request went through tinyproxy's forwarding: it adds `Connection: close` (mreq sends no
+/// Connection header).
+fn forwarded_by_proxy(r: &Run) -> Result<(), String> {
+    r.each_request(|q| Run::header(q, "connection") == Some("close"))
 }
 
 /// The body of a retried transfer says it came on a later attempt ("ok after N"), once per URL.
@@ -924,6 +931,47 @@ fn rows() -> Vec<Row> {
             check: retried,
         },
         Row {
+            flag: "--proxy",
+            args: &["-x", "@PROXY"],
+            items: &[],
+            server: Server::Httpbin("/anything"),
+            stdin: None,
+            refused_in: ONLINE_ONLY,
+            refused_name: "-x/--proxy",
+            check: forwarded_by_proxy,
+        },
+        Row {
+            flag: "--proxy-user",
+            args: &["-x", "@PROXY_LOGIN", "-U", "@LOGIN"],
+            items: &[],
+            server: Server::Httpbin("/anything"),
+            stdin: None,
+            refused_in: ONLINE_ONLY,
+            refused_name: "-x/--proxy",
+            check: forwarded_by_proxy,
+        },
+        Row {
+            flag: "--noproxy",
+            args: &["-x", "@DEAD_PROXY", "--noproxy", "localhost,127.0.0.1"],
+            items: &[],
+            server: Server::Httpbin("/anything"),
+            stdin: None,
+            refused_in: ONLINE_ONLY,
+            refused_name: "-x/--proxy",
+            check: |r| r.each_request(|q| Run::header(q, "connection").is_none()),
+        },
+        Row {
+            flag: "--proxytunnel",
+            args: &["-x", "@PROXY_LOGIN", "-U", "@LOGIN", "-p"],
+            items: &[],
+            server: Server::Httpbin("/anything"),
+            stdin: None,
+            refused_in: ONLINE_ONLY,
+            refused_name: "-x/--proxy",
+            // Through a tunnel the proxy does not see (or mark) the request.
+            check: |r| r.each_request(|q| Run::header(q, "connection").is_none()),
+        },
+        Row {
             flag: "--resolve",
             args: &["--resolve", "@RESOLVE"],
             items: &[],
@@ -1121,6 +1169,10 @@ fn run_row(row: &Row, mode: Mode, dir: &Path) -> Run {
         .map(|a| match *a {
             "@CA" => ca.display().to_string(),
             "@RESOLVE" => resolve.clone(),
+            "@PROXY" => format!("http://127.0.0.1:{}", proxies().http),
+            "@PROXY_LOGIN" => format!("http://127.0.0.1:{}", proxies().http_auth),
+            "@LOGIN" => format!("{}:{}", support::proxies::USER, support::proxies::PASSWORD),
+            "@DEAD_PROXY" => "http://127.0.0.1:1".to_string(),
 
             "@DEVICE" => device.clone(),
             // "@UPLOAD" in a word is the upload file's path ("@@UPLOAD": @ and the path).

@@ -145,6 +145,13 @@ pub enum Error {
         certificate: bool,
         reason: ErrorText,
     },
+    /// The proxy on the way failed: its name did not resolve, it could not be reached, or it
+    /// refused the request (a CONNECT answered with another status than 2xx, a SOCKS refusal);
+    /// `reason` says which.
+    Proxy {
+        stage: ProxyStage,
+        reason: ErrorText,
+    },
     /// A connect, read or write took longer than its timeout.
     Timeout,
     /// Reading or writing the connection failed.
@@ -192,6 +199,19 @@ pub enum Error {
     Json,
 }
 
+/// Where a proxy failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyStage {
+    /// The proxy's own name did not resolve.
+    Resolve,
+    /// The proxy did not take the connection.
+    Connect,
+    /// An HTTP proxy answered the CONNECT for a tunnel with another status than 2xx.
+    Tunnel,
+    /// The proxy refused or failed the request otherwise (a SOCKS refusal, its authentication).
+    Refused,
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use Error::*;
@@ -210,6 +230,7 @@ impl fmt::Display for Error {
                 reason,
             } => write!(f, "TLS certificate error: {reason}"),
             Tls { reason, .. } => write!(f, "TLS error: {reason}"),
+            Proxy { reason, .. } => write!(f, "proxy: {reason}"),
             Timeout => f.write_str("timed out"),
             Io(kind) => write!(f, "I/O error: {kind:?}"),
             ConnectionClosed => f.write_str("connection closed before a complete response head"),
@@ -271,6 +292,19 @@ impl Error {
                 certificate: true, ..
             } => "certificate",
             Tls { .. } => "tls",
+            Proxy {
+                stage: ProxyStage::Resolve,
+                ..
+            } => "proxy_resolve",
+            Proxy {
+                stage: ProxyStage::Connect,
+                ..
+            } => "proxy_connect",
+            Proxy {
+                stage: ProxyStage::Tunnel,
+                ..
+            } => "proxy_tunnel",
+            Proxy { .. } => "proxy",
             Timeout => "timeout",
             Io(_) => "io",
             ConnectionClosed => "connection_closed",

@@ -165,7 +165,7 @@ impl<'a> Url<'a> {
     }
 
     /// Writes `scheme://host[:port]` (never the user info: it does not travel on).
-    fn write_origin(&self, out: &mut Cursor<'_>) -> Result<()> {
+    pub(crate) fn write_origin(&self, out: &mut Cursor<'_>) -> Result<()> {
         out.push_str(self.scheme.as_str())?;
         out.push_str("://")?;
         out.push_str(self.host)?;

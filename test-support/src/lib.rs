@@ -16,6 +16,7 @@
 
 pub mod board;
 pub mod nginx;
+pub mod proxies;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
@@ -48,6 +49,14 @@ impl Drop for TempDir {
 }
 
 /// A fresh, empty scratch directory named for the test and this process.
+/// A port nothing listens on at the moment.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
 pub fn temp_dir(name: &str) -> TempDir {
     let dir = std::env::temp_dir().join(format!("mreq-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

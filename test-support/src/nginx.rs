@@ -3,7 +3,7 @@
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use std::io::Write;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -61,13 +61,6 @@ impl Nginx {
 pub fn nginx() -> &'static Nginx {
     static SERVER: OnceLock<Nginx> = OnceLock::new();
     SERVER.get_or_init(start)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 fn nginx_binary() -> PathBuf {
@@ -136,7 +129,8 @@ fn start() -> Nginx {
         crate::noise(GZ_LEN),
     )
     .expect("gz file");
-    let (http_port, https_port, self_signed_port) = (free_port(), free_port(), free_port());
+    let (http_port, https_port, self_signed_port) =
+        (crate::free_port(), crate::free_port(), crate::free_port());
     let hostile = crate::hostile().port;
     let d = dir.display();
     let config = format!(

@@ -31,8 +31,9 @@
 //! response head and buffered body bytes). Nothing is allocated.
 
 use super::exchange::{BodyKind, Exchange};
-use super::{Config, MIN_BODY_BUFFER};
+use super::{Config, Forward, MIN_BODY_BUFFER};
 use crate::body::{self, BodyDecoder};
+use crate::buf::Cursor;
 use crate::response::{Framing, HeadInfo, HeadParser, ResponseHead};
 use crate::url::{self, Url};
 use crate::{Error, Result};
@@ -316,16 +317,61 @@ impl<'r, 'b> Call<'r, 'b> {
         }
     }
 
-    /// The connection for this attempt is open (`Ok(true)`: a kept one).
-    pub(crate) fn connected(&mut self, result: Result<bool>) {
+    /// The connection for this attempt is open (`Ok(true)`: a kept one); `forward`: it goes to
+    /// a forwarding proxy, so the head names the absolute URL.
+    pub(crate) fn connected(&mut self, result: Result<bool>, forward: Option<Forward<'_>>) {
         self.state = match (core::mem::replace(&mut self.state, State::Attempt), result) {
             (State::Connecting { len, inline }, Ok(reused)) => {
                 self.reused = reused;
-                State::SendHead { len, inline }
+                match forward.map(|f| self.forwarded(len, inline, f)) {
+                    None => State::SendHead { len, inline },
+                    Some(Ok(len)) => State::SendHead { len, inline },
+                    Some(Err(err)) => State::Failed(err),
+                }
             }
             (_, Err(err)) => State::Failed(err),
             (other, Ok(_)) => other,
         };
+    }
+
+    /// Rewrites the head in `work` for a forwarding proxy: `scheme://host[:port]` before the
+    /// target, a `Proxy-Authorization` line before the blank line (an inline body moves along).
+    /// The new head length.
+    fn forwarded(&mut self, len: usize, inline: bool, forward: Forward<'_>) -> Result<usize> {
+        let body = if inline {
+            self.exchange.req.body.len()
+        } else {
+            0
+        };
+        let used = len + body;
+        let at = self.work[..len]
+            .iter()
+            .position(|&b| b == b' ')
+            .ok_or(Error::InvalidMethod)?
+            + 1;
+        let url = self.exchange.target(self.slot)?;
+        let free = self.work.get_mut(used..).ok_or(Error::BufferTooSmall)?;
+        let mut origin = Cursor::new(free);
+        url.write_origin(&mut origin)?;
+        let grown = origin.len();
+        self.work[at..used + grown].rotate_right(grown);
+        let (mut len, used) = (len + grown, used + grown);
+        if let Some(value) = forward.authorization {
+            if value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
+                return Err(Error::InvalidHeader);
+            }
+            let free = self.work.get_mut(used..).ok_or(Error::BufferTooSmall)?;
+            let mut line = Cursor::new(free);
+            line.push_str("Proxy-Authorization: ")?;
+            line.push_str(value)?;
+            line.push_str("\r\n")?;
+            let grown = line.len();
+            // Before the blank line that ends the head.
+            let end = len - 2;
+            self.work[end..used + grown].rotate_right(grown);
+            len += grown;
+        }
+        Ok(len)
     }
 
     /// The last write (or flush) finished.
@@ -594,16 +640,18 @@ mod tests {
         step: usize,
         source: Option<(&[u8], bool)>,
     ) -> (Result<(u16, Vec<u8>)>, Trace) {
-        run_from(call, None, conns, step, source)
+        run_from(call, None, conns, step, source, None)
     }
 
-    /// `run`, with `current` as the connection an earlier request kept open.
+    /// `run`, with `current` as the connection an earlier request kept open, each connection
+    /// going to a forwarding proxy when `forward` says so.
     fn run_from(
         mut call: Call<'_, '_>,
         mut current: Option<Conn>,
         mut conns: Vec<Conn>,
         step: usize,
         source: Option<(&[u8], bool)>,
+        forward: Option<Forward<'static>>,
     ) -> (Result<(u16, Vec<u8>)>, Trace) {
         let mut trace = Trace::default();
         let mut source_pos = 0;
@@ -628,11 +676,12 @@ mod tests {
                         current = conns.pop();
                     }
                     trace.connects.push((url.host().to_string(), reuse));
-                    call.connected(if current.is_some() {
+                    let result = if current.is_some() {
                         Ok(reuse)
                     } else {
                         Err(Error::Connect(crate::error::IoErrorKind::ConnectionRefused))
-                    });
+                    };
+                    call.connected(result, forward);
                 }
                 Io::WriteHead { bytes, head_len } => {
                     let head = String::from_utf8_lossy(&bytes[..head_len]);
@@ -726,6 +775,42 @@ mod tests {
     }
 
     #[test]
+    fn a_forwarding_proxy_gets_absolute_urls_and_its_authorization() {
+        let forward = Some(Forward {
+            authorization: Some("Basic dTpw"),
+        });
+        for step in STEPS {
+            let mut buf = [0u8; 4096];
+            let req = Request::post("http://h:8080/a?x=1").body(b"body!");
+            let c = call(req, BodyKind::Bytes, &mut buf);
+            let first = conn_of(&[
+                b"HTTP/1.1 301 Moved\r\nLocation: /b\r\nContent-Length: 0\r\n\r\n",
+                b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+            ]);
+            let (got, trace) = run_from(c, None, vec![first], step, None, forward);
+            assert_eq!(got.unwrap().0, 200, "step {step}");
+            assert_eq!(
+                trace.heads,
+                [
+                    "POST http://h:8080/a?x=1 HTTP/1.1",
+                    "GET http://h:8080/b HTTP/1.1"
+                ]
+            );
+            let written = String::from_utf8_lossy(&trace.written[0]).into_owned();
+            let first_head = written.split("\r\n\r\n").next().unwrap_or("");
+            assert!(
+                first_head.ends_with("\r\nProxy-Authorization: Basic dTpw"),
+                "{written}"
+            );
+            assert!(written.contains("\r\nHost: h:8080\r\n"));
+            assert!(
+                written.contains("\r\n\r\nbody!"),
+                "the inline body follows the head"
+            );
+        }
+    }
+
+    #[test]
     fn interim_heads_are_skipped() {
         for step in STEPS {
             let mut buf = [0u8; 2048];
@@ -781,7 +866,7 @@ mod tests {
             let c = call(Request::post("http://h/"), kind, &mut buf);
             // The kept connection ends at once; the new one answers.
             let fresh = conn(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
-            let (got, trace) = run_from(c, Some(conn_of(&[])), vec![fresh], 7, source);
+            let (got, trace) = run_from(c, Some(conn_of(&[])), vec![fresh], 7, source, None);
             assert_eq!(got.unwrap().0, 200);
             assert_eq!(trace.closes, 1);
             assert_eq!(
@@ -799,7 +884,14 @@ mod tests {
             &mut buf,
         );
         let fresh = conn(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
-        let (got, _) = run_from(c, Some(conn_of(&[])), vec![fresh], 7, Some((b"abc", false)));
+        let (got, _) = run_from(
+            c,
+            Some(conn_of(&[])),
+            vec![fresh],
+            7,
+            Some((b"abc", false)),
+            None,
+        );
         assert_eq!(got.err(), Some(Error::ConnectionClosed));
         // A fresh connection that ends at once is not retried.
         let mut buf = [0u8; 2048];

@@ -8,7 +8,7 @@ macro_rules! driver {
         use crate::client::call::{Call, Io};
         use crate::client::exchange::{BodyKind, Exchange};
         use crate::client::reading::{Next, Reading};
-        use crate::client::{Config, Connection, Observer, Request};
+        use crate::client::{Config, Connection, Forward, Observer, Request};
         use crate::error::io_error;
         use crate::response::ResponseHead;
         use crate::url::{Scheme, Url};
@@ -21,6 +21,12 @@ macro_rules! driver {
 
             /// Connects to `host:port` (`host` without IPv6 brackets) for `scheme`.
             $($async)? fn connect(&mut self, scheme: Scheme, host: &str, port: u16) -> Result<Self::Conn>;
+
+            /// Whether requests to this origin go through a forwarding HTTP proxy (then they
+            /// are written in absolute form); `None`, the default: straight to the origin.
+            fn forward(&self, _scheme: Scheme, _host: &str, _port: u16) -> Option<Forward<'_>> {
+                None
+            }
         }
 
         /// A streamed request body. [`rewind`](Self::rewind) goes back to its first byte so it
@@ -148,7 +154,8 @@ macro_rules! driver {
                     match io {
                         Io::Connect(url) => {
                             let reused = self.ensure_connection(&url) $(.$await)?;
-                            call.connected(reused);
+                            let forward = self.connector.forward(url.scheme(), url.connect_host(), url.port());
+                            call.connected(reused, forward);
                         }
                         Io::WriteHead { bytes, head_len } => {
                             observer.request_head(&bytes[..head_len]);

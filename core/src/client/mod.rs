@@ -68,6 +68,15 @@ pub trait Observer {
 
 impl Observer for () {}
 
+/// A connection that goes to an HTTP proxy which forwards plain `http` requests (RFC 9112
+/// 3.2.2): each request names its absolute URL, and `authorization` (a `Proxy-Authorization`
+/// value) goes with it. A connector says so per origin ([`blocking::Connect::forward`]); https
+/// through a proxy is a tunnel the connector opens, invisible here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Forward<'a> {
+    pub authorization: Option<&'a str>,
+}
+
 /// The smallest room for body bytes that must remain in the buffer after the response head.
 pub const MIN_BODY_BUFFER: usize = 64;
 
