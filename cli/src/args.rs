@@ -167,6 +167,16 @@ pub struct Args {
     #[arg(short = 'm', long = "max-time", value_name = "SECONDS")]
     pub max_time: Option<f64>,
 
+    /// Cookies to send: NAME=VALUE[; ...], or a FILE to read (Netscape format or Set-Cookie
+    /// lines), which turns the cookie engine on (curl's -b; may be repeated).
+    #[arg(short = 'b', long = "cookie", value_name = "DATA|FILE")]
+    pub cookie: Vec<String>,
+
+    /// Keep every cookie received (across redirects and URLs) and write them to FILE at the end,
+    /// Netscape format, mode 0600; - is stdout (curl's -c; before mreq 0.2, -c meant --continue).
+    #[arg(short = 'c', long = "cookie-jar", value_name = "FILE")]
+    pub cookie_jar: Option<PathBuf>,
+
     /// Use this proxy: [http://|socks5://|socks5h://][USER:PASSWORD@]HOST[:PORT] (port 1080 by
     /// default; "" for none). Without it http_proxy, https_proxy and all_proxy apply, as in curl.
     #[arg(short = 'x', long = "proxy", value_name = "URL")]

@@ -2,6 +2,7 @@
 
 mod args;
 mod body;
+mod cookies;
 mod data;
 mod decode;
 mod deliver;

@@ -4,6 +4,7 @@
 
 use crate::args::Args;
 use crate::body::BodyReader;
+use crate::cookies::{self, Jar};
 use crate::decode::{self, Decoded};
 use crate::deliver::{self, Counted, Failed, Incoming};
 use crate::device::DeviceLink;
@@ -18,11 +19,13 @@ use crate::stdout::Stdout;
 use crate::writeout::{Format, Transfer};
 use mreq_core::auth::Auth;
 use mreq_core::client::Request;
+use mreq_core::request::CookieSource;
 use mreq_core::request::Header;
 use mreq_core::url::Url;
 use std::cell::RefCell;
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
+use std::rc::Rc;
 
 /// How requests are made: by the engine here, or by a board's (`--device`).
 enum Transport {
@@ -51,6 +54,17 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
     crate::refuse::check(args)?;
     let outputs = outputs(args, &plans)?;
     let mut plans = plans;
+    let first_host = plans
+        .first()
+        .and_then(|p| Url::parse(&p.url).ok().map(|u| u.host().to_string()))
+        .unwrap_or_default();
+    let jar = Jar::from_args(args, &first_host)?.map(Rc::new);
+    if let (None, Some(text)) = (&jar, cookies::given_text(&args.cookie)) {
+        // Without a jar, -b NAME=VALUE is a header for every URL, as in curl.
+        for plan in &mut plans {
+            plan.headers.push(("Cookie".into(), text.clone()));
+        }
+    }
     for (plan, output) in plans.iter_mut().zip(&outputs) {
         ask_compressed(args, plan, output);
     }
@@ -70,10 +84,14 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
     }
     if args.offline {
         for plan in &plans {
+            let plan = &with_jar_cookies(plan, jar.as_deref());
             let terminal = out.is_terminal();
             let print = PrintSpec::from_args(args, terminal, false).map_err(Failure::usage)?;
             let style = Style::new(args.pretty, terminal);
             send::print_planned(&mut out, plan, print, style).map_err(|e| output_failure(&e))?;
+        }
+        if let Some(jar) = &jar {
+            jar.save(&mut out)?;
         }
         out.flush().map_err(|e| output_failure(&e))?;
         return Ok(0);
@@ -111,6 +129,7 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
                 meter: &meter,
                 transfer: &mut transfer,
                 policy: policy.as_ref(),
+                jar: jar.as_deref(),
             };
             let result = fetch(&mut transport, args, plan, output.clone(), &mut out, seen);
             let failure = match result {
@@ -163,8 +182,30 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
             break;
         }
     }
+    if let Some(jar) = &jar {
+        // Written whatever happened, as curl does: the cookies received are kept.
+        if let Err(failure) = jar.save(&mut out) {
+            failure.report(args);
+            if status == 0 {
+                status = failure.code;
+            }
+        }
+    }
     out.flush().map_err(|e| output_failure(&e))?;
     Ok(status)
+}
+
+/// The plan with the jar's cookies for its URL as a header (what `--offline` and `--device`
+/// show and send: there the engine does not ask the jar per hop).
+fn with_jar_cookies(plan: &Plan, jar: Option<&Jar>) -> Plan {
+    let mut plan = plan.clone();
+    if let Some(value) = jar
+        .map(|j| j.value_for(&plan.url))
+        .filter(|v| !v.is_empty())
+    {
+        plan.headers.push(("Cookie".into(), value));
+    }
+    plan
 }
 
 /// Asks for a compressed body where mreq decodes it: everywhere with `--compressed`, else for
@@ -255,6 +296,8 @@ struct Seen<'a> {
     transfer: &'a mut Transfer,
     /// `--retry`'s attempts left: a transient status is not delivered while one remains.
     policy: Option<&'a RefCell<retry::Policy>>,
+    /// The cookie engine (`-b FILE`, `-c`).
+    jar: Option<&'a Jar>,
 }
 
 impl Seen<'_> {
@@ -300,12 +343,23 @@ fn fetch(
     let session = match transport {
         Transport::Local(session) => session,
         Transport::Device(link) => {
+            // The board follows redirects itself: the jar's cookies go with the first URL.
+            if let Some(value) = seen
+                .jar
+                .map(|j| j.value_for(&plan.url))
+                .filter(|v| !v.is_empty())
+            {
+                headers.push(("Cookie".into(), value));
+            }
             if print.request_head || print.request_body {
-                let as_sent = link.as_sent(plan);
+                let as_sent = link.as_sent(&with_jar_cookies(plan, seen.jar));
                 send::print_planned(out, &as_sent, print, style).map_err(|e| output_failure(&e))?;
                 out.flush().map_err(|e| output_failure(&e))?;
             }
             let mut response = link.send(plan, &headers, &host)?;
+            if let Some(jar) = seen.jar {
+                jar.keep(response.url(), response.head_bytes());
+            }
             seen.response(&response);
             let delivery = Delivery {
                 args,
@@ -333,6 +387,7 @@ fn fetch(
             _ => &[],
         },
         content_type: None,
+        cookies: seen.jar.map(|jar| jar as &dyn CookieSource),
     };
     // Every file is opened before anything is sent: a missing one costs no request.
     let mut reader = match &plan.body {
@@ -350,6 +405,7 @@ fn fetch(
         content_type: plan.content_type(),
         error: None,
         meter: Some(seen.meter.clone()),
+        jar: seen.jar,
     };
     let sent = match reader.as_mut() {
         Some(reader) => {
@@ -366,6 +422,9 @@ fn fetch(
         return Err(output_failure(&err));
     }
     let mut response = sent.map_err(|err| Failure::from_engine(&err, &host))?;
+    if let Some(jar) = seen.jar {
+        jar.keep(response.url(), response.head().as_bytes());
+    }
     // After a redirect the body comes from another host: name that one in messages.
     let host = match response.url() {
         final_url if final_url == plan.url => host,

@@ -160,6 +160,8 @@ pub struct Hops<'a> {
     pub error: Option<io::Error>,
     /// Counts heads and redirects for `-w`.
     pub meter: Option<Meter>,
+    /// Keeps the cookies each redirect sets.
+    pub jar: Option<&'a crate::cookies::Jar>,
 }
 
 impl Hops<'_> {
@@ -189,7 +191,10 @@ impl Observer for Hops<'_> {
         });
     }
 
-    fn redirect(&mut self, head: &ResponseHead<'_>, _url: &str) {
+    fn redirect(&mut self, head: &ResponseHead<'_>, url: &str) {
+        if let Some(jar) = self.jar {
+            jar.keep(url, head.as_bytes());
+        }
         if let Some(meter) = &self.meter {
             meter.update(|m| {
                 m.redirects += 1;
@@ -265,6 +270,7 @@ pub fn print_planned(
         content_type: None,
         url_credentials: url.credentials(),
         strip_credentials: false,
+        cookies: None,
     };
     if print.request_head {
         let mut head = vec![0u8; MAX_REQUEST_HEAD];

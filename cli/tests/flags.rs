@@ -931,6 +931,35 @@ fn rows() -> Vec<Row> {
             check: retried,
         },
         Row {
+            flag: "--cookie",
+            args: &["-b", "row=1; two=2"],
+            items: &[],
+            server: Server::Httpbin("/anything"),
+            stdin: None,
+            refused_in: &[],
+            refused_name: "",
+            check: |r| r.each_request(|q| Run::header(q, "cookie") == Some("row=1; two=2")),
+        },
+        Row {
+            flag: "--cookie-jar",
+            args: &["-c", "jar.txt"],
+            items: &[],
+            server: Server::Httpbin("/response-headers?Set-Cookie=j%3D1"),
+            stdin: None,
+            refused_in: &[],
+            refused_name: "",
+            // Offline nothing is received: the jar is written, empty.
+            check: |r| {
+                let jar = r.file("jar.txt").ok_or(format!("no jar: {}", r.stderr))?;
+                let jar = String::from_utf8_lossy(jar);
+                let kept = jar.contains("\tj\t1\n");
+                (jar.starts_with("# Netscape HTTP Cookie File")
+                    && (kept || r.mode == Mode::Offline))
+                    .then_some(())
+                    .ok_or(format!("jar: {jar}"))
+            },
+        },
+        Row {
             flag: "--proxy",
             args: &["-x", "@PROXY"],
             items: &[],

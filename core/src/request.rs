@@ -56,6 +56,15 @@ pub struct HeadSpec<'a> {
     pub url_credentials: Option<(&'a str, &'a str)>,
     /// After a redirect to another origin: drop Authorization, Cookie and URL credentials.
     pub strip_credentials: bool,
+    /// A cookie jar that writes the `Cookie` value for each hop's URL.
+    pub cookies: Option<&'a dyn CookieSource>,
+}
+
+/// A cookie jar seen by the engine: the `Cookie` value a request to `url` carries. Asked for
+/// every hop, so a redirect to another host gets that host's cookies (and only those).
+pub trait CookieSource: core::fmt::Debug {
+    /// Writes the cookies for `url` as one `Cookie` value (`a=1; b=2`); nothing for none.
+    fn write_cookies(&self, url: &Url<'_>, out: &mut dyn core::fmt::Write) -> core::fmt::Result;
 }
 
 /// Writes the request head into `out` and returns its length.
@@ -94,6 +103,22 @@ pub fn write_head(spec: &HeadSpec<'_>, out: &mut [u8]) -> Result<usize> {
         } else if let Some((user, password)) = spec.url_credentials {
             cur.push_str("Authorization: ")?;
             auth::write_url_basic(user, password, &mut cur)?;
+            cur.push_str("\r\n")?;
+        }
+    }
+    if let Some(jar) = spec.cookies {
+        let mark = cur.len();
+        cur.push_str("Cookie: ")?;
+        let start = cur.len();
+        jar.write_cookies(spec.url, &mut cur)
+            .map_err(|_| crate::Error::BufferTooSmall)?;
+        let value = &cur.written()[start..];
+        if value.iter().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
+            return Err(crate::Error::InvalidHeader);
+        }
+        if value.is_empty() {
+            cur.truncate(mark);
+        } else {
             cur.push_str("\r\n")?;
         }
     }
@@ -201,7 +226,48 @@ mod tests {
             content_type: None,
             url_credentials: url.credentials(),
             strip_credentials: false,
+            cookies: None,
         }
+    }
+
+    /// A jar that answers with fixed text for one host.
+    #[derive(Debug)]
+    struct Jar(&'static str);
+
+    impl CookieSource for Jar {
+        fn write_cookies(
+            &self,
+            url: &Url<'_>,
+            out: &mut dyn core::fmt::Write,
+        ) -> core::fmt::Result {
+            if url.host() == "h" {
+                out.write_str(self.0)?;
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn cookies_come_from_the_jar_per_url() {
+        let (here, there) = (
+            Url::parse("http://h/").unwrap(),
+            Url::parse("http://x/").unwrap(),
+        );
+        let jar = Jar("a=1; b=2");
+        let with = |url| HeadSpec {
+            cookies: Some(&jar),
+            ..spec("GET", url, &[])
+        };
+        assert!(head(&with(&here))
+            .unwrap()
+            .contains("\r\nCookie: a=1; b=2\r\n"));
+        assert!(!head(&with(&there)).unwrap().contains("Cookie"));
+        let bad = Jar("a=1\r\nX: y");
+        let injected = HeadSpec {
+            cookies: Some(&bad),
+            ..spec("GET", &here, &[])
+        };
+        assert_eq!(head(&injected), Err(crate::Error::InvalidHeader));
     }
 
     #[test]

@@ -58,7 +58,7 @@ pub fn write(segments: &[Segment], family: u32) -> Vec<u8> {
 #[cfg(test)]
 pub fn read(data: &[u8], family: u32) -> anyhow::Result<Vec<(u32, Vec<u8>)>> {
     use anyhow::bail;
-    if data.len() % BLOCK != 0 {
+    if !data.len().is_multiple_of(BLOCK) {
         bail!("UF2 size {} is not a multiple of 512", data.len());
     }
     let total = data.len() / BLOCK;

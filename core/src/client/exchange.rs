@@ -118,6 +118,7 @@ impl<'r> Exchange<'r> {
             },
             // Only a redirect sets it: a build without them writes no stripping code.
             strip_credentials: cfg!(feature = "redirects") && self.strip_credentials,
+            cookies: self.req.cookies,
         };
         request::write_head(&spec, out)
     }

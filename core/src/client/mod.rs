@@ -27,7 +27,7 @@ mod text;
 
 use crate::auth::Auth;
 use crate::redirect::DEFAULT_MAX_REDIRECTS;
-use crate::request::Header;
+use crate::request::{CookieSource, Header};
 use crate::response::{ResponseHead, DEFAULT_MAX_HEADERS};
 use crate::url::{Scheme, Url};
 
@@ -91,6 +91,8 @@ pub struct Request<'a> {
     pub body: &'a [u8],
     /// A `Content-Type` to send unless `headers` has one (set by the JSON helper).
     pub content_type: Option<&'a str>,
+    /// A cookie jar asked for the `Cookie` value of each hop.
+    pub cookies: Option<&'a dyn CookieSource>,
 }
 
 impl<'a> Request<'a> {
@@ -102,6 +104,7 @@ impl<'a> Request<'a> {
             auth: None,
             body: &[],
             content_type: None,
+            cookies: None,
         }
     }
 
@@ -123,6 +126,11 @@ impl<'a> Request<'a> {
 
     pub fn delete(url: &'a str) -> Self {
         Self::new("DELETE", url)
+    }
+
+    pub fn cookies(mut self, jar: &'a dyn CookieSource) -> Self {
+        self.cookies = Some(jar);
+        self
     }
 
     pub fn headers(mut self, headers: &'a [Header<'a>]) -> Self {
