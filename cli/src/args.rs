@@ -133,6 +133,18 @@ pub struct Args {
     #[arg(short = 'u', long = "user", value_name = "USER:PASSWORD")]
     pub user: Option<String>,
 
+    /// Take the login for each host from ~/.netrc when no -u is given (curl's -n).
+    #[arg(short = 'n', long = "netrc")]
+    pub netrc: bool,
+
+    /// Like -n, from this file.
+    #[arg(long = "netrc-file", value_name = "FILE")]
+    pub netrc_file: Option<PathBuf>,
+
+    /// Like -n (curl's; a missing file is no error either way).
+    #[arg(long = "netrc-optional")]
+    pub netrc_optional: bool,
+
     /// Bearer token auth.
     #[arg(long = "bearer", value_name = "TOKEN")]
     pub bearer: Option<String>,

@@ -12,6 +12,7 @@ mod failure;
 mod items;
 mod meter;
 mod multipart;
+mod netrc;
 mod output;
 mod plan;
 mod proxy;

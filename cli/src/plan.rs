@@ -3,7 +3,7 @@
 use crate::args::Args;
 use crate::body::{self, Part};
 use crate::items::{self, Item};
-use crate::{data, multipart};
+use crate::{data, multipart, netrc};
 use anyhow::{bail, Context, Result};
 use mreq_core::form;
 use std::path::PathBuf;
@@ -226,7 +226,9 @@ pub fn build(args: &Args, words: &Words, several: bool) -> Result<Plan> {
             Some(AuthSpec::Basic(name.into(), password.into()))
         }
         (None, Some(token)) => Some(AuthSpec::Bearer(token.clone())),
-        (None, None) => None,
+        (None, None) => {
+            netrc_login(args, &url).map(|(user, password)| AuthSpec::Basic(user, password))
+        }
     };
     Ok(Plan {
         method,
@@ -236,6 +238,20 @@ pub fn build(args: &Args, words: &Words, several: bool) -> Result<Plan> {
         body,
         decode: false,
     })
+}
+
+/// The `.netrc` login for the URL's host (`-n`, `--netrc-file`), unless the URL has its own.
+fn netrc_login(args: &Args, url: &str) -> Option<(String, String)> {
+    let file = match &args.netrc_file {
+        Some(file) => file.clone(),
+        None if args.netrc || args.netrc_optional => netrc::default_file()?,
+        None => return None,
+    };
+    let url = mreq_core::url::Url::parse(url).ok()?;
+    if url.credentials().is_some() {
+        return None;
+    }
+    netrc::lookup(&file, url.host())
 }
 
 /// `-H` values, each `@FILE` replaced by the file's lines (blank ones skipped), as curl reads them.

@@ -219,6 +219,21 @@ const CASES: &[Case] = &[
         compare: Compare::Echo,
     },
     Case {
+        words: &["-s", "--netrc-file", "@DIR/netrc", "URL/basic-auth/u/p%20w"],
+        compare: Compare::Shape,
+    },
+    Case {
+        words: &[
+            "-s",
+            "--netrc-file",
+            "@DIR/netrc",
+            "-u",
+            "u:bad",
+            "URL/basic-auth/u/p%20w",
+        ],
+        compare: Compare::Shape,
+    },
+    Case {
         words: &["-f", "URL/status/404"],
         compare: Compare::Shape,
     },
@@ -250,6 +265,11 @@ fn files() -> PathBuf {
     std::fs::write(dir.join("crlf.txt"), "a=1\r\nb=2\n").expect("crlf.txt");
     std::fs::write(dir.join("up.txt"), "uploaded\n").expect("up.txt");
     std::fs::write(dir.join("headers.txt"), "X-One: 1\r\nX-Two: two\n\n").expect("headers");
+    std::fs::write(
+        dir.join("netrc"),
+        "machine other.example login x password y\nmachine 127.0.0.1\n login u\n password \"p w\"\n",
+    )
+    .expect("netrc");
     dir
 }
 

@@ -396,6 +396,43 @@ fn rows() -> Vec<Row> {
             },
         },
         Row {
+            flag: "--netrc",
+            args: &["-n"],
+            items: &[],
+            server: Server::Httpbin("/anything"),
+            stdin: None,
+            refused_in: &[],
+            refused_name: "",
+            // HOME is the upload directory, whose .netrc has a login for 127.0.0.1.
+            check: |r| {
+                r.each_request(|q| Run::header(q, "authorization") == Some("Basic bnU6bnA="))
+            },
+        },
+        Row {
+            flag: "--netrc-optional",
+            args: &["--netrc-optional"],
+            items: &[],
+            server: Server::Httpbin("/anything"),
+            stdin: None,
+            refused_in: &[],
+            refused_name: "",
+            check: |r| {
+                r.each_request(|q| Run::header(q, "authorization") == Some("Basic bnU6bnA="))
+            },
+        },
+        Row {
+            flag: "--netrc-file",
+            args: &["--netrc-file", "@NETRC"],
+            items: &[],
+            server: Server::Httpbin("/anything"),
+            stdin: None,
+            refused_in: &[],
+            refused_name: "",
+            check: |r| {
+                r.each_request(|q| Run::header(q, "authorization") == Some("Basic bnU6bnA="))
+            },
+        },
+        Row {
             flag: "--bearer",
             args: &["--bearer", "tkn"],
             items: &[],
@@ -1055,18 +1092,26 @@ fn rows() -> Vec<Row> {
 /// Flags outside the modes: they print something and exit (tested in cli.rs).
 const META: [&str; 4] = ["--completions", "--man", "--help", "--version"];
 
-/// A small file to upload ("uploaded\n"), named up.txt, outside every run's directory; made
-/// once (rows run in parallel and read it).
-fn upload_file() -> PathBuf {
-    static FILE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    FILE.get_or_init(|| {
+/// The directory of the files rows use (made once: rows run in parallel and read them): up.txt
+/// to upload ("uploaded\n"), and a .netrc with a login for 127.0.0.1 (it is every run's HOME).
+fn upload_dir() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("mreq-flags-upload-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("upload dir");
-        let path = dir.join("up.txt");
-        std::fs::write(&path, "uploaded\n").expect("upload file");
-        path
+        std::fs::write(dir.join("up.txt"), "uploaded\n").expect("upload file");
+        std::fs::write(
+            dir.join(".netrc"),
+            "machine 127.0.0.1 login nu password np\n",
+        )
+        .expect("netrc");
+        dir
     })
     .clone()
+}
+
+fn upload_file() -> PathBuf {
+    upload_dir().join("up.txt")
 }
 
 fn mreq_bin() -> PathBuf {
@@ -1198,6 +1243,7 @@ fn run_row(row: &Row, mode: Mode, dir: &Path) -> Run {
         .map(|a| match *a {
             "@CA" => ca.display().to_string(),
             "@RESOLVE" => resolve.clone(),
+            "@NETRC" => upload_dir().join(".netrc").display().to_string(),
             "@PROXY" => format!("http://127.0.0.1:{}", proxies().http),
             "@PROXY_LOGIN" => format!("http://127.0.0.1:{}", proxies().http_auth),
             "@LOGIN" => format!("{}:{}", support::proxies::USER, support::proxies::PASSWORD),
@@ -1232,6 +1278,7 @@ fn run_row(row: &Row, mode: Mode, dir: &Path) -> Run {
     }
     let mut child = Command::new(mreq_bin())
         .current_dir(dir)
+        .env("HOME", upload_dir())
         .args(&args)
         .stdin(if row.stdin.is_some() {
             Stdio::piped()
