@@ -157,6 +157,15 @@ pub struct Args {
     #[arg(long = "cacert", value_name = "PATH")]
     pub cacert: Vec<PathBuf>,
 
+    /// Show this client certificate when the server asks (PEM: the chain, with the key unless
+    /// --key names its file; curl's --cert).
+    #[arg(long = "cert", value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+
+    /// The private key of --cert (PEM, not encrypted).
+    #[arg(long = "key", value_name = "FILE")]
+    pub key: Option<PathBuf>,
+
     /// Do not read a body from a piped stdin (for scripts and cron jobs).
     #[arg(long = "ignore-stdin")]
     pub ignore_stdin: bool,

@@ -28,6 +28,8 @@ pub const EMPTY_REPLY: u8 = 52;
 pub const RECEIVE: u8 = 56;
 /// curl's CURLE_BAD_CONTENT_ENCODING: a compressed body that cannot be decoded.
 pub const BAD_ENCODING: u8 = 61;
+/// curl's CURLE_SSL_CERTPROBLEM: the --cert/--key files cannot be used.
+pub const BAD_CERT: u8 = 58;
 /// curl's CURLE_PEER_FAILED_VERIFICATION.
 pub const CERTIFICATE: u8 = 60;
 /// curl's CURLE_WRITE_ERROR: the output (stdout, the download file) could not be written.
@@ -43,7 +45,7 @@ pub const BAD_CACERT: u8 = 77;
 
 /// Every exit status mreq gives, with its meaning: the one table `--help` prints and the README
 /// repeats (a test keeps them in step). curl's numbers where curl has one.
-pub const EXIT_CODES: [(u8, &str); 24] = [
+pub const EXIT_CODES: [(u8, &str); 25] = [
     (
         0,
         "success (also when stdout's reader goes away, as in mreq URL | head)",
@@ -93,6 +95,7 @@ pub const EXIT_CODES: [(u8, &str); 24] = [
         "the server closed the connection without a response",
     ),
     (RECEIVE, "the connection failed while receiving"),
+    (BAD_CERT, "the --cert or --key file cannot be read or used"),
     (CERTIFICATE, "the server's TLS certificate is not trusted"),
     (
         BAD_ENCODING,

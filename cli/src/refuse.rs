@@ -16,7 +16,7 @@ struct Flag {
 }
 
 /// Every flag that some mode refuses, once.
-fn flags(args: &Args) -> [Flag; 24] {
+fn flags(args: &Args) -> [Flag; 26] {
     let flag = |given, name, offline, device| Flag {
         given,
         name,
@@ -35,6 +35,8 @@ fn flags(args: &Args) -> [Flag; 24] {
         flag(args.max_redirects.is_some(), "--max-redirects", true, false),
         flag(args.insecure, "-k/--insecure", true, true),
         flag(!args.cacert.is_empty(), "--cacert", true, true),
+        flag(args.cert.is_some(), "--cert", true, true),
+        flag(args.key.is_some(), "--key", true, true),
         flag(args.timeout.is_some(), "--timeout", true, false),
         flag(
             args.connect_timeout.is_some(),

@@ -47,8 +47,22 @@ impl Session {
             write_timeout: timeout,
         };
         // A CA file that cannot be used is the user's mistake: say so before connecting.
-        let tls = TlsSettings::load(args.insecure, &args.cacert)
+        let mut tls = TlsSettings::load(args.insecure, &args.cacert)
             .map_err(|message| Failure::new(failure::BAD_CACERT, message))?;
+        match (&args.cert, &args.key) {
+            (Some(cert), key) => {
+                tls = tls
+                    .with_client(cert, key.as_deref())
+                    .map_err(|message| Failure::new(failure::BAD_CERT, message))?;
+            }
+            (None, Some(_)) => {
+                return Err(Failure::new(
+                    failure::USAGE,
+                    "--key is the key of --cert: give --cert FILE too",
+                ))
+            }
+            (None, None) => {}
+        }
         let config = Config {
             max_redirects: match (args.follow, args.max_redirects) {
                 (true, limit) => limit.unwrap_or(DEFAULT_MAX_REDIRECTS),

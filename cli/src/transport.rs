@@ -12,7 +12,7 @@ use mreq_core::{Error, Result};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::server::ParsedCertificate;
 use rustls::{
     CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore,
@@ -31,6 +31,14 @@ pub struct TlsSettings {
     pub insecure: bool,
     /// Extra CA certificates to trust besides the Mozilla and system roots, by file.
     cacerts: Vec<CaFile>,
+    /// `--cert`/`--key`: the certificate chain and key this client shows when asked.
+    client: Option<Arc<ClientIdentity>>,
+}
+
+#[derive(Debug)]
+struct ClientIdentity {
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
 }
 
 /// One `--cacert` file and its certificates.
@@ -53,7 +61,30 @@ impl TlsSettings {
                 })
             })
             .collect::<std::result::Result<_, _>>()?;
-        Ok(TlsSettings { insecure, cacerts })
+        Ok(TlsSettings {
+            insecure,
+            cacerts,
+            client: None,
+        })
+    }
+
+    /// Reads `--cert FILE` (PEM: the certificate chain, and the key unless `--key` names its
+    /// file) before anything connects.
+    pub fn with_client(
+        mut self,
+        cert: &std::path::Path,
+        key: Option<&std::path::Path>,
+    ) -> std::result::Result<Self, String> {
+        let chain = read_pem_certs(cert)?;
+        let key_file = key.unwrap_or(cert);
+        let key = PrivateKeyDer::from_pem_file(key_file).map_err(|e| {
+            format!(
+                "no usable private key in {} ({e}; PEM, not encrypted: give it with --key FILE)",
+                key_file.display()
+            )
+        })?;
+        self.client = Some(Arc::new(ClientIdentity { chain, key }));
+        Ok(self)
     }
 }
 
@@ -198,10 +229,17 @@ impl NetConnector {
                 .collect();
             Some(Checked { webpki, given })
         };
-        let config = builder
+        let builder = builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(Verifier { provider, checked }))
-            .with_no_client_auth();
+            .with_custom_certificate_verifier(Arc::new(Verifier { provider, checked }));
+        let config = match &self.tls.client {
+            None => builder.with_no_client_auth(),
+            Some(id) => builder
+                .with_client_auth_cert(id.chain.clone(), id.key.clone_key())
+                .map_err(|e| {
+                    tls_error(false, &format!("the --cert/--key pair is not usable: {e}"))
+                })?,
+        };
         let config = Arc::new(config);
         self.config = Some(config.clone());
         Ok(config)

@@ -751,3 +751,48 @@ fn pretty_colors_only_colour_and_help_lists_man() {
     );
     assert!(stdout(&mreq(&["--help"])).contains("--man"));
 }
+
+#[test]
+fn client_certificates_as_curl_shows_them() {
+    let server = nginx::nginx();
+    let url = server.https_port_url(server.mtls_port, "localhost", "/hello.txt");
+    let ca = server.ca_file().display().to_string();
+    let (cert, key) = (
+        server.client_cert().display().to_string(),
+        server.client_key().display().to_string(),
+    );
+    let dir = temp_dir("mtls");
+    let both = dir.join("both.pem");
+    std::fs::write(
+        &both,
+        [std::fs::read(&cert).unwrap(), std::fs::read(&key).unwrap()].concat(),
+    )
+    .unwrap();
+    let both = both.display().to_string();
+    let cases: [&[&str]; 5] = [
+        &[],
+        &["--cert", &cert, "--key", &key],
+        &["--cert", &both],
+        &["--cert", &cert],
+        &["--cert", "/no/such/cert.pem"],
+    ];
+    for extra in cases {
+        let mut words = vec!["-s", "--cacert", &ca];
+        words.extend_from_slice(extra);
+        words.push(&url);
+        let mine = mreq(&words);
+        let curl = Command::new("curl")
+            .args(&words)
+            .output()
+            .expect("curl (scripts/test.sh installs it)");
+        assert_eq!(
+            mine.status.code(),
+            curl.status.code(),
+            "{extra:?}: {}",
+            stderr(&mine)
+        );
+        let shown = |o: &Output| String::from_utf8_lossy(&o.stdout).contains("hello over tls");
+        assert_eq!(shown(&mine), shown(&curl), "{extra:?}");
+    }
+    assert!(stdout(&mreq(&["--cacert", &ca, "--cert", &both, &url])).contains("hello over tls"));
+}

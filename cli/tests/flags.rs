@@ -60,6 +60,8 @@ enum Server {
     NginxHttps(&'static str),
     /// nginx's plain http server, at this path.
     NginxHttp(&'static str),
+    /// nginx's https server that asks for a client certificate, at this path.
+    NginxMtls(&'static str),
     /// httpbin under this host name (which `@RESOLVE` maps to 127.0.0.1), at this path.
     HttpbinAs(&'static str, &'static str),
     /// The hostile server at this path; KEY becomes the row's and mode's own name.
@@ -465,6 +467,40 @@ fn rows() -> Vec<Row> {
             stdin: None,
             refused_in: ONLINE_ONLY,
             refused_name: "--cacert",
+            check: |r| same_body_everywhere(r, |b| b.starts_with(b"hello over tls")),
+        },
+        Row {
+            flag: "--cert",
+            args: &[
+                "--cacert",
+                "@CA",
+                "--cert",
+                "@CLIENT_CERT",
+                "--key",
+                "@CLIENT_KEY",
+            ],
+            items: &[],
+            server: Server::NginxMtls("/hello.txt"),
+            stdin: None,
+            refused_in: ONLINE_ONLY,
+            refused_name: "--cacert",
+            check: |r| same_body_everywhere(r, |b| b.starts_with(b"hello over tls")),
+        },
+        Row {
+            flag: "--key",
+            args: &[
+                "--cert",
+                "@CLIENT_CERT",
+                "--key",
+                "@CLIENT_KEY",
+                "--cacert",
+                "@CA",
+            ],
+            items: &[],
+            server: Server::NginxMtls("/hello.txt"),
+            stdin: None,
+            refused_in: ONLINE_ONLY,
+            refused_name: "--cert",
             check: |r| same_body_everywhere(r, |b| b.starts_with(b"hello over tls")),
         },
         Row {
@@ -1212,6 +1248,7 @@ fn run_row(row: &Row, mode: Mode, dir: &Path) -> Run {
         Server::Httpbin(path) => support::httpbin().url(path),
         Server::NginxHttps(path) => server.https("localhost", path),
         Server::NginxHttp(path) => server.http(path),
+        Server::NginxMtls(path) => server.https_port_url(server.mtls_port, "localhost", path),
         Server::Hostile(path) => support::hostile().url(&path.replace(
             "KEY",
             &format!("{}-{mode:?}", row.flag.trim_start_matches('-')),
@@ -1243,6 +1280,8 @@ fn run_row(row: &Row, mode: Mode, dir: &Path) -> Run {
         .map(|a| match *a {
             "@CA" => ca.display().to_string(),
             "@RESOLVE" => resolve.clone(),
+            "@CLIENT_CERT" => server.client_cert().display().to_string(),
+            "@CLIENT_KEY" => server.client_key().display().to_string(),
             "@NETRC" => upload_dir().join(".netrc").display().to_string(),
             "@PROXY" => format!("http://127.0.0.1:{}", proxies().http),
             "@PROXY_LOGIN" => format!("http://127.0.0.1:{}", proxies().http_auth),

@@ -21,6 +21,8 @@ pub struct Nginx {
     /// https with a self-signed certificate that says CA:TRUE (what `openssl req -x509` makes),
     /// `self_signed.pem`, used as the server's own.
     pub self_signed_port: u16,
+    /// https that asks for a client certificate from the test CA (`client.pem`, `client.key`).
+    pub mtls_port: u16,
     pub dir: PathBuf,
     _guard: Child,
 }
@@ -47,6 +49,14 @@ impl Nginx {
 
     pub fn self_signed_file(&self) -> PathBuf {
         self.dir.join("self_signed.pem")
+    }
+
+    pub fn client_cert(&self) -> PathBuf {
+        self.dir.join("client.pem")
+    }
+
+    pub fn client_key(&self) -> PathBuf {
+        self.dir.join("client.key")
     }
 
     pub fn ca_file(&self) -> PathBuf {
@@ -98,6 +108,18 @@ fn write_certificates(dir: &Path) {
     std::fs::write(dir.join("ca.pem"), ca.pem()).expect("write CA");
     std::fs::write(dir.join("server.pem"), server.pem()).expect("write server certificate");
     std::fs::write(dir.join("server.key"), server_key.serialize_pem()).expect("write server key");
+    // A client certificate from the same CA, for the server that asks for one (`mtls_port`).
+    let client_key = KeyPair::generate().expect("client key");
+    let mut client_params = CertificateParams::new(Vec::<String>::new()).expect("client params");
+    client_params
+        .distinguished_name
+        .push(DnType::CommonName, "mreq test client");
+    client_params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let client = client_params
+        .signed_by(&client_key, &ca)
+        .expect("client certificate");
+    std::fs::write(dir.join("client.pem"), client.pem()).expect("write client certificate");
+    std::fs::write(dir.join("client.key"), client_key.serialize_pem()).expect("write client key");
 
     let own_key = KeyPair::generate().expect("self-signed key");
     let mut own_params =
@@ -129,8 +151,12 @@ fn start() -> Nginx {
         crate::noise(GZ_LEN),
     )
     .expect("gz file");
-    let (http_port, https_port, self_signed_port) =
-        (crate::free_port(), crate::free_port(), crate::free_port());
+    let (http_port, https_port, self_signed_port, mtls_port) = (
+        crate::free_port(),
+        crate::free_port(),
+        crate::free_port(),
+        crate::free_port(),
+    );
     let hostile = crate::hostile().port;
     let d = dir.display();
     let config = format!(
@@ -138,7 +164,7 @@ fn start() -> Nginx {
          http {{\n  access_log off;\n  client_body_temp_path {d}/tmp/body;\n  proxy_temp_path {d}/tmp/proxy;\n  fastcgi_temp_path {d}/tmp/fastcgi;\n  uwsgi_temp_path {d}/tmp/uwsgi;\n  scgi_temp_path {d}/tmp/scgi;\n\
          types {{ application/octet-stream bin; text/plain txt; }}\n  sendfile on;\n  keepalive_timeout 5;\n\
          server {{ listen 127.0.0.1:{http_port}; root {d}/www; location /gz/ {{ gzip on; gzip_types *; gzip_min_length 0; }} }}\n\
-         server {{ listen 127.0.0.1:{https_port} ssl; server_name localhost; ssl_certificate {d}/server.pem; ssl_certificate_key {d}/server.key; root {d}/www;\n           location /frame/ {{ proxy_pass http://127.0.0.1:{hostile}; proxy_buffering off; proxy_http_version 1.1; }} }}\n         server {{ listen 127.0.0.1:{self_signed_port} ssl; server_name localhost; ssl_certificate {d}/self_signed.pem; ssl_certificate_key {d}/self_signed.key; root {d}/www; }}\n}}\n"
+         server {{ listen 127.0.0.1:{https_port} ssl; server_name localhost; ssl_certificate {d}/server.pem; ssl_certificate_key {d}/server.key; root {d}/www;\n           location /frame/ {{ proxy_pass http://127.0.0.1:{hostile}; proxy_buffering off; proxy_http_version 1.1; }} }}\n         server {{ listen 127.0.0.1:{self_signed_port} ssl; server_name localhost; ssl_certificate {d}/self_signed.pem; ssl_certificate_key {d}/self_signed.key; root {d}/www; }}\n         server {{ listen 127.0.0.1:{mtls_port} ssl; server_name localhost; ssl_certificate {d}/server.pem; ssl_certificate_key {d}/server.key; ssl_client_certificate {d}/ca.pem; ssl_verify_client on; root {d}/www; }}\n}}\n"
     );
     std::fs::write(dir.join("nginx.conf"), config).expect("nginx config");
     // The shell keeps nginx only as long as our stdin pipe is open: when the test process
@@ -156,6 +182,7 @@ fn start() -> Nginx {
     while TcpStream::connect(("127.0.0.1", https_port)).is_err()
         || TcpStream::connect(("127.0.0.1", http_port)).is_err()
         || TcpStream::connect(("127.0.0.1", self_signed_port)).is_err()
+        || TcpStream::connect(("127.0.0.1", mtls_port)).is_err()
     {
         if Instant::now() > deadline || matches!(guard.try_wait(), Ok(Some(_))) {
             let log = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
@@ -172,6 +199,7 @@ fn start() -> Nginx {
         http_port,
         https_port,
         self_signed_port,
+        mtls_port,
         dir,
         _guard: guard,
     }
