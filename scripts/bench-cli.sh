@@ -3,6 +3,7 @@
 #   - 200 sequential small GETs (wall time, process start included)
 #   - a 1 GiB download to /dev/null, -o file, a pipe, > file and >> file (throughput; peak RSS
 #     from /usr/bin/time); every one that keeps bytes is checked with SHA-256 against the source
+#   - the same file over https (TLS 1.3, an ECDSA P-256 certificate) with -o file, checked too
 # Usage: scripts/bench-cli.sh [SIZE_MIB]   (default 1024). Figures go in README.md, never in tests.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -17,7 +18,9 @@ cargo build -q --release -p mreq
 MREQ=$PWD/target/release/mreq
 
 DIR=$(mktemp -d /tmp/mreq-bench.XXXXXX)
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+PORT=$(free_port)
+TLS_PORT=$(free_port)
 cleanup() {
     [ -f "$DIR/nginx.pid" ] && kill "$(cat "$DIR/nginx.pid")" 2>/dev/null || true
     sleep 0.2
@@ -28,6 +31,8 @@ trap cleanup EXIT
 mkdir -p "$DIR/www" "$DIR/tmp"
 head -c "$((SIZE_MIB * 1024 * 1024))" /dev/urandom > "$DIR/www/big.bin"
 echo '{"hello": "world"}' > "$DIR/www/small.json"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
+    -addext subjectAltName=DNS:localhost -keyout "$DIR/key.pem" -out "$DIR/cert.pem" 2>/dev/null
 cat > "$DIR/nginx.conf" <<CONF
 daemon on;
 pid $DIR/nginx.pid;
@@ -41,6 +46,9 @@ http {
   types { application/json json; application/octet-stream bin; }
   sendfile on; tcp_nopush on;
   server { listen 127.0.0.1:$PORT; root $DIR/www; }
+  server { listen 127.0.0.1:$TLS_PORT ssl; server_name localhost; root $DIR/www;
+           ssl_certificate $DIR/cert.pem; ssl_certificate_key $DIR/key.pem;
+           ssl_protocols TLSv1.3; ssl_ecdh_curve prime256v1; }
 }
 CONF
 "$NGINX" -e "$DIR/error.log" -p "$DIR" -c "$DIR/nginx.conf"
@@ -93,5 +101,11 @@ for tool in curl mreq; do
     echo prefix > "$OUT"
     download $tool "download -> >> file" sh -c "$get '$BASE/big.bin' >> '$OUT'"
     check "$OUT" "$tool >> file" 7
+done
+TLS_BASE="https://localhost:$TLS_PORT"
+for tool in curl mreq; do
+    if [ $tool = curl ]; then get="curl -s"; else get="'$MREQ'"; fi
+    download $tool "https -> -o file" sh -c "$get --cacert '$DIR/cert.pem' -o '$OUT' '$TLS_BASE/big.bin'"
+    check "$OUT" "$tool https -o file"
 done
 echo "every download above matches the source (sha256 $SOURCE_SHA)"

@@ -216,6 +216,11 @@ pub struct Args {
     #[arg(short = 'p', long = "proxytunnel")]
     pub proxytunnel: bool,
 
+    /// Connect to this Unix domain socket instead of the URL's host (the URL still names the
+    /// Host and the path; curl's).
+    #[arg(long = "unix-socket", value_name = "PATH")]
+    pub unix_socket: Option<PathBuf>,
+
     /// Retry a transient failure up to N times: timeouts and 408, 429, 500, 502, 503, 504
     /// (curl's --retry; the wait is Retry-After, else 1 s doubling).
     #[arg(long = "retry", value_name = "N")]

@@ -83,7 +83,8 @@ impl Jar {
             .skip(1)
             .filter_map(|line| line.split_once(':'))
             .filter(|(name, _)| name.trim().eq_ignore_ascii_case("set-cookie"))
-            .filter_map(|(_, value)| RawCookie::parse(value.trim().to_string()).ok());
+            .filter_map(|(_, value)| RawCookie::parse(value.trim().to_string()).ok())
+            .filter(|cookie| domain_allowed(cookie, &url));
         self.store
             .borrow_mut()
             .store_response_cookies(cookies, &url);
@@ -166,6 +167,22 @@ impl Jar {
             return out.write_all(text.as_bytes()).map_err(failed);
         }
         write_private(path, text.as_bytes()).map_err(failed)
+    }
+}
+
+/// No public suffix list is built in, so a `Domain` must at least have an inner dot (curl's rule
+/// without libpsl): `Domain=com` would hand the cookie to every `.com` site. A domain equal to
+/// the host itself is fine (`Domain=localhost` from localhost).
+fn domain_allowed(cookie: &RawCookie<'_>, url: &url::Url) -> bool {
+    match cookie.domain() {
+        None => true,
+        Some(domain) => {
+            let domain = domain.trim_start_matches('.');
+            domain.trim_end_matches('.').contains('.')
+                || url
+                    .host_str()
+                    .is_some_and(|h| h.eq_ignore_ascii_case(domain))
+        }
     }
 }
 
@@ -282,9 +299,15 @@ mod tests {
         let jar = jar();
         jar.keep(
             "http://a.example/dir/page",
-            b"HTTP/1.1 200 OK\r\nSet-Cookie: host=1\r\nSet-Cookie: wide=2; Domain=example; Path=/\r\nset-cookie: deep=3; Path=/dir/sub\r\nSet-Cookie: s=4; Secure\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nSet-Cookie: host=1\r\nSet-Cookie: tld=2; Domain=example; Path=/\r\nset-cookie: deep=3; Path=/dir/sub\r\nSet-Cookie: s=4; Secure\r\n\r\n",
         );
+        // Domain=example (no inner dot) is refused: it would reach every .example host.
         assert_eq!(jar.value_for("http://a.example/dir/x"), "host=1");
+        jar.keep(
+            "http://www.site.example/",
+            b"HTTP/1.1 200 OK\r\nSet-Cookie: wide=5; Domain=site.example\r\n\r\n",
+        );
+        assert_eq!(jar.value_for("http://api.site.example/"), "wide=5");
         let deep = jar.value_for("http://a.example/dir/sub/y");
         assert!(deep.contains("deep=3") && deep.contains("host=1"), "{deep}");
         assert_eq!(jar.value_for("http://other.example/"), "");

@@ -2,9 +2,10 @@
 //! reached, bytes sent and received), and the deadline `-m` gives it. One [`Meter`] is shared by
 //! the connector, every connection it made and the delivery: the engine in between stays unaware.
 
+use crate::sock::Sock;
 use mreq_core::{Error, Result};
 use std::cell::RefCell;
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -120,20 +121,18 @@ impl Meter {
 
     /// Before a read or write on `sock` (whose own timeout is `base`): with a deadline, the
     /// socket waits no longer than the time left. Also notes where the connection goes.
-    pub fn arm(&self, sock: &TcpStream, base: Option<Duration>) -> Result<()> {
+    pub fn arm(&self, sock: &Sock, base: Option<Duration>) -> Result<()> {
         {
             let mut marks = self.0.borrow_mut();
-            if marks.remote.is_none() {
-                marks.remote = sock.peer_addr().ok();
-                marks.local = sock.local_addr().ok();
+            if marks.remote.is_none() && marks.local.is_none() {
+                (marks.remote, marks.local) = sock.addresses();
             }
         }
         if self.0.borrow().deadline.is_none() {
             return Ok(());
         }
         let timeout = self.limit(base)?;
-        sock.set_read_timeout(timeout)
-            .and_then(|()| sock.set_write_timeout(timeout))
+        sock.set_timeouts(timeout)
             .map_err(|e| mreq_core::client::tcp::map_io(&e))
     }
 }

@@ -12,7 +12,7 @@ use mreq_core::error::{ErrorText, ProxyStage};
 use mreq_core::url::Scheme;
 use mreq_core::Error;
 use std::io::{Read, Write};
-use std::net::{IpAddr, TcpStream};
+use std::net::IpAddr;
 
 /// The port a proxy URL without one means (curl's).
 const DEFAULT_PORT: u16 = 1080;
@@ -279,7 +279,7 @@ fn proxy_error(stage: ProxyStage, message: &str) -> Error {
 /// Asks an HTTP proxy for a tunnel to `host:port` (RFC 9110 9.3.6); the stream is then the
 /// tunnel. The response head is read byte by byte so nothing after it is taken.
 pub fn connect_tunnel(
-    sock: &mut TcpStream,
+    sock: &mut (impl Read + Write),
     proxy: &Proxy,
     host: &str,
     port: u16,
@@ -348,7 +348,7 @@ pub fn connect_tunnel(
 /// leads to `host:port`. `addr` is the address resolved here (`socks5://`), `None` to send the
 /// name for the proxy to resolve (`socks5h://`).
 pub fn socks5(
-    sock: &mut TcpStream,
+    sock: &mut (impl Read + Write),
     proxy: &Proxy,
     host: &str,
     port: u16,

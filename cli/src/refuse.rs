@@ -16,7 +16,7 @@ struct Flag {
 }
 
 /// Every flag that some mode refuses, once.
-fn flags(args: &Args) -> [Flag; 26] {
+fn flags(args: &Args) -> [Flag; 27] {
     let flag = |given, name, offline, device| Flag {
         given,
         name,
@@ -54,6 +54,7 @@ fn flags(args: &Args) -> [Flag; 26] {
         flag(args.proxy_user.is_some(), "-U/--proxy-user", true, true),
         flag(args.noproxy.is_some(), "--noproxy", true, true),
         flag(args.proxytunnel, "-p/--proxytunnel", true, true),
+        flag(args.unix_socket.is_some(), "--unix-socket", true, true),
         flag(args.check_status, "--check-status", true, false),
         flag(args.device.is_some(), "--device", true, false),
     ]

@@ -72,7 +72,14 @@ impl Session {
             ..Config::default()
         };
         let proxies = Proxies::from_args(args, |name| std::env::var(name).ok())?;
-        let connector = NetConnector::new(tcp, tls, resolved, proxies, meter);
+        if args.unix_socket.is_some() && args.proxy.as_deref().is_some_and(|p| !p.is_empty()) {
+            return Err(Failure::new(
+                failure::USAGE,
+                "--unix-socket and -x/--proxy both say where to connect: give one",
+            ));
+        }
+        let connector =
+            NetConnector::new(tcp, tls, resolved, proxies, args.unix_socket.clone(), meter);
         Ok(Session {
             client: Client::with_config(connector, config),
         })

@@ -3,8 +3,9 @@
 
 use crate::meter::{Mark, Meter};
 use crate::proxy::{self, Proxies};
+use crate::sock::Sock;
 use mreq_core::client::blocking::Connect;
-use mreq_core::client::tcp::{self, map_io, TcpConn, TcpConnector};
+use mreq_core::client::tcp::{self, map_io, TcpConnector};
 use mreq_core::client::Forward;
 use mreq_core::error::ErrorText;
 use mreq_core::url::Scheme;
@@ -116,6 +117,8 @@ pub struct NetConnector {
     /// `--resolve HOST:PORT:ADDR`: addresses used instead of the resolver's.
     resolved: Vec<Resolved>,
     proxies: Proxies,
+    /// `--unix-socket PATH`: every connection goes there.
+    unix_socket: Option<PathBuf>,
     meter: Meter,
 }
 
@@ -133,6 +136,7 @@ impl NetConnector {
         tls: TlsSettings,
         resolved: Vec<Resolved>,
         proxies: Proxies,
+        unix_socket: Option<PathBuf>,
         meter: Meter,
     ) -> Self {
         NetConnector {
@@ -141,6 +145,7 @@ impl NetConnector {
             config: None,
             resolved,
             proxies,
+            unix_socket,
             meter,
         }
     }
@@ -159,12 +164,24 @@ impl NetConnector {
 
     /// A stream that leads to `host:port` for `scheme`: straight there, or through the proxy
     /// for that origin (forwarding: to the proxy itself; tunnel or SOCKS: the handshake done).
-    fn open(&mut self, scheme: Scheme, host: &str, port: u16) -> Result<TcpStream> {
+    fn open(&mut self, scheme: Scheme, host: &str, port: u16) -> Result<Sock> {
+        #[cfg(unix)]
+        if let Some(path) = &self.unix_socket {
+            let sock = std::os::unix::net::UnixStream::connect(path)
+                .map_err(|e| Error::Connect(embedded_io::Error::kind(&e)))?;
+            let sock = Sock::Unix(sock);
+            sock.set_timeouts(self.tcp.read_timeout)
+                .map_err(|e| Error::Connect(embedded_io::Error::kind(&e)))?;
+            self.meter.mark(Mark::Connect);
+            self.meter.update(|m| m.connects += 1);
+            return Ok(sock);
+        }
         let Some(proxy) = self.proxies.for_origin(scheme, host).cloned() else {
-            return self.open_tcp(host, port);
+            return self.open_tcp(host, port).map(Sock::Tcp);
         };
         let mut sock = self
             .open_tcp(&proxy.host, proxy.port)
+            .map(Sock::Tcp)
             .map_err(|err| proxy::unreachable(err, &proxy))?;
         self.meter.arm(&sock, self.tcp.read_timeout)?;
         match proxy.kind {
@@ -306,7 +323,7 @@ impl Connect for NetConnector {
         match scheme {
             Scheme::Http => {
                 let sock = self.open(Scheme::Http, host, port)?;
-                Ok(self.conn(Stream::Plain(TcpConn(sock))))
+                Ok(self.conn(Stream::Plain(sock)))
             }
             Scheme::Https => self.connect_tls(host, port),
         }
@@ -332,31 +349,36 @@ pub struct Conn {
 }
 
 enum Stream {
-    Plain(TcpConn),
-    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+    Plain(Sock),
+    Tls(Box<StreamOwned<ClientConnection, Sock>>),
 }
 
 impl Conn {
-    fn socket(&self) -> &TcpStream {
+    fn socket(&self) -> &Sock {
         match &self.stream {
-            Stream::Plain(conn) => &conn.0,
+            Stream::Plain(sock) => sock,
             Stream::Tls(stream) => &stream.sock,
         }
     }
 
     /// The socket of a plain connection, ready for a read that bypasses [`Conn`] (splice(2));
     /// `None` for TLS.
-    pub fn plain_socket(&mut self) -> Result<Option<&TcpStream>> {
+    pub fn plain_socket(&mut self) -> Result<Option<&Sock>> {
         self.meter.arm(self.socket(), self.timeout)?;
         Ok(match &self.stream {
-            Stream::Plain(conn) => Some(&conn.0),
+            Stream::Plain(sock) => Some(sock),
             Stream::Tls(_) => None,
         })
     }
 
     fn read_stream(&mut self, buf: &mut [u8]) -> Result<usize> {
         match &mut self.stream {
-            Stream::Plain(conn) => embedded_io::Read::read(conn, buf),
+            Stream::Plain(sock) => loop {
+                match sock.read(buf) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    other => return other.map_err(|e| map_io(&e)),
+                }
+            },
             Stream::Tls(stream) => loop {
                 match stream.read(buf) {
                     Ok(n) => return Ok(n),
@@ -397,7 +419,12 @@ impl embedded_io::Write for Conn {
     fn write(&mut self, buf: &[u8]) -> Result<usize> {
         self.meter.arm(self.socket(), self.timeout)?;
         let n = match &mut self.stream {
-            Stream::Plain(conn) => embedded_io::Write::write(conn, buf),
+            Stream::Plain(sock) => loop {
+                match sock.write(buf) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    other => break other.map_err(|e| map_io(&e)),
+                }
+            },
             Stream::Tls(stream) => stream.write(buf).map_err(|e| map_io(&e)),
         }?;
         self.meter.update(|m| m.written += n as u64);
@@ -407,7 +434,7 @@ impl embedded_io::Write for Conn {
     fn flush(&mut self) -> Result<()> {
         self.meter.arm(self.socket(), self.timeout)?;
         match &mut self.stream {
-            Stream::Plain(conn) => embedded_io::Write::flush(conn),
+            Stream::Plain(sock) => sock.flush().map_err(|e| map_io(&e)),
             Stream::Tls(stream) => stream.flush().map_err(|e| map_io(&e)),
         }
     }

@@ -796,3 +796,41 @@ fn client_certificates_as_curl_shows_them() {
     }
     assert!(stdout(&mreq(&["--cacert", &ca, "--cert", &both, &url])).contains("hello over tls"));
 }
+
+#[test]
+fn unix_sockets_carry_http_and_https_as_in_curl() {
+    let server = nginx::nginx();
+    let (plain, tls) = (
+        server.http_socket().display().to_string(),
+        server.https_socket().display().to_string(),
+    );
+    let ca = server.ca_file().display().to_string();
+    let cases: [&[&str]; 3] = [
+        &["--unix-socket", &plain, "http://localhost/hello.txt"],
+        &[
+            "--unix-socket",
+            &tls,
+            "--cacert",
+            &ca,
+            "https://localhost/hello.txt",
+        ],
+        &[
+            "--unix-socket",
+            "/no/such.sock",
+            "http://localhost/hello.txt",
+        ],
+    ];
+    for words in cases {
+        let mut words = words.to_vec();
+        words.insert(0, "-s");
+        let mine = mreq(&words);
+        let curl = Command::new("curl").args(&words).output().expect("curl");
+        assert_eq!(
+            mine.status.code(),
+            curl.status.code(),
+            "{words:?}: {}",
+            stderr(&mine)
+        );
+        assert_eq!(mine.stdout, curl.stdout, "{words:?}");
+    }
+}

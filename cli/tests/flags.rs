@@ -923,6 +923,16 @@ fn rows() -> Vec<Row> {
             check: |r| r.code(28),
         },
         Row {
+            flag: "--unix-socket",
+            args: &["--unix-socket", "@NGINX_SOCKET"],
+            items: &[],
+            server: Server::NginxHttp("/hello.txt"),
+            stdin: None,
+            refused_in: ONLINE_ONLY,
+            refused_name: "--unix-socket",
+            check: |r| same_body_everywhere(r, |b| b.starts_with(b"hello over tls")),
+        },
+        Row {
             flag: "--retry",
             args: &["--retry", "1", "--retry-delay", "0"],
             items: &[],
@@ -1280,6 +1290,7 @@ fn run_row(row: &Row, mode: Mode, dir: &Path) -> Run {
         .map(|a| match *a {
             "@CA" => ca.display().to_string(),
             "@RESOLVE" => resolve.clone(),
+            "@NGINX_SOCKET" => server.http_socket().display().to_string(),
             "@CLIENT_CERT" => server.client_cert().display().to_string(),
             "@CLIENT_KEY" => server.client_key().display().to_string(),
             "@NETRC" => upload_dir().join(".netrc").display().to_string(),

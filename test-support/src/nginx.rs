@@ -51,6 +51,15 @@ impl Nginx {
         self.dir.join("self_signed.pem")
     }
 
+    /// The Unix sockets nginx also listens on: plain http, and https (`--unix-socket`).
+    pub fn http_socket(&self) -> PathBuf {
+        self.dir.join("http.sock")
+    }
+
+    pub fn https_socket(&self) -> PathBuf {
+        self.dir.join("https.sock")
+    }
+
     pub fn client_cert(&self) -> PathBuf {
         self.dir.join("client.pem")
     }
@@ -163,8 +172,8 @@ fn start() -> Nginx {
         "daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\nevents {{ worker_connections 128; }}\n\
          http {{\n  access_log off;\n  client_body_temp_path {d}/tmp/body;\n  proxy_temp_path {d}/tmp/proxy;\n  fastcgi_temp_path {d}/tmp/fastcgi;\n  uwsgi_temp_path {d}/tmp/uwsgi;\n  scgi_temp_path {d}/tmp/scgi;\n\
          types {{ application/octet-stream bin; text/plain txt; }}\n  sendfile on;\n  keepalive_timeout 5;\n\
-         server {{ listen 127.0.0.1:{http_port}; root {d}/www; location /gz/ {{ gzip on; gzip_types *; gzip_min_length 0; }} }}\n\
-         server {{ listen 127.0.0.1:{https_port} ssl; server_name localhost; ssl_certificate {d}/server.pem; ssl_certificate_key {d}/server.key; root {d}/www;\n           location /frame/ {{ proxy_pass http://127.0.0.1:{hostile}; proxy_buffering off; proxy_http_version 1.1; }} }}\n         server {{ listen 127.0.0.1:{self_signed_port} ssl; server_name localhost; ssl_certificate {d}/self_signed.pem; ssl_certificate_key {d}/self_signed.key; root {d}/www; }}\n         server {{ listen 127.0.0.1:{mtls_port} ssl; server_name localhost; ssl_certificate {d}/server.pem; ssl_certificate_key {d}/server.key; ssl_client_certificate {d}/ca.pem; ssl_verify_client on; root {d}/www; }}\n}}\n"
+         server {{ listen 127.0.0.1:{http_port}; listen unix:{d}/http.sock; root {d}/www; location /gz/ {{ gzip on; gzip_types *; gzip_min_length 0; }} }}\n\
+         server {{ listen 127.0.0.1:{https_port} ssl; listen unix:{d}/https.sock ssl; server_name localhost; ssl_certificate {d}/server.pem; ssl_certificate_key {d}/server.key; root {d}/www;\n           location /frame/ {{ proxy_pass http://127.0.0.1:{hostile}; proxy_buffering off; proxy_http_version 1.1; }} }}\n         server {{ listen 127.0.0.1:{self_signed_port} ssl; server_name localhost; ssl_certificate {d}/self_signed.pem; ssl_certificate_key {d}/self_signed.key; root {d}/www; }}\n         server {{ listen 127.0.0.1:{mtls_port} ssl; server_name localhost; ssl_certificate {d}/server.pem; ssl_certificate_key {d}/server.key; ssl_client_certificate {d}/ca.pem; ssl_verify_client on; root {d}/www; }}\n}}\n"
     );
     std::fs::write(dir.join("nginx.conf"), config).expect("nginx config");
     // The shell keeps nginx only as long as our stdin pipe is open: when the test process
