@@ -157,8 +157,8 @@ pub struct Args {
     #[arg(long = "cacert", value_name = "PATH")]
     pub cacert: Vec<PathBuf>,
 
-    /// Show this client certificate when the server asks (PEM: the chain, with the key unless
-    /// --key names its file; curl's --cert).
+    /// A client certificate to show when the server asks (curl's): PEM, the chain, with the key
+    /// unless --key names its file.
     #[arg(long = "cert", value_name = "FILE")]
     pub cert: Option<PathBuf>,
 
@@ -197,6 +197,15 @@ pub struct Args {
     /// Netscape format, mode 0600; - is stdout (curl's -c; before mreq 0.2, -c meant --continue).
     #[arg(short = 'c', long = "cookie-jar", value_name = "FILE")]
     pub cookie_jar: Option<PathBuf>,
+
+    /// HTTPie's session: headers, auth and cookies kept between calls, in NAME (per host, under
+    /// the config directory) or PATH.
+    #[arg(long = "session", value_name = "NAME|PATH")]
+    pub session: Option<String>,
+
+    /// Like --session, without writing the session back.
+    #[arg(long = "session-read-only", value_name = "NAME|PATH")]
+    pub session_read_only: Option<String>,
 
     /// Use this proxy: [http://|socks5://|socks5h://][USER:PASSWORD@]HOST[:PORT] (port 1080 by
     /// default; "" for none). Without it http_proxy, https_proxy and all_proxy apply, as in curl.

@@ -52,13 +52,20 @@ pub struct Jar {
 impl Jar {
     /// The jar of an invocation, when one is wanted (`-b FILE` or `-c`); `first_host` is the
     /// host `-b NAME=VALUE` cookies go to.
-    pub fn from_args(args: &Args, first_host: &str) -> Result<Option<Jar>, Failure> {
+    pub fn from_args(
+        args: &Args,
+        first_host: &str,
+        session: Option<&str>,
+    ) -> Result<Option<Jar>, Failure> {
         let given: Vec<Given> = args.cookie.iter().map(|c| given(c)).collect();
         let files = given.iter().any(|g| matches!(g, Given::File(_)));
-        if args.cookie_jar.is_none() && !files {
+        if args.cookie_jar.is_none() && !files && session.is_none() {
             return Ok(None);
         }
         let mut store = CookieStore::new();
+        if let Some(text) = session {
+            load_text(&mut store, text);
+        }
         for file in &given {
             if let Given::File(path) = file {
                 load(&mut store, path)?;
@@ -186,7 +193,7 @@ fn domain_allowed(cookie: &RawCookie<'_>, url: &url::Url) -> bool {
     }
 }
 
-fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+pub fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
@@ -209,16 +216,21 @@ impl CookieSource for Jar {
 /// `Set-Cookie:` lines. A file that does not exist is an empty jar (as curl, so one name can be
 /// given to -b and -c on the first run).
 fn load(store: &mut CookieStore, path: &Path) -> Result<(), Failure> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => {
-            return Err(Failure::new(
-                failure::READ_ERROR,
-                format!("cannot read the cookie file {}: {e}", path.display()),
-            ))
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            load_text(store, &text);
+            Ok(())
         }
-    };
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Failure::new(
+            failure::READ_ERROR,
+            format!("cannot read the cookie file {}: {e}", path.display()),
+        )),
+    }
+}
+
+/// Keeps the cookies of a jar's text (what [`load`] reads from a file).
+fn load_text(store: &mut CookieStore, text: &str) {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
@@ -273,7 +285,6 @@ fn load(store: &mut CookieStore, path: &Path) -> Result<(), Failure> {
             let _ = store.insert_raw(&raw, &url);
         }
     }
-    Ok(())
 }
 
 fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {

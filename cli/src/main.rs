@@ -20,6 +20,7 @@ mod refuse;
 mod retry;
 mod run;
 mod send;
+mod session;
 mod sock;
 mod stdout;
 mod transport;

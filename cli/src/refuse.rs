@@ -16,7 +16,7 @@ struct Flag {
 }
 
 /// Every flag that some mode refuses, once.
-fn flags(args: &Args) -> [Flag; 27] {
+fn flags(args: &Args) -> [Flag; 28] {
     let flag = |given, name, offline, device| Flag {
         given,
         name,
@@ -30,6 +30,8 @@ fn flags(args: &Args) -> [Flag; 27] {
         flag(args.resume, "--continue", true, false),
         flag(args.continue_at.is_some(), "-C/--continue-at", true, false),
         flag(args.fail, "-f/--fail", true, false),
+        // Nothing is received offline to write back (--session-read-only applies).
+        flag(args.session.is_some(), "--session", true, false),
         flag(args.fail_with_body, "--fail-with-body", true, false),
         flag(args.follow, "-L/--follow", true, false),
         flag(args.max_redirects.is_some(), "--max-redirects", true, false),

@@ -15,6 +15,7 @@ use crate::output::{self, PrintSpec, Style};
 use crate::plan::{self, AuthSpec, Body, Plan};
 use crate::retry;
 use crate::send::{self, Hops, Session};
+use crate::session::Saved;
 use crate::stdout::Stdout;
 use crate::writeout::{Format, Transfer};
 use mreq_core::auth::Auth;
@@ -58,7 +59,16 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
         .first()
         .and_then(|p| Url::parse(&p.url).ok().map(|u| u.host().to_string()))
         .unwrap_or_default();
-    let jar = Jar::from_args(args, &first_host)?.map(Rc::new);
+    let mut session = Saved::open(args, &first_host)?;
+    if let Some(session) = &session {
+        session.apply(&mut plans);
+    }
+    let jar = Jar::from_args(
+        args,
+        &first_host,
+        session.as_ref().map(|s| s.cookies.as_str()),
+    )?
+    .map(Rc::new);
     if let (None, Some(text)) = (&jar, cookies::given_text(&args.cookie)) {
         // Without a jar, -b NAME=VALUE is a header for every URL, as in curl.
         for plan in &mut plans {
@@ -180,6 +190,14 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
         if to_stdout && out.is_closed() {
             // The reader of stdout is gone: it has what it wanted.
             break;
+        }
+    }
+    if let (Some(session), Some(jar), Some(first)) = (&mut session, &jar, plans.first()) {
+        if let Err(failure) = session.save(first, jar.netscape()) {
+            failure.report(args);
+            if status == 0 {
+                status = failure.code;
+            }
         }
     }
     if let Some(jar) = &jar {

@@ -1043,6 +1043,40 @@ fn rows() -> Vec<Row> {
             },
         },
         Row {
+            flag: "--session",
+            args: &["--session", "sess.json", "-H", "X-Sess: 1"],
+            items: &[],
+            server: Server::Httpbin("/response-headers?Set-Cookie=k%3D1"),
+            stdin: None,
+            refused_in: NOT_OFFLINE,
+            refused_name: "--session",
+            check: |r| {
+                r.ok()?;
+                let saved = r
+                    .file("sess.json")
+                    .ok_or(format!("no session: {}", r.stderr))?;
+                let saved = String::from_utf8_lossy(saved);
+                (saved.contains("X-Sess") && saved.contains("\\tk\\t1"))
+                    .then_some(())
+                    .ok_or(format!("session: {saved}"))
+            },
+        },
+        Row {
+            flag: "--session-read-only",
+            args: &["--session-read-only", "@SESSION"],
+            items: &[],
+            server: Server::Httpbin("/anything"),
+            stdin: None,
+            refused_in: &[],
+            refused_name: "",
+            check: |r| {
+                r.each_request(|q| {
+                    Run::header(q, "x-saved") == Some("yes")
+                        && Run::header(q, "cookie") == Some("sc=7")
+                })
+            },
+        },
+        Row {
             flag: "--proxy",
             args: &["-x", "@PROXY"],
             items: &[],
@@ -1151,6 +1185,8 @@ fn upload_dir() -> PathBuf {
             "machine 127.0.0.1 login nu password np\n",
         )
         .expect("netrc");
+        let session = r#"{"headers": [["X-Saved", "yes"]], "cookies": "127.0.0.1\tFALSE\t/\tFALSE\t0\tsc\t7\n"}"#;
+        std::fs::write(dir.join("session.json"), session).expect("session");
         dir
     })
     .clone()
@@ -1290,6 +1326,7 @@ fn run_row(row: &Row, mode: Mode, dir: &Path) -> Run {
         .map(|a| match *a {
             "@CA" => ca.display().to_string(),
             "@RESOLVE" => resolve.clone(),
+            "@SESSION" => upload_dir().join("session.json").display().to_string(),
             "@NGINX_SOCKET" => server.http_socket().display().to_string(),
             "@CLIENT_CERT" => server.client_cert().display().to_string(),
             "@CLIENT_KEY" => server.client_key().display().to_string(),
