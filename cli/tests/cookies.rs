@@ -3,18 +3,10 @@
 //! cookies, and each tool reads the other's jar.
 
 use mreq_test_support as support;
+use support::run;
 use support::temp_dir;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-fn run(program: &str, words: &[String]) -> Output {
-    Command::new(program)
-        .args(words)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("run {program}: {e}"))
-}
 
 fn mreq_bin() -> &'static str {
     env!("CARGO_BIN_EXE_mreq")

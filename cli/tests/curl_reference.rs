@@ -3,10 +3,11 @@
 //! headers the flags set), the exit code and what reached stdout must be the same.
 
 use mreq_test_support as support;
+use support::run;
 
 use serde_json::Value;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 /// A case: the words after the program name; `@DIR` is a directory holding `crlf.txt`
 /// ("a=1\r\nb=2\n"), `up.txt` ("uploaded\n") and `headers.txt`. `URL` is httpbin's base.
@@ -271,14 +272,6 @@ fn files() -> PathBuf {
     )
     .expect("netrc");
     dir
-}
-
-fn run(program: &str, words: &[String]) -> Output {
-    Command::new(program)
-        .args(words)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("run {program}: {e}"))
 }
 
 /// What the flags decide in httpbin's echo; headers each client sets itself are left out.

@@ -3,18 +3,11 @@
 //! is the reference for what the bytes decode to and for the exit codes.
 
 use mreq_test_support as support;
+use support::run;
 use support::{nginx, temp_dir};
 
 use sha2::{Digest, Sha256};
 use std::process::{Command, Output, Stdio};
-
-fn run(program: &str, args: &[&str]) -> Output {
-    Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("run {program}: {e}"))
-}
 
 fn mreq(args: &[&str]) -> Output {
     run(env!("CARGO_BIN_EXE_mreq"), args)

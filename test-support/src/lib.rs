@@ -49,6 +49,34 @@ impl Drop for TempDir {
 }
 
 /// A fresh, empty scratch directory named for the test and this process.
+/// Runs `command` (then `after`) under a shell that stops it when our stdin pipe closes: when
+/// the test process ends, however it ends, `read` returns and the server is stopped.
+pub(crate) fn guarded(command: &str, after: &str) -> Child {
+    let script = format!("{command} & pid=$!; read _; kill $pid; wait $pid; {after}");
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {command}: {e}"));
+    // The writer is leaked: the pipe stays open for the life of the process.
+    if let Some(stdin) = child.stdin.take() {
+        std::mem::forget(stdin);
+    }
+    child
+}
+
+/// Runs a program (curl, the built mreq) with these words and stdin from /dev/null.
+pub fn run<S: AsRef<std::ffi::OsStr>>(program: &str, words: &[S]) -> std::process::Output {
+    Command::new(program)
+        .args(words)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("run {program}: {e}"))
+}
+
 /// A port nothing listens on at the moment.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

@@ -2,10 +2,9 @@
 //! certificate generated here (rcgen), serving a 100 MB file. Stops when the test process ends.
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
-use std::io::Write;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -176,17 +175,13 @@ fn start() -> Nginx {
          server {{ listen 127.0.0.1:{https_port} ssl; listen unix:{d}/https.sock ssl; server_name localhost; ssl_certificate {d}/server.pem; ssl_certificate_key {d}/server.key; root {d}/www;\n           location /frame/ {{ proxy_pass http://127.0.0.1:{hostile}; proxy_buffering off; proxy_http_version 1.1; }} }}\n         server {{ listen 127.0.0.1:{self_signed_port} ssl; server_name localhost; ssl_certificate {d}/self_signed.pem; ssl_certificate_key {d}/self_signed.key; root {d}/www; }}\n         server {{ listen 127.0.0.1:{mtls_port} ssl; server_name localhost; ssl_certificate {d}/server.pem; ssl_certificate_key {d}/server.key; ssl_client_certificate {d}/ca.pem; ssl_verify_client on; root {d}/www; }}\n}}\n"
     );
     std::fs::write(dir.join("nginx.conf"), config).expect("nginx config");
-    // The shell keeps nginx only as long as our stdin pipe is open: when the test process
-    // ends (however it ends), `read` returns and nginx is stopped.
-    let script = format!("{} -e {d}/error.log -p {d} -c {d}/nginx.conf & pid=$!; read _; kill $pid; wait $pid; rm -rf {d}", nginx_binary().display());
-    let mut guard = Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start nginx");
+    let mut guard = crate::guarded(
+        &format!(
+            "{} -e {d}/error.log -p {d} -c {d}/nginx.conf",
+            nginx_binary().display()
+        ),
+        &format!("rm -rf {d}"),
+    );
     let deadline = Instant::now() + Duration::from_secs(15);
     while TcpStream::connect(("127.0.0.1", https_port)).is_err()
         || TcpStream::connect(("127.0.0.1", http_port)).is_err()
@@ -198,11 +193,6 @@ fn start() -> Nginx {
             panic!("nginx did not start: {log}");
         }
         std::thread::sleep(Duration::from_millis(50));
-    }
-    // Keep the pipe open for the life of the process by leaking the writer.
-    if let Some(stdin) = guard.stdin.take() {
-        let mut stdin = std::mem::ManuallyDrop::new(stdin);
-        let _ = stdin.flush();
     }
     Nginx {
         http_port,

@@ -4,7 +4,7 @@
 
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -37,23 +37,6 @@ fn binary(name: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("{name} is not installed (scripts/setup.sh installs it)"))
 }
 
-/// Runs `command` under a shell that stops it when our stdin pipe closes (the test ends).
-fn guarded(command: String) -> Child {
-    let script = format!("{command} & pid=$!; read _; kill $pid; wait $pid");
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start a proxy");
-    if let Some(stdin) = child.stdin.take() {
-        std::mem::forget(stdin);
-    }
-    child
-}
-
 fn start() -> Proxies {
     let dir = std::env::temp_dir().join(format!("mreq-proxies-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -76,21 +59,23 @@ fn start() -> Proxies {
             ),
         )
         .expect("tinyproxy config");
-        guards.push(guarded(format!(
-            "{} -d -c {}",
-            binary("tinyproxy").display(),
-            conf.display()
-        )));
+        guards.push(crate::guarded(
+            &format!("{} -d -c {}", binary("tinyproxy").display(), conf.display()),
+            "",
+        ));
     }
     let microsocks = binary("microsocks");
-    guards.push(guarded(format!(
-        "{} -i 127.0.0.1 -p {socks}",
-        microsocks.display()
-    )));
-    guards.push(guarded(format!(
-        "{} -i 127.0.0.1 -p {socks_auth} -u {USER} -P '{PASSWORD}'",
-        microsocks.display()
-    )));
+    guards.push(crate::guarded(
+        &format!("{} -i 127.0.0.1 -p {socks}", microsocks.display()),
+        "",
+    ));
+    guards.push(crate::guarded(
+        &format!(
+            "{} -i 127.0.0.1 -p {socks_auth} -u {USER} -P '{PASSWORD}'",
+            microsocks.display()
+        ),
+        "",
+    ));
     let deadline = Instant::now() + Duration::from_secs(15);
     for port in [http, http_auth, socks, socks_auth] {
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
