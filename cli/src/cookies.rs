@@ -102,9 +102,15 @@ impl Jar {
         let mut out = String::new();
         if let Ok(parsed) = url::Url::parse(url) {
             let store = self.store.borrow();
-            let pairs: Vec<String> = store
-                .get_request_values(&parsed)
-                .map(|(n, v)| format!("{n}={v}"))
+            // RFC 6265 5.4: longer paths first; then by name, so the order never varies.
+            let mut cookies = store.matches(&parsed);
+            cookies.sort_by(|a, b| {
+                let (pa, pb): (&str, &str) = (a.path.as_ref(), b.path.as_ref());
+                pb.len().cmp(&pa.len()).then_with(|| a.name().cmp(b.name()))
+            });
+            let pairs: Vec<String> = cookies
+                .iter()
+                .map(|c| format!("{}={}", c.name(), c.value()))
                 .collect();
             out = pairs.join("; ");
             if let Some((host, text)) = &self.text {
