@@ -289,7 +289,7 @@ def device_checks(args, device, host_hb, local_hb, hostile, work, big, file_port
     with open(up_file, "wb") as f:
         f.write(upload)
     want = hashlib.sha256(upload).hexdigest().encode() + b" %d" % len(upload)
-    sent = mreq(args.mreq, "--device", device, "-d", "@" + up_file, "post", host_h + "/sha256", timeout=300)
+    sent = mreq(args.mreq, "--device", device, "--data-binary", "@" + up_file, "post", host_h + "/sha256", timeout=300)
     piped = subprocess.run([args.mreq, "--device", device, "post", host_h + "/sha256"], input=upload,
                            capture_output=True, timeout=300)
     check("200 KiB upload through the board: file and pipe arrive whole (sha256)",
@@ -355,7 +355,7 @@ def tls_checks(args, device, tls, local_hb):
     body = os.path.join(os.path.dirname(tls["ca"]), "body.txt")
     with open(body, "w") as f:
         f.write("".join(chr(ord("a") + i % 26) for i in range(4096)))
-    big_post = mreq(args.mreq, "--device", device, "-d", "@" + body, "post", tls["good"] + "/post", "Content-Type:text/plain")
+    big_post = mreq(args.mreq, "--device", device, "--data-binary", "@" + body, "post", tls["good"] + "/post", "Content-Type:text/plain")
     try:
         data = json.loads(big_post.stdout)["data"]
     except (ValueError, KeyError, TypeError):
