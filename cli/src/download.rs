@@ -151,9 +151,48 @@ pub fn remote_name(url: &str) -> PathBuf {
     }
 }
 
+/// Written bytes between two background flushes to disk.
+const FLUSH_EVERY: u64 = 32 * 1024 * 1024;
+
+/// Flushes a file to disk in the background while the download goes on, so the `fsync` that
+/// comes before the rename (a crash must never leave a short file under the final name) finds
+/// little left to write. A request is dropped when the last flush still runs.
+struct Flusher {
+    ask: std::sync::mpsc::SyncSender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Flusher {
+    fn start(file: &File) -> Option<Flusher> {
+        let file = file.try_clone().ok()?;
+        let (ask, asked) = std::sync::mpsc::sync_channel::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("flush".into())
+            .spawn(move || {
+                while asked.recv().is_ok() {
+                    let _ = file.sync_data();
+                }
+            })
+            .ok()?;
+        Some(Flusher { ask, thread })
+    }
+
+    fn nudge(&self) {
+        let _ = self.ask.try_send(());
+    }
+
+    fn stop(self) {
+        drop(self.ask);
+        let _ = self.thread.join();
+    }
+}
+
 /// An open partial file plus the progress bar that follows it.
 pub struct Sink {
     file: File,
+    flusher: Option<Flusher>,
+    /// `written` when the flusher was last asked.
+    nudged_at: u64,
     target: Target,
     /// The file being written: the partial file, or the final one when resuming into it.
     writing: PathBuf,
@@ -189,7 +228,12 @@ impl Sink {
             ProgressBar::hidden()
         };
         bar.set_position(already);
+        let flusher = (!target.is_special())
+            .then(|| Flusher::start(&file))
+            .flatten();
         Ok(Sink {
+            flusher,
+            nudged_at: already,
             file,
             target,
             writing,
@@ -200,7 +244,10 @@ impl Sink {
     }
 
     /// The body is complete: flush, then give the file its real name.
-    pub fn finish(self) -> Result<PathBuf> {
+    pub fn finish(mut self) -> Result<PathBuf> {
+        if let Some(flusher) = self.flusher.take() {
+            flusher.stop();
+        }
         if self.target.is_special() {
             self.bar.finish_and_clear();
             return Ok(self.target.path);
@@ -218,7 +265,10 @@ impl Sink {
     }
 
     /// The transfer failed: what arrived stays (for --continue) in the file being written.
-    pub fn abandon(self) -> PathBuf {
+    pub fn abandon(mut self) -> PathBuf {
+        if let Some(flusher) = self.flusher.take() {
+            flusher.stop();
+        }
         self.bar.abandon();
         self.writing
     }
@@ -234,6 +284,7 @@ impl crate::deliver::BodySink for Sink {
         self.file.write_all(data)?;
         self.written += data.len() as u64;
         self.bar.set_position(self.written);
+        self.flush_behind();
         Ok(())
     }
 
@@ -245,6 +296,19 @@ impl crate::deliver::BodySink for Sink {
     fn moved(&mut self, n: u64) {
         self.written += n;
         self.bar.set_position(self.written);
+        self.flush_behind();
+    }
+}
+
+impl Sink {
+    /// Every [`FLUSH_EVERY`] bytes, asks the background flusher to write what is there.
+    fn flush_behind(&mut self) {
+        if self.written - self.nudged_at >= FLUSH_EVERY {
+            self.nudged_at = self.written;
+            if let Some(flusher) = &self.flusher {
+                flusher.nudge();
+            }
+        }
     }
 }
 
