@@ -106,7 +106,7 @@ pub fn write_head(spec: &HeadSpec<'_>, out: &mut [u8]) -> Result<usize> {
             cur.push_str("\r\n")?;
         }
     }
-    if let Some(jar) = spec.cookies {
+    if let Some(jar) = spec.cookies.filter(|_| cfg!(feature = "cookies")) {
         let mark = cur.len();
         cur.push_str("Cookie: ")?;
         let start = cur.len();
@@ -248,6 +248,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "cookies")]
     fn cookies_come_from_the_jar_per_url() {
         let (here, there) = (
             Url::parse("http://h/").unwrap(),

@@ -154,7 +154,12 @@ macro_rules! driver {
                     match io {
                         Io::Connect(url) => {
                             let reused = self.ensure_connection(&url) $(.$await)?;
-                            let forward = self.connector.forward(url.scheme(), url.connect_host(), url.port());
+                            // Without the feature the connector is not asked: no rewrite code.
+                            let forward = if cfg!(feature = "proxies") {
+                                self.connector.forward(url.scheme(), url.connect_host(), url.port())
+                            } else {
+                                None
+                            };
                             call.connected(reused, forward);
                         }
                         Io::WriteHead { bytes, head_len } => {
