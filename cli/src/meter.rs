@@ -40,6 +40,9 @@ pub struct Marks {
     /// Body bytes delivered to the output.
     pub downloaded: u64,
     pub redirects: u32,
+    /// When the last redirect response was in: the time the redirects took (curl's
+    /// time_redirect, up to the final hop's start).
+    pub redirected: Option<Duration>,
     /// The file the body was saved to.
     pub filename: Option<String>,
     /// A transient status whose body was not delivered: retried after this wait.

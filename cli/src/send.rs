@@ -219,6 +219,7 @@ impl Observer for Hops<'_> {
         if let Some(meter) = &self.meter {
             meter.update(|m| {
                 m.redirects += 1;
+                m.redirected = m.start.map(|s| s.elapsed());
                 m.response_heads += head.as_bytes().len() as u64;
             });
         }

@@ -123,6 +123,9 @@ const VARIABLES: &[(&str, Getter)] = &[
     ("time_starttransfer", |t| {
         Val::Seconds(t.marks.seconds(t.marks.starttransfer))
     }),
+    ("time_redirect", |t| {
+        Val::Seconds(t.marks.seconds(t.marks.redirected))
+    }),
     ("time_total", |t| {
         Val::Seconds(t.marks.elapsed().as_secs_f64())
     }),

@@ -459,3 +459,27 @@ fn retries_are_made_as_curl_makes_them() {
         differences.join("\n")
     );
 }
+
+/// `%{time_redirect}`: 0 without redirects, and within the transfer's time with them (times are
+/// not compared with curl's: they are measured, not computed).
+#[test]
+fn time_redirect_is_measured() {
+    let format = "%{time_redirect} %{time_total} %{num_redirects}";
+    for (path, redirects) in [("/get", "0"), ("/redirect/2", "2")] {
+        let url = support::httpbin().url(path);
+        let words = ["-sL", "-o", "/dev/null", "-w", format, &url];
+        let out = run(env!("CARGO_BIN_EXE_mreq"), &words);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let fields: Vec<&str> = text.split(' ').collect();
+        let (redirect, total): (f64, f64) = (
+            fields[0].parse().expect("time_redirect"),
+            fields[1].parse().expect("time_total"),
+        );
+        assert_eq!(fields[2], redirects, "{text}");
+        if redirects == "0" {
+            assert_eq!(fields[0], "0.000000", "{text}");
+        } else {
+            assert!(redirect > 0.0 && redirect <= total, "{text}");
+        }
+    }
+}
