@@ -359,6 +359,15 @@ impl Args {
         self.resume || self.continue_at.is_some()
     }
 
+    /// The resuming flag as the user gave it, for messages.
+    pub fn resume_flag(&self) -> &'static str {
+        if self.continue_at.is_some() {
+            "-C/--continue-at"
+        } else {
+            "--continue"
+        }
+    }
+
     /// Whether a 4xx or 5xx response is a failure (exit 22).
     pub fn failing(&self) -> bool {
         self.fail || self.fail_with_body

@@ -84,13 +84,10 @@ impl Jar {
         let Ok(url) = url::Url::parse(url) else {
             return;
         };
-        let text = String::from_utf8_lossy(head);
-        let cookies = text
-            .lines()
-            .skip(1)
-            .filter_map(|line| line.split_once(':'))
-            .filter(|(name, _)| name.trim().eq_ignore_ascii_case("set-cookie"))
-            .filter_map(|(_, value)| RawCookie::parse(value.trim().to_string()).ok())
+        let cookies = crate::deliver::head_fields(head)
+            .into_iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case("set-cookie"))
+            .filter_map(|(_, value)| RawCookie::parse(value).ok())
             .filter(|cookie| domain_allowed(cookie, &url));
         self.store
             .borrow_mut()

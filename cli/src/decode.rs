@@ -66,7 +66,7 @@ pub struct Decoded<'a> {
     reason: String,
     head: Vec<u8>,
     url: String,
-    /// The lower-case names and values of the head, for [`Incoming::header_str`].
+    /// The names and values of the head, for [`Incoming::header_str`].
     fields: Vec<(String, String)>,
     body: Box<dyn Read + 'a>,
     failed: Rc<RefCell<Option<Failed>>>,
@@ -78,12 +78,7 @@ impl<'a> Decoded<'a> {
     /// Decodes `inner`'s body, undoing `codings` (as [`codings`] lists them) last first.
     pub fn new(inner: &'a mut dyn Incoming, codings: &[Coding]) -> Decoded<'a> {
         let head = inner.head_bytes().to_vec();
-        let fields = String::from_utf8_lossy(&head)
-            .lines()
-            .skip(1)
-            .filter_map(|line| line.split_once(':'))
-            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
-            .collect();
+        let fields = crate::deliver::head_fields(&head);
         let (status, reason, url) = (
             inner.status(),
             inner.reason().to_string(),
@@ -138,10 +133,9 @@ impl Incoming for Decoded<'_> {
     }
 
     fn header_str(&self, name: &str) -> Option<&str> {
-        let name = name.to_ascii_lowercase();
         self.fields
             .iter()
-            .find(|(n, _)| *n == name)
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
 

@@ -89,6 +89,16 @@ impl Incoming for Response<'_, Conn> {
     }
 }
 
+/// The fields of a response head as received (`head_bytes`), names and values trimmed, in order.
+pub fn head_fields(head: &[u8]) -> Vec<(String, String)> {
+    String::from_utf8_lossy(head)
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_once(':'))
+        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
 /// A response whose delivered body bytes are counted (`-w %{size_download}`).
 pub struct Counted<'a> {
     inner: &'a mut dyn Incoming,

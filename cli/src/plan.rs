@@ -222,7 +222,7 @@ pub fn build(args: &Args, words: &Words, several: bool) -> Result<Plan> {
     let auth = match (&args.user, &args.bearer) {
         (Some(_), Some(_)) => bail!("give either -u/--user or --bearer, not both"),
         (Some(user), None) => {
-            let (name, password) = user.split_once(':').unwrap_or((user, ""));
+            let (name, password) = split_login(user);
             Some(AuthSpec::Basic(name.into(), password.into()))
         }
         (None, Some(token)) => Some(AuthSpec::Bearer(token.clone())),
@@ -238,6 +238,11 @@ pub fn build(args: &Args, words: &Words, several: bool) -> Result<Plan> {
         body,
         decode: false,
     })
+}
+
+/// `USER[:PASSWORD]` (`-u`, `-U`, a proxy URL's user): without `:` the password is empty.
+pub fn split_login(login: &str) -> (&str, &str) {
+    login.split_once(':').unwrap_or((login, ""))
 }
 
 /// The `.netrc` login for the URL's host (`-n`, `--netrc-file`), unless the URL has its own.

@@ -55,7 +55,7 @@ impl Proxy {
         let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
         let (user, hostport) = match authority.rsplit_once('@') {
             Some((user, hostport)) => {
-                let (name, password) = user.split_once(':').unwrap_or((user, ""));
+                let (name, password) = crate::plan::split_login(user);
                 let decode = mreq_core::form::unquote;
                 (Some((decode(name), decode(password))), hostport)
             }
@@ -214,7 +214,7 @@ impl Proxies {
                     "no proxy is in use (give -x URL)".into(),
                 ));
             }
-            let (name, password) = user.split_once(':').unwrap_or((user, ""));
+            let (name, password) = crate::plan::split_login(user);
             for proxy in [&mut http, &mut https].into_iter().flatten() {
                 proxy.set_user(Some((name.to_string(), password.to_string())));
             }

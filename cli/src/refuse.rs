@@ -98,11 +98,7 @@ pub fn check(args: &Args) -> Result<(), Failure> {
     if args.compressed && args.resuming() {
         return refuse(format!(
             "--compressed decodes what it saves, and {} resumes the bytes as sent: give one",
-            if args.resume {
-                "--continue"
-            } else {
-                "-C/--continue-at"
-            }
+            args.resume_flag()
         ));
     }
     if args.fail && args.fail_with_body {

@@ -94,7 +94,9 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
     }
     if args.offline {
         for plan in &plans {
-            let plan = &with_jar_cookies(plan, jar.as_deref());
+            let mut plan = plan.clone();
+            plan.headers.extend(jar_cookie(jar.as_deref(), &plan.url));
+            let plan = &plan;
             let terminal = out.is_terminal();
             let print = PrintSpec::from_args(args, terminal, false).map_err(Failure::usage)?;
             let style = Style::new(args.pretty, terminal);
@@ -192,38 +194,31 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
             break;
         }
     }
-    if let (Some(session), Some(jar), Some(first)) = (&mut session, &jar, plans.first()) {
-        if let Err(failure) = session.save(first, jar.netscape()) {
+    // Written whatever happened, as curl does: the cookies received are kept. A failure to
+    // write them is reported and is the exit status unless an earlier one is.
+    let mut keep = |written: Result<(), Failure>| {
+        if let Err(failure) = written {
             failure.report(args);
             if status == 0 {
                 status = failure.code;
             }
         }
+    };
+    if let (Some(session), Some(jar), Some(first)) = (&mut session, &jar, plans.first()) {
+        keep(session.save(first, jar.netscape()));
     }
     if let Some(jar) = &jar {
-        // Written whatever happened, as curl does: the cookies received are kept.
-        if let Err(failure) = jar.save(&mut out) {
-            failure.report(args);
-            if status == 0 {
-                status = failure.code;
-            }
-        }
+        keep(jar.save(&mut out));
     }
     out.flush().map_err(|e| output_failure(&e))?;
     Ok(status)
 }
 
-/// The plan with the jar's cookies for its URL as a header (what `--offline` and `--device`
-/// show and send: there the engine does not ask the jar per hop).
-fn with_jar_cookies(plan: &Plan, jar: Option<&Jar>) -> Plan {
-    let mut plan = plan.clone();
-    if let Some(value) = jar
-        .map(|j| j.value_for(&plan.url))
-        .filter(|v| !v.is_empty())
-    {
-        plan.headers.push(("Cookie".into(), value));
-    }
-    plan
+/// The jar's cookies for a URL as a `Cookie` header, if it has any (what `--offline` and
+/// `--device` show and send: there the engine does not ask the jar per hop).
+fn jar_cookie(jar: Option<&Jar>, url: &str) -> Option<(String, String)> {
+    let value = jar?.value_for(url);
+    (!value.is_empty()).then(|| ("Cookie".to_string(), value))
 }
 
 /// Asks for a compressed body where mreq decodes it: everywhere with `--compressed`, else for
@@ -266,19 +261,10 @@ fn outputs(args: &Args, plans: &[Plan]) -> Result<Vec<Output>, Failure> {
     if args.resuming() && outputs.iter().any(|o| matches!(o, Output::Stdout)) {
         return Err(usage(format!(
             "{} resumes a file: give -o FILE, -O or --download for every URL",
-            resume_flag(args)
+            args.resume_flag()
         )));
     }
     Ok(outputs)
-}
-
-/// The resuming flag as the user gave it, for messages.
-fn resume_flag(args: &Args) -> &'static str {
-    if args.continue_at.is_some() {
-        "-C/--continue-at"
-    } else {
-        "--continue"
-    }
 }
 
 /// Where the download continues: the end of what is on disk (`--continue`, `-C -`), or `-C N`
@@ -326,12 +312,7 @@ impl Seen<'_> {
         let t = &mut *self.transfer;
         t.status = response.status();
         t.effective = response.url().to_string();
-        t.headers = String::from_utf8_lossy(head)
-            .lines()
-            .skip(1)
-            .filter_map(|line| line.split_once(':'))
-            .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
-            .collect();
+        t.headers = deliver::head_fields(head);
     }
 }
 
@@ -362,15 +343,12 @@ fn fetch(
         Transport::Local(session) => session,
         Transport::Device(link) => {
             // The board follows redirects itself: the jar's cookies go with the first URL.
-            if let Some(value) = seen
-                .jar
-                .map(|j| j.value_for(&plan.url))
-                .filter(|v| !v.is_empty())
-            {
-                headers.push(("Cookie".into(), value));
-            }
+            let cookie = jar_cookie(seen.jar, &plan.url);
+            headers.extend(cookie.clone());
             if print.request_head || print.request_body {
-                let as_sent = link.as_sent(&with_jar_cookies(plan, seen.jar));
+                let mut shown = plan.clone();
+                shown.headers.extend(cookie);
+                let as_sent = link.as_sent(&shown);
                 send::print_planned(out, &as_sent, print, style).map_err(|e| output_failure(&e))?;
                 out.flush().map_err(|e| output_failure(&e))?;
             }
