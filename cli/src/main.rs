@@ -23,6 +23,7 @@ mod send;
 mod session;
 mod sock;
 mod stdout;
+mod tls;
 mod transport;
 mod writeout;
 mod zerocopy;

@@ -26,6 +26,26 @@ impl Sock {
         }
     }
 
+    /// A read that takes what has arrived and never waits: `WouldBlock` if nothing has.
+    pub fn recv_nowait(&self, buf: &mut [u8]) -> io::Result<usize> {
+        #[cfg(target_os = "linux")]
+        {
+            use rustix::net::{recv, RecvFlags};
+            let fd = std::os::fd::AsFd::as_fd(self);
+            loop {
+                match recv(fd, &mut *buf, RecvFlags::DONTWAIT) {
+                    Err(rustix::io::Errno::INTR) => continue,
+                    other => return other.map(|(n, _)| n).map_err(io::Error::from),
+                }
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = buf;
+            Err(io::ErrorKind::WouldBlock.into())
+        }
+    }
+
     /// The addresses at both ends (`None` for a Unix socket).
     pub fn addresses(&self) -> (Option<SocketAddr>, Option<SocketAddr>) {
         match self {

@@ -4,6 +4,7 @@
 use crate::meter::{Mark, Meter};
 use crate::proxy::{self, Proxies};
 use crate::sock::Sock;
+use crate::tls::TlsStream;
 use mreq_core::client::blocking::Connect;
 use mreq_core::client::tcp::{self, map_io, TcpConnector};
 use mreq_core::client::Forward;
@@ -17,7 +18,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::server::ParsedCertificate;
 use rustls::{
     CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore,
-    SignatureScheme, StreamOwned,
+    SignatureScheme,
 };
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -283,17 +284,16 @@ impl NetConnector {
         let config = self.client_config()?;
         let name = ServerName::try_from(host.to_string())
             .map_err(|_| tls_error(false, &format!("invalid TLS server name {host:?}")))?;
-        let mut tls =
+        let tls =
             ClientConnection::new(config, name).map_err(|e| tls_error(false, &e.to_string()))?;
-        let mut sock = self.open(Scheme::Https, host, port)?;
-        while tls.is_handshaking() {
-            self.meter.arm(&sock, self.tcp.read_timeout)?;
-            if let Err(err) = tls.complete_io(&mut sock) {
-                return Err(handshake_error(err));
-            }
+        let sock = self.open(Scheme::Https, host, port)?;
+        let mut stream = TlsStream::new(tls, sock);
+        while stream.conn.is_handshaking() {
+            self.meter.arm(&stream.sock, self.tcp.read_timeout)?;
+            stream.handshake_step().map_err(handshake_error)?;
         }
         self.meter.mark(Mark::AppConnect);
-        Ok(self.conn(Stream::Tls(Box::new(StreamOwned::new(tls, sock)))))
+        Ok(self.conn(Stream::Tls(Box::new(stream))))
     }
 }
 
@@ -350,7 +350,7 @@ pub struct Conn {
 
 enum Stream {
     Plain(Sock),
-    Tls(Box<StreamOwned<ClientConnection, Sock>>),
+    Tls(Box<TlsStream>),
 }
 
 impl Conn {
