@@ -153,7 +153,7 @@ pub struct Args {
     #[arg(short = 'k', long = "insecure")]
     pub insecure: bool,
 
-    /// Also trust the CA certificates in this PEM file.
+    /// Trust the CA certificates in this PEM file instead of the default roots (as curl).
     #[arg(long = "cacert", value_name = "PATH")]
     pub cacert: Vec<PathBuf>,
 

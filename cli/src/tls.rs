@@ -9,7 +9,7 @@ use rustls::ClientConnection;
 use std::io::{self, Read, Write};
 
 /// The inbox's size: the socket's receive buffer is rarely fuller than this.
-const INBOX: usize = 256 * 1024;
+const INBOX: usize = 64 * 1024;
 
 pub struct TlsStream {
     pub conn: ClientConnection,

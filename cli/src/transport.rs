@@ -263,12 +263,16 @@ impl NetConnector {
         Ok(config)
     }
 
+    /// The trust anchors: the `--cacert` files' certificates when there are any (they replace
+    /// the default store, as in curl), else the Mozilla roots and the system's.
     fn root_store(&self) -> Result<RootCertStore> {
         let mut roots = RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        // The system store may be missing or partly unreadable: the Mozilla roots still stand.
-        let native = rustls_native_certs::load_native_certs();
-        roots.add_parsable_certificates(native.certs);
+        if self.tls.cacerts.is_empty() {
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            // The system store may be missing or partly unreadable: the Mozilla roots still stand.
+            let native = rustls_native_certs::load_native_certs();
+            roots.add_parsable_certificates(native.certs);
+        }
         for file in &self.tls.cacerts {
             for cert in &file.certs {
                 roots.add(cert.clone()).map_err(|e| {

@@ -483,3 +483,58 @@ fn time_redirect_is_measured() {
         }
     }
 }
+
+/// `--cacert FILE` replaces the default trust store in curl: a server the default store trusts
+/// is refused (exit 60) when the file holds another CA. Each client's default store is pointed at
+/// the test CA by its own variable (curl: CURL_CA_BUNDLE; mreq's system store: SSL_CERT_FILE).
+#[test]
+fn cacert_replaces_the_default_store_as_in_curl() {
+    let nginx = support::nginx::nginx();
+    let url = nginx.https("localhost", "/hello.txt");
+    let ca = nginx.ca_file();
+    let other = nginx.self_signed_file();
+    let run_with = |program: &str, var: &str, words: &[String]| {
+        std::process::Command::new(program)
+            .args(words)
+            .env(var, &ca)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run")
+            .status
+            .code()
+    };
+    let cases: Vec<Vec<String>> = vec![
+        vec!["-s".into(), "-o".into(), "/dev/null".into(), url.clone()],
+        vec![
+            "-s".into(),
+            "-o".into(),
+            "/dev/null".into(),
+            "--cacert".into(),
+            other.display().to_string(),
+            url.clone(),
+        ],
+        vec![
+            "-s".into(),
+            "-o".into(),
+            "/dev/null".into(),
+            "--cacert".into(),
+            ca.display().to_string(),
+            url.clone(),
+        ],
+    ];
+    let mut seen = Vec::new();
+    for words in &cases {
+        let curl = run_with("curl", "CURL_CA_BUNDLE", words);
+        let mine = run_with(env!("CARGO_BIN_EXE_mreq"), "SSL_CERT_FILE", words);
+        seen.push((curl, mine));
+    }
+    // The reference must show the cases apart, or the comparison proves nothing.
+    assert_eq!(
+        seen.iter().map(|s| s.0).collect::<Vec<_>>(),
+        [Some(0), Some(60), Some(0)],
+        "curl's exit codes"
+    );
+    for (words, (curl, mine)) in cases.iter().zip(&seen) {
+        assert_eq!(curl, mine, "{words:?}: mreq exit {mine:?}, curl {curl:?}");
+    }
+}
