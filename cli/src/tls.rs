@@ -15,6 +15,9 @@ pub struct TlsStream {
     pub conn: ClientConnection,
     pub sock: Sock,
     inbox: Inbox,
+    /// An error met while gathering, after bytes that read returned: the next read's answer,
+    /// so it is neither lost nor found only after waiting on the socket again.
+    deferred: Option<io::Error>,
 }
 
 /// Bytes received from the socket that rustls has not read yet: `buf[start..end]`.
@@ -59,6 +62,7 @@ impl TlsStream {
                 start: 0,
                 end: 0,
             },
+            deferred: None,
         }
     }
 
@@ -105,6 +109,9 @@ impl TlsStream {
     /// arrived. `Ok(0)` after the peer's close_notify; `UnexpectedEof` if the socket ended
     /// without one.
     pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(err) = self.deferred.take() {
+            return Err(err);
+        }
         if buf.is_empty() {
             return Ok(0);
         }
@@ -124,18 +131,26 @@ impl TlsStream {
                 }
             }
         };
-        // Whatever else has arrived, without waiting. An error here is left for the next
-        // read: rustls keeps it, and these bytes came before it.
+        // Whatever else has arrived, without waiting. An error here comes after these bytes:
+        // it is the next read's answer.
         while n > 0 && n < buf.len() {
-            match self.conn.reader().read(&mut buf[n..]) {
+            let err = match self.conn.reader().read(&mut buf[n..]) {
                 Ok(0) => break,
-                Ok(more) => n += more,
+                Ok(more) => {
+                    n += more;
+                    continue;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => match self.take_in(false) {
-                    Ok(true) => {}
-                    _ => break,
+                    Ok(true) => continue,
+                    // The socket ended: rustls has noted it and the next read says how.
+                    Ok(false) => break,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => e,
                 },
-                Err(_) => break,
-            }
+                Err(e) => e,
+            };
+            self.deferred = Some(err);
+            break;
         }
         Ok(n)
     }
@@ -299,6 +314,53 @@ mod tests {
         let n = client.read(&mut buf).unwrap();
         assert_eq!(&buf[..n], b"second");
         assert_eq!(client.read(&mut buf).unwrap(), 0, "close_notify is the end");
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn a_bad_record_met_while_gathering_fails_the_next_read_at_once() {
+        let mut pki = pki();
+        // No session tickets: the server's first records after the handshake are the test's.
+        pki.server.send_tls13_tickets = 0;
+        let (sent_tx, sent_rx) = mpsc::channel();
+        let (done_tx, done_rx) = mpsc::channel::<()>();
+        let (port, server) = serve(pki.server, move |s| {
+            // Four records whose wire bytes (16,362 + 22 each) fill the 64 KiB inbox exactly,
+            // so the first recv ends where the bad record begins.
+            for i in 0..4u8 {
+                s.write_all(&[i; 16_362]).unwrap();
+                s.flush().unwrap();
+            }
+            assert_eq!(4 * (16_362 + 22), INBOX);
+            // An application-data record whose tag cannot verify.
+            let mut bad = vec![0x17, 0x03, 0x03, 0x00, 0x20];
+            bad.extend_from_slice(&[0x55; 32]);
+            s.sock.write_all(&bad).unwrap();
+            sent_tx.send(()).unwrap();
+            // Keep the connection open: the client must not need the server to close it.
+            let _ = done_rx.recv_timeout(Duration::from_secs(10));
+        });
+        let mut client = client_for(&pki.ca, port);
+        handshake(&mut client).unwrap();
+        sent_rx.recv().unwrap();
+        // A read that waited on the socket would time out instead of naming the bad record.
+        let Sock::Tcp(tcp) = &client.sock else {
+            unreachable!()
+        };
+        tcp.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut buf = vec![0u8; 128 * 1024];
+        let n = client.read(&mut buf).unwrap();
+        assert_eq!(n, 4 * 16_362, "the good records first");
+        let err = client.read(&mut buf).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        let inner = err
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<rustls::Error>());
+        assert!(
+            matches!(inner, Some(rustls::Error::DecryptError)),
+            "{inner:?}"
+        );
+        done_tx.send(()).unwrap();
         server.join().unwrap();
     }
 
