@@ -10,8 +10,11 @@ if [ ! -t 1 ]; then
 fi
 
 TOTAL_START=$SECONDS
-# Board crates built here (firmware/boards/*, each with its own target; see mreq-flash --list-boards).
-BOARDS="qemu stm32f407-w5500 rp2-pico-w esp32c3"
+# Boards built here (mreq-flash --list-boards; flasher/tests/flash.rs checks that every board the
+# table says is built in CI is listed) and their crates (firmware/boards/*, each with its own
+# target; the STM32F407VE is the stm32f407-w5500 crate with its chip feature).
+BOARDS="qemu stm32f407-w5500 stm32f407ve-w5500 rp2-pico-w esp32c3"
+CRATES="qemu stm32f407-w5500 rp2-pico-w esp32c3"
 STAGE=""
 STAGE_START=0
 
@@ -47,16 +50,20 @@ cargo fmt --all -- --check
 stage_end
 
 # The board crates are not workspace members (each builds for its own target).
-for board in $BOARDS; do
-    (cd "firmware/boards/$board" && cargo fmt -- --check)
+for crate in $CRATES; do
+    (cd "firmware/boards/$crate" && cargo fmt -- --check)
 done
 
 # --- clippy --------------------------------------------------------------------------------------
 stage clippy
 cargo clippy --workspace --all-targets -- -D warnings
-for board in $BOARDS; do
-    (cd "firmware/boards/$board" && cargo clippy --release --quiet -- -D warnings)
+for crate in $CRATES; do
+    (cd "firmware/boards/$crate" && cargo clippy --release --quiet -- -D warnings)
 done
+(cd firmware/boards/stm32f407-w5500 && cargo clippy --release --quiet --no-default-features \
+    --features stm32f407ve -- -D warnings)
+# mreq-fw's lean TLS provider (the STM32F407VE's): lints, and the host TLS tests against it.
+cargo clippy -p mreq-fw --all-targets --features tls-lean -- -D warnings
 stage_end
 
 # --- firmware ------------------------------------------------------------------------------------
@@ -79,6 +86,7 @@ stage_end
 # --- test ----------------------------------------------------------------------------------------
 stage test
 cargo test --workspace
+cargo test -p mreq-fw --features tls-lean --test tls
 stage_end
 
 # --- nostd ---------------------------------------------------------------------------------------

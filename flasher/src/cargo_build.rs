@@ -20,7 +20,24 @@ pub fn repo_root() -> PathBuf {
 }
 
 pub fn board_dir(root: &Path, board: &Board) -> PathBuf {
-    root.join("firmware/boards").join(board.name)
+    root.join("firmware/boards").join(board.crate_dir)
+}
+
+/// The cargo arguments that build `board` in its crate: the Espressif toolchain where it needs
+/// one, its target, and its features where the crate builds more than one board.
+pub fn build_args(board: &Board) -> Vec<String> {
+    let mut args = Vec::new();
+    if board.status == BuildStatus::NeedsEspToolchain {
+        args.push("+esp".to_string());
+    }
+    args.extend(["build", "--profile", board.profile].map(String::from));
+    if let Some(target) = board.target {
+        args.extend(["--target".to_string(), target.to_string()]);
+    }
+    if let Some(features) = board.features {
+        args.extend(["--no-default-features", "--features", features].map(String::from));
+    }
+    args
 }
 
 /// Checks that the toolchain for the board is here, saying how to get it if not.
@@ -53,7 +70,7 @@ fn output(program: &str, args: &[&str]) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// `cargo build --release` in the board's crate; compiler output passes through; returns the ELF.
+/// `cargo build` in the board's crate, with [`build_args`]; compiler output passes through; returns the ELF.
 pub fn build(root: &Path, board: &Board) -> Result<PathBuf> {
     check_toolchain(board)?;
     let dir = board_dir(root, board);
@@ -65,11 +82,8 @@ pub fn build(root: &Path, board: &Board) -> Result<PathBuf> {
         );
     }
     let mut child = Command::new("cargo")
-        .args([
-            "build",
-            "--release",
-            "--message-format=json-render-diagnostics",
-        ])
+        .args(build_args(board))
+        .arg("--message-format=json-render-diagnostics")
         .current_dir(&dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

@@ -157,7 +157,8 @@ fn run(args: &Args) -> Result<u8> {
             (Some(elf), _) => println!("firmware: {}", elf.display()),
             (_, Some(image)) => println!("image: {}", image.display()),
             _ => println!(
-                "firmware: cargo build --release in {}",
+                "firmware: cargo {} in {}",
+                cargo_build::build_args(board).join(" "),
                 cargo_build::board_dir(&root, board).display()
             ),
         }
@@ -242,23 +243,40 @@ fn flash_qemu(args: &Args, elf: &Path, block: Option<&[u8]>) -> Result<u8> {
     }
 }
 
-/// The segments (of the ELF) that go into the board's flash, checked to end below the configuration
-/// region; also returns where they end.
+/// The segments (of the ELF) that go into the board's flash, checked to stay out of the
+/// configuration region and inside the flash; also returns where they end.
 fn flash_segments(
     board: &Board,
     mut segments: Vec<uf2::Segment>,
 ) -> Result<(Vec<uf2::Segment>, u32)> {
     let flash_end = board.flash_origin + board.flash_size;
     segments.retain(|s| s.address >= board.flash_origin && s.address < flash_end);
+    let region = board.config_region();
+    for s in &segments {
+        let end = s.address + s.data.len() as u32;
+        if s.address < region.end && end > region.start {
+            bail!("the firmware's bytes at {:#x}..{end:#x} reach into the configuration region at {:#x}..{:#x}: it is too large for this board", s.address, region.start, region.end);
+        }
+        if end > flash_end {
+            bail!("the firmware ends at {end:#x}, past the end of the {}'s flash at {flash_end:#x}: it is too large for this board", board.chip);
+        }
+    }
     let image_end = segments
         .iter()
         .map(|s| s.address + s.data.len() as u32)
         .max()
         .unwrap_or(board.flash_origin);
-    if image_end > board.firmware_limit() {
-        bail!("the firmware ends at {image_end:#x}, past the configuration region at {:#x}: it is too large for this board", board.firmware_limit());
-    }
     Ok((segments, image_end))
+}
+
+/// Flash bytes left after the image's end, up to the end of the firmware region it ends in (the
+/// linker fills regions in order, so that is where more code would go).
+fn firmware_room(board: &Board, image_end: u32) -> u32 {
+    board
+        .firmware_regions()
+        .iter()
+        .find(|r| r.start < image_end && image_end <= r.end)
+        .map_or(0, |r| r.end - image_end)
 }
 
 /// Checks that the firmware fits the board's layout (ESP: the app partition of its table; the
@@ -301,10 +319,10 @@ fn check_image(board: &Board, root: &Path, elf: &Path) -> Result<u8> {
             board.name, board.config_address
         );
     } else {
-        let free = board.firmware_limit().saturating_sub(image_end);
+        let free = firmware_room(board, image_end);
         println!(
-            "{}: {in_flash} bytes in flash up to {image_end:#x}; configuration region at {:#x}, {free} bytes free below it",
-            board.name, board.config_address
+            "{}: {in_flash} bytes in flash up to {image_end:#x}; configuration region at {:#x}..{:#x}; {free} bytes free after the firmware",
+            board.name, board.config_region().start, board.config_region().end
         );
     }
     Ok(0)

@@ -163,13 +163,95 @@ fn an_image_reaching_the_configuration_region_is_refused() {
     let _ = std::fs::remove_file(elf_path);
 }
 
+/// Every board whose flash is memory-mapped: firmware on both sides of the configuration
+/// region passes `--check-image` (the flasher's layout check and probe-rs's memory map of the
+/// chip), and bytes reaching into the region or past the end of flash are refused. The
+/// STM32F407VE keeps its configuration in sector 1, between the vector table and the code.
+#[test]
+fn images_pass_around_the_configuration_region_and_never_into_it() {
+    for board in boards::BOARDS
+        .iter()
+        .filter(|b| matches!(b.method, FlashMethod::Uf2 | FlashMethod::ProbeRs))
+    {
+        let region = board.config_region();
+        let flash_end = board.flash_origin + board.flash_size;
+        let [below, above] = board.firmware_regions();
+        let mut cases = vec![
+            // The vector table at the start, .data's load image just below the region.
+            (board.flash_origin, below.end - 64, true, "below the region"),
+            (
+                region.start - 16,
+                board.flash_origin + 64,
+                false,
+                "into the region from below",
+            ),
+            (
+                region.end - 16,
+                board.flash_origin + 64,
+                false,
+                "across the region's end",
+            ),
+        ];
+        if above.is_empty() {
+            cases.push((
+                region.start,
+                board.flash_origin + 64,
+                false,
+                "at the region",
+            ));
+        } else {
+            cases.push((
+                board.flash_origin,
+                above.start,
+                true,
+                "code above the region",
+            ));
+            cases.push((
+                board.flash_origin,
+                flash_end - 16,
+                false,
+                "past the end of flash",
+            ));
+        }
+        for (code_at, data_at, accepted, what) in cases {
+            let elf_path = temp(&format!("layout-{}.elf", board.name));
+            std::fs::write(&elf_path, tiny_elf(code_at, &[1; 64], data_at, &[2; 64])).unwrap();
+            let out = flash(&[
+                "--board",
+                board.name,
+                "--no-build",
+                "--elf",
+                elf_path.to_str().unwrap(),
+                "--check-image",
+            ]);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(
+                out.status.success(),
+                accepted,
+                "{}: {what} ({code_at:#x}, {data_at:#x}): {stderr}",
+                board.name
+            );
+            if !accepted {
+                assert!(
+                    stderr.contains("too large"),
+                    "{}: {what}: {stderr}",
+                    board.name
+                );
+            }
+            let _ = std::fs::remove_file(elf_path);
+        }
+    }
+}
+
 #[test]
 fn every_board_built_in_ci_has_its_crate_and_target() {
     for board in boards::BOARDS
         .iter()
         .filter(|b| b.status == BuildStatus::BuiltInCi)
     {
-        let dir = Path::new(ROOT).join("firmware/boards").join(board.name);
+        let dir = Path::new(ROOT)
+            .join("firmware/boards")
+            .join(board.crate_dir);
         assert!(
             dir.join("Cargo.toml").is_file(),
             "{}: no crate at {}",
@@ -182,6 +264,83 @@ fn every_board_built_in_ci_has_its_crate_and_target() {
             "{}: .cargo/config.toml does not build for {:?}",
             board.name,
             board.target
+        );
+    }
+}
+
+/// Every board a Rust toolchain builds (the ESP32-S3 too, which CI cannot build) names a crate
+/// that has the features and the profile the flasher asks it for, and `--dry-run` shows that
+/// command.
+#[test]
+fn every_buildable_board_names_its_crate_features_and_profile() {
+    for board in boards::BOARDS.iter().filter(|b| b.target.is_some()) {
+        let manifest_path = Path::new(ROOT)
+            .join("firmware/boards")
+            .join(board.crate_dir)
+            .join("Cargo.toml");
+        let manifest = std::fs::read_to_string(&manifest_path)
+            .unwrap_or_else(|e| panic!("{}: {}: {e}", board.name, manifest_path.display()));
+        for feature in board.features.iter().flat_map(|f| f.split(',')) {
+            assert!(
+                manifest
+                    .lines()
+                    .any(|l| l.starts_with(&format!("{feature} = ["))),
+                "{}: the {} crate has no feature {feature}",
+                board.name,
+                board.crate_dir
+            );
+        }
+        if board.profile != "release" {
+            assert!(
+                manifest.contains(&format!("[profile.{}]", board.profile)),
+                "{}: the {} crate has no profile {}",
+                board.name,
+                board.crate_dir,
+                board.profile
+            );
+        }
+        let out = flash(&["--board", board.name, "--dry-run"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut expected = format!("--profile {}", board.profile);
+        if let Some(features) = board.features {
+            expected += &format!(
+                " --target {} --no-default-features --features {features}",
+                board.target.unwrap()
+            );
+        }
+        assert!(text.contains(&expected), "{}: {text}", board.name);
+        assert!(
+            text.contains(&format!("firmware/boards/{}", board.crate_dir)),
+            "{}: {text}",
+            board.name
+        );
+    }
+}
+
+/// `scripts/test.sh` builds and checks every board the table says CI builds.
+#[test]
+fn the_test_script_builds_every_board_built_in_ci() {
+    let script = std::fs::read_to_string(Path::new(ROOT).join("scripts/test.sh")).unwrap();
+    let listed = script
+        .lines()
+        .find_map(|l| l.strip_prefix("BOARDS=\""))
+        .and_then(|l| l.strip_suffix('"'))
+        .expect("a BOARDS=\"...\" line in scripts/test.sh");
+    let listed: Vec<&str> = listed.split_whitespace().collect();
+    for board in boards::BOARDS
+        .iter()
+        .filter(|b| b.status == BuildStatus::BuiltInCi)
+    {
+        assert!(
+            listed.contains(&board.name),
+            "{} is not in scripts/test.sh's BOARDS",
+            board.name
+        );
+    }
+    for name in listed {
+        assert!(
+            boards::board(name).is_some(),
+            "scripts/test.sh builds an unknown board {name}"
         );
     }
 }
@@ -214,7 +373,7 @@ fn esp_partition_tables_put_the_configuration_where_the_table_says() {
         let csv = std::fs::read_to_string(
             Path::new(ROOT)
                 .join("firmware/boards")
-                .join(board.name)
+                .join(board.crate_dir)
                 .join("partitions.csv"),
         )
         .expect("partitions.csv");

@@ -31,6 +31,18 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::unbuffered::{ConnectionState, EncodeError, UnbufferedStatus};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
+#[cfg(feature = "tls-lean")]
+mod lean;
+
+/// The cryptography: rustls-rustcrypto's whole provider, or with `tls-lean` the part of it that
+/// public servers need (`lean.rs`).
+fn crypto_provider() -> CryptoProvider {
+    #[cfg(feature = "tls-lean")]
+    return lean::provider();
+    #[cfg(not(feature = "tls-lean"))]
+    rustls_rustcrypto::provider()
+}
+
 /// Received bytes: one whole record at most (16 KiB of data + 5 header + 256 TLS 1.3 overhead).
 pub const INCOMING: usize = 16 * 1024 + 5 + 256;
 /// Bytes to send: a handshake flight of ours, or one encrypted record of application data.
@@ -87,7 +99,7 @@ impl TlsSettings {
 // Built once at boot and kept: the size of the error does not matter here.
 #[allow(clippy::result_large_err)]
 fn client_config(block: Option<&Config<'_>>, insecure: bool) -> Result<Arc<ClientConfig>, Error> {
-    let provider = Arc::new(rustls_rustcrypto::provider());
+    let provider = Arc::new(crypto_provider());
     let builder = ClientConfig::builder_with_details(provider.clone(), Arc::new(WallClock))
         .with_safe_default_protocol_versions()
         .map_err(failure)?;

@@ -26,6 +26,28 @@ struct Pki {
 
 /// Each call makes a CA of its own name: a certificate from another CA is an unknown issuer.
 fn pki(server_names: &[&str]) -> Pki {
+    pki_with(
+        KeyPair::generate().unwrap(),
+        KeyPair::generate().unwrap(),
+        server_names,
+    )
+}
+
+/// An RSA-2048 key made once with openssl for these tests (ring cannot generate RSA keys).
+const RSA_TEST_KEY: &str = include_str!("data/rsa2048-test-key.pem");
+
+/// The key algorithms public CAs and servers use, each as a key pair.
+fn key(algorithm: &str) -> KeyPair {
+    match algorithm {
+        "ecdsa-p256" => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap(),
+        "ecdsa-p384" => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap(),
+        "rsa-2048" => KeyPair::from_pem(RSA_TEST_KEY).unwrap(),
+        other => panic!("no key algorithm {other}"),
+    }
+}
+
+/// A CA with `ca_key` and a server certificate with `server_key` signed by it.
+fn pki_with(ca_key: KeyPair, key: KeyPair, server_names: &[&str]) -> Pki {
     static SERIAL: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -33,8 +55,7 @@ fn pki(server_names: &[&str]) -> Pki {
     ca_params
         .distinguished_name
         .push(DnType::CommonName, format!("mreq-fw test CA {n}"));
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-    let key = KeyPair::generate().unwrap();
+    let ca = CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
     let names: Vec<String> = server_names.iter().map(|n| n.to_string()).collect();
     let server = CertificateParams::new(names)
         .unwrap()
@@ -72,7 +93,22 @@ fn serve(
     versions: &[&'static rustls::SupportedProtocolVersion],
     ending: Ending,
 ) -> (u16, thread::JoinHandle<Served>) {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    serve_with(
+        pki,
+        versions,
+        ending,
+        rustls::crypto::ring::default_provider(),
+    )
+}
+
+/// [`serve`] with the server's own choice of cipher suites and key exchange groups.
+fn serve_with(
+    pki: &Pki,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+    ending: Ending,
+    provider: rustls::crypto::CryptoProvider,
+) -> (u16, thread::JoinHandle<Served>) {
+    let provider = Arc::new(provider);
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(versions)
         .unwrap()
@@ -348,4 +384,114 @@ fn a_bad_ca_in_the_configuration_refuses_every_connection() {
     assert!(reason.contains("bad CA certificate"), "{err}");
     // Unblock the server thread, which waits for a handshake.
     drop(TcpStream::connect(("127.0.0.1", port)));
+}
+
+/// One short exchange with a server that uses `pki` and `provider`; the error in words if the
+/// handshake fails.
+fn one_exchange(
+    pki: &Pki,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+    provider: rustls::crypto::CryptoProvider,
+) -> Result<(), String> {
+    let (port, server) = serve_with(pki, versions, Ending::CloseNotify(3000), provider);
+    let mut stream =
+        connect(&settings(&pki.ca_der), port, "127.0.0.1", 4096).map_err(|e| e.to_string())?;
+    block_on(stream.write_all(b"hi\n")).map_err(|e| e.to_string())?;
+    let (got, end) = read_all(&mut stream, 1024);
+    end.map_err(|e| e.to_string())?;
+    assert_eq!(got, pattern(3000));
+    assert_eq!(server.join().unwrap(), Ok(b"hi\n".to_vec()));
+    Ok(())
+}
+
+/// Every pairing of CA key and server key that public servers use (Let's Encrypt's ECDSA chain
+/// is a P-384 intermediate over a P-256 key; its RSA chain and most CDNs are RSA), over TLS 1.3
+/// and 1.2: with `tls-lean` too, every one of them connects and is verified.
+#[test]
+fn the_certificate_algorithms_of_public_servers_connect() {
+    let algorithms = ["ecdsa-p256", "ecdsa-p384", "rsa-2048"];
+    for ca in algorithms {
+        for server in algorithms {
+            for version in [&rustls::version::TLS13, &rustls::version::TLS12] {
+                let pki = pki_with(key(ca), key(server), &["127.0.0.1"]);
+                let result =
+                    one_exchange(&pki, &[version], rustls::crypto::ring::default_provider());
+                assert_eq!(result, Ok(()), "CA {ca}, server {server}, {version:?}");
+            }
+        }
+    }
+}
+
+/// A server restricted to one key exchange group or one cipher suite: the NIST groups and
+/// AES-GCM always connect; X25519 and ChaCha20-Poly1305 only without `tls-lean`, which leaves
+/// them out (and then fails with a reason, not a hang).
+#[test]
+fn key_exchange_groups_and_cipher_suites_as_the_provider_has_them() {
+    use rustls::crypto::ring::{cipher_suite, default_provider, kx_group};
+    let lean = cfg!(feature = "tls-lean");
+    let groups: [(&str, &'static dyn rustls::crypto::SupportedKxGroup, bool); 3] = [
+        ("secp256r1", kx_group::SECP256R1, true),
+        ("secp384r1", kx_group::SECP384R1, true),
+        ("x25519", kx_group::X25519, !lean),
+    ];
+    let suites = [
+        (
+            "TLS13_AES_128_GCM",
+            cipher_suite::TLS13_AES_128_GCM_SHA256,
+            true,
+        ),
+        (
+            "TLS13_AES_256_GCM",
+            cipher_suite::TLS13_AES_256_GCM_SHA384,
+            true,
+        ),
+        (
+            "TLS13_CHACHA20",
+            cipher_suite::TLS13_CHACHA20_POLY1305_SHA256,
+            !lean,
+        ),
+        (
+            "TLS12_ECDHE_ECDSA_AES_128_GCM",
+            cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+            true,
+        ),
+        (
+            "TLS12_ECDHE_ECDSA_AES_256_GCM",
+            cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+            true,
+        ),
+        (
+            "TLS12_ECDHE_ECDSA_CHACHA20",
+            cipher_suite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+            !lean,
+        ),
+    ];
+    for (name, group, connects) in groups {
+        let pki = pki(&["127.0.0.1"]);
+        let provider = rustls::crypto::CryptoProvider {
+            kx_groups: vec![group],
+            ..default_provider()
+        };
+        let result = one_exchange(&pki, &[&rustls::version::TLS13], provider);
+        assert_eq!(result.is_ok(), connects, "group {name}: {result:?}");
+        if let Err(reason) = result {
+            assert!(reason.starts_with("TLS error:"), "group {name}: {reason}");
+        }
+    }
+    for (name, suite, connects) in suites {
+        let pki = pki(&["127.0.0.1"]);
+        let version = match suite {
+            rustls::SupportedCipherSuite::Tls13(_) => &rustls::version::TLS13,
+            rustls::SupportedCipherSuite::Tls12(_) => &rustls::version::TLS12,
+        };
+        let provider = rustls::crypto::CryptoProvider {
+            cipher_suites: vec![suite],
+            ..default_provider()
+        };
+        let result = one_exchange(&pki, &[version], provider);
+        assert_eq!(result.is_ok(), connects, "suite {name}: {result:?}");
+        if let Err(reason) = result {
+            assert!(reason.starts_with("TLS error:"), "suite {name}: {reason}");
+        }
+    }
 }

@@ -30,8 +30,17 @@ pub enum BuildStatus {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Board {
-    /// The `--board` name and the crate directory under `firmware/boards/`.
+    /// The `--board` name.
     pub name: &'static str,
+    /// The crate under `firmware/boards/` that builds it (boards that differ only in the chip
+    /// variant share one crate).
+    pub crate_dir: &'static str,
+    /// The crate's features for this board: `Some` builds with `--no-default-features
+    /// --features ...` (the crate's defaults are its first board's), `None` with its defaults.
+    pub features: Option<&'static str>,
+    /// The cargo profile it builds with: `release`, or the crate's `release-small` (opt-level
+    /// "z") where flash is short.
+    pub profile: &'static str,
     pub chip: &'static str,
     pub description: &'static str,
     /// Rust target triple (`None` when no Rust toolchain targets the chip).
@@ -45,8 +54,9 @@ pub struct Board {
     pub flash_size: u32,
     /// The smallest unit the flash erases: the configuration region is one whole unit.
     pub erase_size: u32,
-    /// Address of the configuration block (a [`crate::BLOCK_SIZE`] block at the start of its own
-    /// erase unit, after the firmware).
+    /// Address of the configuration block: a [`crate::BLOCK_SIZE`] block at the start of its own
+    /// erase unit, which holds nothing else. Usually the last unit; where that is large (the
+    /// STM32F407VE's last sector is a quarter of its flash) a small one near the start.
     pub config_address: u32,
     pub default_baud: u32,
     /// The chip's name in probe-rs's target database, for flashing through a debug probe.
@@ -73,8 +83,26 @@ const ESP32_PORTS: [(u16, u16); 5] = [
     UART_BRIDGES[3],
 ];
 
+/// ST-Link virtual COM ports (V2-1, V2, V3).
+const ST_LINK: [(u16, u16); 3] = [(0x0483, 0x374b), (0x0483, 0x3748), (0x0483, 0x374e)];
+
 impl Board {
-    /// The flash below the configuration region: where the firmware image must fit.
+    /// The configuration region: `config_address` up to the end of its erase unit.
+    pub fn config_region(&self) -> core::ops::Range<u32> {
+        self.config_address..self.config_address + self.erase_size
+    }
+
+    /// Where firmware may go: the flash below the configuration region and the flash above it
+    /// (empty where the region is the last erase unit).
+    pub fn firmware_regions(&self) -> [core::ops::Range<u32>; 2] {
+        let region = self.config_region();
+        [
+            self.flash_origin..region.start,
+            region.end..self.flash_origin + self.flash_size,
+        ]
+    }
+
+    /// The flash below the configuration region.
     pub fn firmware_limit(&self) -> u32 {
         self.config_address
     }
@@ -83,6 +111,9 @@ impl Board {
 pub const BOARDS: &[Board] = &[
     Board {
         name: "qemu",
+        crate_dir: "qemu",
+        features: None,
+        profile: "release",
         chip: "QEMU virt",
         description: "QEMU virt machine, virtio-net on user-mode networking",
         target: Some("riscv32imac-unknown-none-elf"),
@@ -101,6 +132,9 @@ pub const BOARDS: &[Board] = &[
     },
     Board {
         name: "esp32c3",
+        crate_dir: "esp32c3",
+        features: None,
+        profile: "release",
         chip: "ESP32-C3",
         description: "Seeed XIAO ESP32-C3 (4 MB flash)",
         target: Some("riscv32imc-unknown-none-elf"),
@@ -118,6 +152,9 @@ pub const BOARDS: &[Board] = &[
     },
     Board {
         name: "esp32s3",
+        crate_dir: "esp32c3",
+        features: Some("esp32s3"),
+        profile: "release",
         chip: "ESP32-S3",
         description: "Waveshare ESP32-S3-Zero (4 MB flash)",
         target: Some("xtensa-esp32s3-none-elf"),
@@ -135,6 +172,9 @@ pub const BOARDS: &[Board] = &[
     },
     Board {
         name: "rp2-pico-w",
+        crate_dir: "rp2-pico-w",
+        features: None,
+        profile: "release",
         chip: "RP2040",
         description: "Raspberry Pi Pico W (RP2040 + CYW43439, 2 MB flash)",
         target: Some("thumbv6m-none-eabi"),
@@ -152,6 +192,9 @@ pub const BOARDS: &[Board] = &[
     },
     Board {
         name: "stm32f407-w5500",
+        crate_dir: "stm32f407-w5500",
+        features: None,
+        profile: "release",
         chip: "STM32F407VG",
         description: "STM32F407 (1 MB flash) with a WIZnet W5500 on SPI",
         target: Some("thumbv7em-none-eabihf"),
@@ -166,10 +209,35 @@ pub const BOARDS: &[Board] = &[
         config_address: 0x080E_0000,
         default_baud: 115_200,
         probe_chip: Some("STM32F407VGTx"),
-        usb: &[(0x0483, 0x374b), (0x0483, 0x3748), (0x0483, 0x374e)],
+        usb: &ST_LINK,
+    },
+    Board {
+        name: "stm32f407ve-w5500",
+        crate_dir: "stm32f407-w5500",
+        features: Some("stm32f407ve"),
+        profile: "release-small",
+        chip: "STM32F407VE",
+        description: "STM32F407VET6 (512 KB flash) with a WIZnet W5500 on SPI",
+        target: Some("thumbv7em-none-eabihf"),
+        network: "Ethernet (W5500)",
+        console: "USART",
+        method: FlashMethod::ProbeRs,
+        status: BuildStatus::BuiltInCi,
+        flash_origin: 0x0800_0000,
+        flash_size: 512 * 1024,
+        // Sector 1, the second 16 KiB sector (the last is 128 KiB, a quarter of this flash):
+        // sector 0 holds the vector table, the code starts at sector 2.
+        erase_size: 16 * 1024,
+        config_address: 0x0800_4000,
+        default_baud: 115_200,
+        probe_chip: Some("STM32F407VETx"),
+        usb: &ST_LINK,
     },
     Board {
         name: "esp8266",
+        crate_dir: "esp8266",
+        features: None,
+        profile: "release",
         chip: "ESP8266",
         description: "NodeMCU v3 (ESP8266, 4 MB flash)",
         target: None,
@@ -223,6 +291,42 @@ mod tests {
             assert_eq!(BOARDS.iter().filter(|o| o.name == b.name).count(), 1);
         }
         assert_eq!(board("nope"), None);
+    }
+
+    #[test]
+    fn boards_sharing_a_crate_are_told_apart_by_features() {
+        for b in BOARDS {
+            let sharing: Vec<_> = BOARDS
+                .iter()
+                .filter(|o| o.crate_dir == b.crate_dir)
+                .collect();
+            let defaults = sharing.iter().filter(|o| o.features.is_none()).count();
+            assert!(
+                defaults <= 1,
+                "{}: two boards build its crate's defaults",
+                b.name
+            );
+            for o in &sharing {
+                assert!(
+                    o.name == b.name || o.features != b.features,
+                    "{} and {} build the same crate the same way",
+                    b.name,
+                    o.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn firmware_regions_leave_out_exactly_the_configuration_region() {
+        for b in BOARDS {
+            let [below, above] = b.firmware_regions();
+            let region = b.config_region();
+            assert_eq!(below.end, region.start, "{}", b.name);
+            assert_eq!(above.start, region.end, "{}", b.name);
+            let total = below.len() + region.len() + above.len();
+            assert_eq!(total, b.flash_size as usize, "{}", b.name);
+        }
     }
 
     #[test]

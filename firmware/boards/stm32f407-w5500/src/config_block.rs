@@ -1,4 +1,5 @@
-//! The device configuration block: the first `BLOCK_SIZE` bytes of flash sector 11.
+//! The device configuration block: the first `BLOCK_SIZE` bytes of its flash sector (11 on the
+//! VG, 1 on the VE).
 //!
 //! Its address comes from the board table through the generated memory.x (`_config_block`), so
 //! there is no second copy of it here. STM32 flash is memory-mapped and this firmware never

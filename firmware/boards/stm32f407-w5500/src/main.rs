@@ -1,8 +1,9 @@
-//! mreq firmware for an STM32F407VG with a WIZnet W5500 Ethernet module: wiring only.
+//! mreq firmware for an STM32F407VG or VE with a WIZnet W5500 Ethernet module: wiring only (the
+//! two chips differ only in flash size, so in the memory layout `build.rs` writes).
 //!
 //! Boot order: clocks (168 MHz from the internal HSI, so any F407 board works without knowing
 //! its crystal; PLL Q gives the RNG its 48 MHz), console on USART2, configuration block (flash
-//! sector 11), W5500 on SPI1 under embassy-net (DHCP or static, from the block), the RNG
+//! sector 11 on the VG, sector 1 on the VE), W5500 on SPI1 under embassy-net (DHCP or static, from the block), the RNG
 //! peripheral as TLS's random source, then the app
 //! (`mreq_fw::run`), which owns the console from there on. The W5500 runner, the network stack
 //! and the app are joined in the main task; nothing else is spawned.
@@ -39,7 +40,7 @@ use static_cell::StaticCell;
 const SOCKETS: usize = 6;
 
 static BOARD: mreq_fw::BoardInfo = mreq_fw::BoardInfo {
-    name: "stm32f407-w5500",
+    name: env!("MREQ_BOARD"),
     heap: memory::heap_usage,
     stack_peak: memory::stack_peak,
 };
@@ -75,7 +76,9 @@ async fn main(_spawner: Spawner) -> ! {
     );
     // Only a baud rate the clock tree cannot produce fails here: a constant, checked on the bench.
     let Ok(mut uart) = uart else { panic!() };
-    let _ = uart.write_all(b"mreq-fw stm32f407-w5500: boot\r\n").await;
+    let _ = uart
+        .write_all(concat!("mreq-fw ", env!("MREQ_BOARD"), ": boot\r\n").as_bytes())
+        .await;
 
     let block = config_block::read();
     // The app reports what is wrong with a missing or corrupt block; here it only picks DHCP.
