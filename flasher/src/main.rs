@@ -539,7 +539,7 @@ fn drive_bases() -> Vec<PathBuf> {
 
 fn print_boards() {
     println!(
-        "{:<16} {:<12} {:<28} {:<18} {:<12} {:>12}  status; USB IDs of its port",
+        "{:<18} {:<12} {:<28} {:<18} {:<12} {:>12}  status; USB IDs of its port",
         "board", "chip", "target", "network", "flash", "config at"
     );
     for b in boards::BOARDS {
@@ -555,7 +555,7 @@ fn print_boards() {
             .map(|(v, p)| format!("{v:04x}:{p:04x}"))
             .collect();
         println!(
-            "{:<16} {:<12} {:<28} {:<18} {:<12} {:>#12x}  {status}; {}",
+            "{:<18} {:<12} {:<28} {:<18} {:<12} {:>#12x}  {status}; {}",
             b.name,
             b.chip,
             b.target.unwrap_or("-"),

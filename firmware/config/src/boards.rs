@@ -108,6 +108,29 @@ impl Board {
     }
 }
 
+/// The STM32F407VG board, which the VE shares its crate and wiring with.
+const STM32F407VG: Board = Board {
+    name: "stm32f407-w5500",
+    crate_dir: "stm32f407-w5500",
+    features: None,
+    profile: "release",
+    chip: "STM32F407VG",
+    description: "STM32F407VGT6 (1 MB flash) with a WIZnet W5500 on SPI",
+    target: Some("thumbv7em-none-eabihf"),
+    network: "Ethernet (W5500)",
+    console: "USART",
+    method: FlashMethod::ProbeRs,
+    status: BuildStatus::BuiltInCi,
+    flash_origin: 0x0800_0000,
+    flash_size: 1024 * 1024,
+    // Sector 11, the last 128 KiB sector: the smallest erase unit at the end of this flash.
+    erase_size: 128 * 1024,
+    config_address: 0x080E_0000,
+    default_baud: 115_200,
+    probe_chip: Some("STM32F407VGTx"),
+    usb: &ST_LINK,
+};
+
 pub const BOARDS: &[Board] = &[
     Board {
         name: "qemu",
@@ -190,48 +213,21 @@ pub const BOARDS: &[Board] = &[
         probe_chip: Some("RP2040"),
         usb: &[(0x2e8a, 0x000a)],
     },
-    Board {
-        name: "stm32f407-w5500",
-        crate_dir: "stm32f407-w5500",
-        features: None,
-        profile: "release",
-        chip: "STM32F407VG",
-        description: "STM32F407 (1 MB flash) with a WIZnet W5500 on SPI",
-        target: Some("thumbv7em-none-eabihf"),
-        network: "Ethernet (W5500)",
-        console: "USART",
-        method: FlashMethod::ProbeRs,
-        status: BuildStatus::BuiltInCi,
-        flash_origin: 0x0800_0000,
-        flash_size: 1024 * 1024,
-        // Sector 11, the last 128 KiB sector: the smallest erase unit at the end of this flash.
-        erase_size: 128 * 1024,
-        config_address: 0x080E_0000,
-        default_baud: 115_200,
-        probe_chip: Some("STM32F407VGTx"),
-        usb: &ST_LINK,
-    },
+    STM32F407VG,
     Board {
         name: "stm32f407ve-w5500",
-        crate_dir: "stm32f407-w5500",
         features: Some("stm32f407ve"),
         profile: "release-small",
         chip: "STM32F407VE",
         description: "STM32F407VET6 (512 KB flash) with a WIZnet W5500 on SPI",
-        target: Some("thumbv7em-none-eabihf"),
-        network: "Ethernet (W5500)",
-        console: "USART",
-        method: FlashMethod::ProbeRs,
-        status: BuildStatus::BuiltInCi,
-        flash_origin: 0x0800_0000,
         flash_size: 512 * 1024,
         // Sector 1, the second 16 KiB sector (the last is 128 KiB, a quarter of this flash):
         // sector 0 holds the vector table, the code starts at sector 2.
         erase_size: 16 * 1024,
         config_address: 0x0800_4000,
-        default_baud: 115_200,
         probe_chip: Some("STM32F407VETx"),
-        usb: &ST_LINK,
+        // The VG's crate, wiring, network and console.
+        ..STM32F407VG
     },
     Board {
         name: "esp8266",
