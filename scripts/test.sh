@@ -11,10 +11,10 @@ fi
 
 TOTAL_START=$SECONDS
 # Boards built here (mreq-flash --list-boards; flasher/tests/flash.rs checks that every board the
-# table says is built in CI is listed) and their crates (firmware/boards/*, each with its own
-# target; the STM32F407VE is the stm32f407-w5500 crate with its chip feature).
+# table says is built in CI is listed). Their crates are every directory of firmware/boards, each
+# with its own target (the STM32F407VE is the stm32f407-w5500 crate with its chip feature).
 BOARDS="qemu stm32f407-w5500 stm32f407ve-w5500 rp2-pico-w esp32c3"
-CRATES="qemu stm32f407-w5500 rp2-pico-w esp32c3"
+CRATES=$(cd firmware/boards && ls -d */ | tr -d /)
 STAGE=""
 STAGE_START=0
 

@@ -252,6 +252,7 @@ fn flash_segments(
     let flash_end = board.flash_origin + board.flash_size;
     segments.retain(|s| s.address >= board.flash_origin && s.address < flash_end);
     let region = board.config_region();
+    let mut image_end = board.flash_origin;
     for s in &segments {
         let end = s.address + s.data.len() as u32;
         if s.address < region.end && end > region.start {
@@ -260,12 +261,8 @@ fn flash_segments(
         if end > flash_end {
             bail!("the firmware ends at {end:#x}, past the end of the {}'s flash at {flash_end:#x}: it is too large for this board", board.chip);
         }
+        image_end = image_end.max(end);
     }
-    let image_end = segments
-        .iter()
-        .map(|s| s.address + s.data.len() as u32)
-        .max()
-        .unwrap_or(board.flash_origin);
     Ok((segments, image_end))
 }
 
@@ -280,7 +277,7 @@ fn firmware_room(board: &Board, image_end: u32) -> u32 {
 }
 
 /// Checks that the firmware fits the board's layout (ESP: the app partition of its table; the
-/// others: below the configuration region, and probe-rs's memory map of the chip) and says how
+/// others: outside the configuration region, and probe-rs's memory map of the chip) and says how
 /// much room is left.
 fn check_image(board: &Board, root: &Path, elf: &Path) -> Result<u8> {
     if board.method == FlashMethod::Espflash {
@@ -320,9 +317,10 @@ fn check_image(board: &Board, root: &Path, elf: &Path) -> Result<u8> {
         );
     } else {
         let free = firmware_room(board, image_end);
+        let region = board.config_region();
         println!(
             "{}: {in_flash} bytes in flash up to {image_end:#x}; configuration region at {:#x}..{:#x}; {free} bytes free after the firmware",
-            board.name, board.config_region().start, board.config_region().end
+            board.name, region.start, region.end
         );
     }
     Ok(0)

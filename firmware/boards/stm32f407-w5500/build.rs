@@ -7,7 +7,7 @@
 //! that it costs 16 KiB instead of the last 128 KiB), FLASH is the whole flash, the vector table
 //! stays at its start (where the core reads it at reset) and `_stext` puts the code after the
 //! region; an assertion keeps the vector table below it.
-//! CONFIG is that region, and `_config_block` names its first byte for `src/config_block.rs`.
+//! `_config_block` names the region's first byte for `src/config_block.rs`.
 //! RAM is SRAM1 + SRAM2 (128 KiB, contiguous); the 64 KiB CCM RAM is the heap (`src/memory.rs`).
 use std::{env, fs, path::PathBuf};
 

@@ -105,153 +105,148 @@ macro_rules! nist_kx {
 nist_kx!(SecP256R1, SecP256R1Exchange, p256, NamedGroup::secp256r1);
 nist_kx!(SecP384R1, SecP384R1Exchange, p384, NamedGroup::secp384r1);
 
-/// ECDSA over a NIST curve with a given hash: DER signature, SEC1 public key.
+/// Checks a signature: `(public key, message, signature)`.
+type VerifyFn = fn(&[u8], &[u8], &[u8]) -> Result<(), InvalidSignature>;
+
+/// A signature algorithm: the key and signature identifiers webpki matches certificates by, and
+/// the function that checks a signature.
+#[derive(Debug)]
+struct Verifier {
+    key_alg: AlgorithmIdentifier,
+    sig_alg: AlgorithmIdentifier,
+    verify: VerifyFn,
+}
+
+impl SignatureVerificationAlgorithm for Verifier {
+    fn public_key_alg_id(&self) -> AlgorithmIdentifier {
+        self.key_alg
+    }
+
+    fn signature_alg_id(&self) -> AlgorithmIdentifier {
+        self.sig_alg
+    }
+
+    fn verify_signature(
+        &self,
+        public_key: &[u8],
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), InvalidSignature> {
+        (self.verify)(public_key, message, signature)
+    }
+}
+
+/// ECDSA over a NIST curve with a given hash: SEC1 public key, DER signature.
 macro_rules! ecdsa {
-    ($verifier:ident, $curve:ident, $key_alg:expr, $sig_alg:expr, $hash:ty) => {
-        #[derive(Debug)]
-        struct $verifier;
-
-        impl SignatureVerificationAlgorithm for $verifier {
-            fn public_key_alg_id(&self) -> AlgorithmIdentifier {
-                $key_alg
-            }
-
-            fn signature_alg_id(&self) -> AlgorithmIdentifier {
-                $sig_alg
-            }
-
-            fn verify_signature(
-                &self,
-                public_key: &[u8],
-                message: &[u8],
-                signature: &[u8],
-            ) -> Result<(), InvalidSignature> {
-                use sha2::Digest;
-                use signature::hazmat::PrehashVerifier;
-                let signature = $curve::ecdsa::DerSignature::try_from(signature)
-                    .map_err(|_| InvalidSignature)?;
-                let key = $curve::ecdsa::VerifyingKey::from_sec1_bytes(public_key)
-                    .map_err(|_| InvalidSignature)?;
-                key.verify_prehash(&<$hash>::digest(message), &signature)
-                    .map_err(|_| InvalidSignature)
-            }
+    ($curve:ident, $hash:ty) => {
+        |public_key: &[u8], message: &[u8], signature: &[u8]| {
+            use sha2::Digest;
+            use signature::hazmat::PrehashVerifier;
+            let signature =
+                $curve::ecdsa::DerSignature::try_from(signature).map_err(|_| InvalidSignature)?;
+            let key = $curve::ecdsa::VerifyingKey::from_sec1_bytes(public_key)
+                .map_err(|_| InvalidSignature)?;
+            key.verify_prehash(&<$hash>::digest(message), &signature)
+                .map_err(|_| InvalidSignature)
         }
     };
 }
-
-ecdsa!(
-    EcdsaP256Sha256,
-    p256,
-    alg_id::ECDSA_P256,
-    alg_id::ECDSA_SHA256,
-    sha2::Sha256
-);
-ecdsa!(
-    EcdsaP256Sha384,
-    p256,
-    alg_id::ECDSA_P256,
-    alg_id::ECDSA_SHA384,
-    sha2::Sha384
-);
-ecdsa!(
-    EcdsaP384Sha256,
-    p384,
-    alg_id::ECDSA_P384,
-    alg_id::ECDSA_SHA256,
-    sha2::Sha256
-);
-ecdsa!(
-    EcdsaP384Sha384,
-    p384,
-    alg_id::ECDSA_P384,
-    alg_id::ECDSA_SHA384,
-    sha2::Sha384
-);
 
 /// RSA with a given padding and hash: PKCS#1 public key, raw signature.
 macro_rules! rsa {
-    ($verifier:ident, $sig_alg:expr, $padding:ident, $hash:ty) => {
-        #[derive(Debug)]
-        struct $verifier;
-
-        impl SignatureVerificationAlgorithm for $verifier {
-            fn public_key_alg_id(&self) -> AlgorithmIdentifier {
-                alg_id::RSA_ENCRYPTION
-            }
-
-            fn signature_alg_id(&self) -> AlgorithmIdentifier {
-                $sig_alg
-            }
-
-            fn verify_signature(
-                &self,
-                public_key: &[u8],
-                message: &[u8],
-                signature: &[u8],
-            ) -> Result<(), InvalidSignature> {
-                use rsa::pkcs1::DecodeRsaPublicKey;
-                use signature::Verifier;
-                let key =
-                    rsa::RsaPublicKey::from_pkcs1_der(public_key).map_err(|_| InvalidSignature)?;
-                let signature =
-                    rsa::$padding::Signature::try_from(signature).map_err(|_| InvalidSignature)?;
-                rsa::$padding::VerifyingKey::<$hash>::new(key)
-                    .verify(message, &signature)
-                    .map_err(|_| InvalidSignature)
-            }
+    ($padding:ident, $hash:ty) => {
+        |public_key: &[u8], message: &[u8], signature: &[u8]| {
+            use rsa::pkcs1::DecodeRsaPublicKey;
+            use signature::Verifier;
+            let key =
+                rsa::RsaPublicKey::from_pkcs1_der(public_key).map_err(|_| InvalidSignature)?;
+            let signature =
+                rsa::$padding::Signature::try_from(signature).map_err(|_| InvalidSignature)?;
+            rsa::$padding::VerifyingKey::<$hash>::new(key)
+                .verify(message, &signature)
+                .map_err(|_| InvalidSignature)
         }
     };
 }
 
-rsa!(
-    RsaPkcs1Sha256,
-    alg_id::RSA_PKCS1_SHA256,
-    pkcs1v15,
-    sha2::Sha256
-);
-rsa!(
-    RsaPkcs1Sha384,
-    alg_id::RSA_PKCS1_SHA384,
-    pkcs1v15,
-    sha2::Sha384
-);
-rsa!(
-    RsaPkcs1Sha512,
-    alg_id::RSA_PKCS1_SHA512,
-    pkcs1v15,
-    sha2::Sha512
-);
-rsa!(RsaPssSha256, alg_id::RSA_PSS_SHA256, pss, sha2::Sha256);
-rsa!(RsaPssSha384, alg_id::RSA_PSS_SHA384, pss, sha2::Sha384);
-rsa!(RsaPssSha512, alg_id::RSA_PSS_SHA512, pss, sha2::Sha512);
+static ECDSA_P256_SHA256: Verifier = Verifier {
+    key_alg: alg_id::ECDSA_P256,
+    sig_alg: alg_id::ECDSA_SHA256,
+    verify: ecdsa!(p256, sha2::Sha256),
+};
+static ECDSA_P256_SHA384: Verifier = Verifier {
+    key_alg: alg_id::ECDSA_P256,
+    sig_alg: alg_id::ECDSA_SHA384,
+    verify: ecdsa!(p256, sha2::Sha384),
+};
+static ECDSA_P384_SHA256: Verifier = Verifier {
+    key_alg: alg_id::ECDSA_P384,
+    sig_alg: alg_id::ECDSA_SHA256,
+    verify: ecdsa!(p384, sha2::Sha256),
+};
+static ECDSA_P384_SHA384: Verifier = Verifier {
+    key_alg: alg_id::ECDSA_P384,
+    sig_alg: alg_id::ECDSA_SHA384,
+    verify: ecdsa!(p384, sha2::Sha384),
+};
+static RSA_PKCS1_SHA256: Verifier = Verifier {
+    key_alg: alg_id::RSA_ENCRYPTION,
+    sig_alg: alg_id::RSA_PKCS1_SHA256,
+    verify: rsa!(pkcs1v15, sha2::Sha256),
+};
+static RSA_PKCS1_SHA384: Verifier = Verifier {
+    key_alg: alg_id::RSA_ENCRYPTION,
+    sig_alg: alg_id::RSA_PKCS1_SHA384,
+    verify: rsa!(pkcs1v15, sha2::Sha384),
+};
+static RSA_PKCS1_SHA512: Verifier = Verifier {
+    key_alg: alg_id::RSA_ENCRYPTION,
+    sig_alg: alg_id::RSA_PKCS1_SHA512,
+    verify: rsa!(pkcs1v15, sha2::Sha512),
+};
+static RSA_PSS_SHA256: Verifier = Verifier {
+    key_alg: alg_id::RSA_ENCRYPTION,
+    sig_alg: alg_id::RSA_PSS_SHA256,
+    verify: rsa!(pss, sha2::Sha256),
+};
+static RSA_PSS_SHA384: Verifier = Verifier {
+    key_alg: alg_id::RSA_ENCRYPTION,
+    sig_alg: alg_id::RSA_PSS_SHA384,
+    verify: rsa!(pss, sha2::Sha384),
+};
+static RSA_PSS_SHA512: Verifier = Verifier {
+    key_alg: alg_id::RSA_ENCRYPTION,
+    sig_alg: alg_id::RSA_PSS_SHA512,
+    verify: rsa!(pss, sha2::Sha512),
+};
 
 static ALGORITHMS: WebPkiSupportedAlgorithms = WebPkiSupportedAlgorithms {
     all: &[
-        &EcdsaP256Sha256,
-        &EcdsaP256Sha384,
-        &EcdsaP384Sha256,
-        &EcdsaP384Sha384,
-        &RsaPkcs1Sha256,
-        &RsaPkcs1Sha384,
-        &RsaPkcs1Sha512,
-        &RsaPssSha256,
-        &RsaPssSha384,
-        &RsaPssSha512,
+        &ECDSA_P256_SHA256,
+        &ECDSA_P256_SHA384,
+        &ECDSA_P384_SHA256,
+        &ECDSA_P384_SHA384,
+        &RSA_PKCS1_SHA256,
+        &RSA_PKCS1_SHA384,
+        &RSA_PKCS1_SHA512,
+        &RSA_PSS_SHA256,
+        &RSA_PSS_SHA384,
+        &RSA_PSS_SHA512,
     ],
     mapping: &[
         (
             SignatureScheme::ECDSA_NISTP384_SHA384,
-            &[&EcdsaP384Sha384, &EcdsaP256Sha384],
+            &[&ECDSA_P384_SHA384, &ECDSA_P256_SHA384],
         ),
         (
             SignatureScheme::ECDSA_NISTP256_SHA256,
-            &[&EcdsaP256Sha256, &EcdsaP384Sha256],
+            &[&ECDSA_P256_SHA256, &ECDSA_P384_SHA256],
         ),
-        (SignatureScheme::RSA_PKCS1_SHA256, &[&RsaPkcs1Sha256]),
-        (SignatureScheme::RSA_PKCS1_SHA384, &[&RsaPkcs1Sha384]),
-        (SignatureScheme::RSA_PKCS1_SHA512, &[&RsaPkcs1Sha512]),
-        (SignatureScheme::RSA_PSS_SHA256, &[&RsaPssSha256]),
-        (SignatureScheme::RSA_PSS_SHA384, &[&RsaPssSha384]),
-        (SignatureScheme::RSA_PSS_SHA512, &[&RsaPssSha512]),
+        (SignatureScheme::RSA_PKCS1_SHA256, &[&RSA_PKCS1_SHA256]),
+        (SignatureScheme::RSA_PKCS1_SHA384, &[&RSA_PKCS1_SHA384]),
+        (SignatureScheme::RSA_PKCS1_SHA512, &[&RSA_PKCS1_SHA512]),
+        (SignatureScheme::RSA_PSS_SHA256, &[&RSA_PSS_SHA256]),
+        (SignatureScheme::RSA_PSS_SHA384, &[&RSA_PSS_SHA384]),
+        (SignatureScheme::RSA_PSS_SHA512, &[&RSA_PSS_SHA512]),
     ],
 };
