@@ -66,3 +66,15 @@ for component in rustfmt clippy; do
         rustup component add "$component"
     fi
 done
+
+# The flasher's reference checks run Espressif's esptool (PyPI), pinned, in its own venv:
+# `image-info` reads the ESP32-C3 images mreq-flash makes, and its ROM client flashes through
+# the emulated ESP8266 loader (flasher/tests/reference/mod.rs finds it at MREQ_ESPTOOL).
+ESPTOOL_VERSION=5.6.0
+ESPTOOL_VENV="${XDG_CACHE_HOME:-$HOME/.cache}/mreq/esptool-$ESPTOOL_VERSION"
+if ! [ -x "$ESPTOOL_VENV/bin/esptool" ]; then
+    echo "installing: esptool $ESPTOOL_VERSION (PyPI) in $ESPTOOL_VENV"
+    python3 -m venv "$ESPTOOL_VENV"
+    "$ESPTOOL_VENV/bin/pip" install -q --disable-pip-version-check "esptool==$ESPTOOL_VERSION"
+fi
+export MREQ_ESPTOOL="$ESPTOOL_VENV/bin/esptool"

@@ -3,6 +3,8 @@
 //! a memory image that is compared with what was meant to be flashed. Line faults (a dropped byte,
 //! a corrupted byte) must be retried or end in a clear failure, never in a reported success.
 
+mod reference;
+
 use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
 use std::fs::File;
 use std::io::{Read, Write};
@@ -28,6 +30,10 @@ struct Outcome {
     flash: Vec<u8>,
     ended: bool,
     rejected: usize,
+    /// Commands the ESP8266 ROM does not have, answered with an error.
+    unknown: Vec<u8>,
+    /// Every accepted FLASH_BEGIN: erase size, blocks, block size, offset.
+    begins: Vec<[u32; 4]>,
 }
 
 fn open_pty() -> (File, String) {
@@ -69,11 +75,36 @@ fn word(data: &[u8], i: usize) -> u32 {
     u32::from_le_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]])
 }
 
+/// The ESP8266 SPI controller's user command, as esptool drives it through WRITE_REG to identify
+/// the flash chip: setting SPI_CMD_USR runs the command byte in SPI_USR2, whose answer appears in
+/// SPI_W0 (JEDEC id of a 4 MB Winbond W25Q32, the "SFDP" signature), and clears the bit.
+fn spi_user_command(registers: &mut std::collections::HashMap<u32, u32>) {
+    const SPI_CMD: u32 = 0x6000_0200;
+    const SPI_USR2: u32 = SPI_CMD + 0x24;
+    const SPI_W0: u32 = SPI_CMD + 0x40;
+    const USR: u32 = 1 << 18;
+    let cmd = registers.get(&SPI_CMD).copied().unwrap_or(0);
+    if cmd & USR == 0 {
+        return;
+    }
+    let answer = match registers.get(&SPI_USR2).copied().unwrap_or(0) & 0xFF {
+        0x9F => 0x0016_40EF,
+        0x5A => 0x5044_4653,
+        _ => 0,
+    };
+    registers.insert(SPI_W0, answer);
+    registers.insert(SPI_CMD, cmd & !USR);
+}
+
 /// Serves the ROM loader protocol until the other side closes the pty.
 fn emulate(mut master: File, faults: Faults) -> Outcome {
     let mut flash = vec![0xFFu8; FLASH_SIZE];
     let (mut offset, mut block_size) = (0u32, 0u32);
     let (mut ended, mut rejected) = (false, 0);
+    let mut begins = Vec::new();
+    let mut unknown = Vec::new();
+    // The UART divider that a 26 MHz crystal gives at 115200 baud (esptool reads it).
+    let mut registers = std::collections::HashMap::from([(0x6000_0014u32, 451u32)]);
     let mut seen_blocks = std::collections::HashSet::new();
     let mut frame: Vec<u8> = Vec::new();
     let mut in_frame = false;
@@ -125,10 +156,17 @@ fn emulate(mut master: File, faults: Faults) -> Outcome {
             let data = &packet[8..];
             let ok = data.len() == size
                 && match op {
-                    0x08 => data.len() == 36 && data[..4] == [0x07, 0x07, 0x12, 0x20],
-                    0x02 => {
+                    // The ROM answers a SYNC eight times (esptool reads all eight).
+                    0x08 if data.len() == 36 && data[..4] == [0x07, 0x07, 0x12, 0x20] => {
+                        for _ in 0..8 {
+                            let _ = master.write_all(&reply(op, true));
+                        }
+                        continue;
+                    }
+                    0x02 if data.len() == 16 => {
                         block_size = word(data, 8);
                         offset = word(data, 12);
+                        begins.push([word(data, 0), word(data, 4), block_size, offset]);
                         true
                     }
                     0x03 => {
@@ -143,16 +181,38 @@ fn emulate(mut master: File, faults: Faults) -> Outcome {
                             false
                         }
                     }
-                    0x0A if data.len() == 4 && word(data, 0) == 0x4000_1000 => {
-                        let magic = faults.magic.unwrap_or(0xFFF0_C101);
-                        let _ = master.write_all(&reply_value(op, true, magic));
+                    // Registers: the chip-detect magic, what was written, else zero.
+                    0x0A if data.len() == 4 => {
+                        let value = match word(data, 0) {
+                            0x4000_1000 => faults.magic.unwrap_or(0xFFF0_C101),
+                            address => registers.get(&address).copied().unwrap_or(0),
+                        };
+                        let _ = master.write_all(&reply_value(op, true, value));
                         continue;
+                    }
+                    // WRITE_REG: (address, value, mask, delay) quads.
+                    0x09 if !data.is_empty() && data.len() % 16 == 0 => {
+                        for quad in data.chunks(16) {
+                            let (address, value, mask) =
+                                (word(quad, 0), word(quad, 4), word(quad, 8));
+                            let old = registers.get(&address).copied().unwrap_or(0);
+                            registers.insert(address, (old & !mask) | (value & mask));
+                        }
+                        spi_user_command(&mut registers);
+                        true
                     }
                     0x04 => {
                         ended = true;
                         // The new firmware "boots" and says hello on the console.
                         let _ = master.write_all(&reply(op, true));
                         let _ = master.write_all(b"hello from the firmware\r\n");
+                        continue;
+                    }
+                    // The ESP8266 ROM knows no other command (esptool asks for
+                    // GET_SECURITY_INFO, 0x14, and takes the error for "not supported").
+                    0x05..=0x07 | 0x0B.. => {
+                        unknown.push(op);
+                        let _ = master.write_all(&reply(op, false));
                         continue;
                     }
                     _ => false,
@@ -167,6 +227,8 @@ fn emulate(mut master: File, faults: Faults) -> Outcome {
         flash,
         ended,
         rejected,
+        unknown,
+        begins,
     }
 }
 
@@ -204,7 +266,11 @@ fn flash_with(faults: Faults, image: &[u8]) -> (std::process::Output, Outcome) {
 
 /// An image as the ROM boots it: the 0xE9 header magic, then bytes.
 fn image() -> Vec<u8> {
-    let mut image: Vec<u8> = (0..5000u32).map(|i| (i * 31 % 251) as u8).collect();
+    image_of(5000)
+}
+
+fn image_of(len: u32) -> Vec<u8> {
+    let mut image: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
     image[0] = 0xE9;
     image
 }
@@ -368,5 +434,73 @@ fn monitor_shows_the_console_after_flashing_and_ctrl_bracket_leaves() {
         String::from_utf8_lossy(&out.stdout).contains("hello from the firmware"),
         "{}",
         String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+/// The emulator checked against the reference client: esptool's ROM loader client (no stub, as
+/// the ROM runs) writes the same image and configuration block through it, and both tools leave
+/// the same flash and ask for the same erase sizes (the ESP8266 ROM's erase quirk corrected alike).
+#[test]
+fn esptool_flashes_through_the_emulator_as_mreq_flash_does() {
+    // 18 sectors from sector 0: the ROM's erase quirk needs correcting (9 sectors asked for).
+    let image = image_of(70_000);
+    let (out, by_mreq) = flash_with(Faults::default(), &image);
+    assert_flashed(&out, &by_mreq, &image);
+    let board = mreq_fwconfig::boards::board("esp8266").unwrap();
+    let at = board.config_address as usize;
+    let block = &by_mreq.flash[at..at + mreq_fwconfig::BLOCK_SIZE];
+
+    let (master, slave) = open_pty();
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(emulate(master, Faults::default()));
+    });
+    let dir = std::env::temp_dir();
+    let image_path = dir.join(format!("mreq-esptool-image-{}.bin", std::process::id()));
+    let block_path = dir.join(format!("mreq-esptool-config-{}.bin", std::process::id()));
+    std::fs::write(&image_path, &image).unwrap();
+    std::fs::write(&block_path, block).unwrap();
+    let run = reference::esptool()
+        .args(["--chip", "esp8266", "--port", &slave, "--baud", "115200"])
+        .args(["--before", "no-reset", "--after", "no-reset", "--no-stub"])
+        .args(["write-flash", "0x0"])
+        .arg(&image_path)
+        .arg(format!("{at:#x}"))
+        .arg(&block_path)
+        .output()
+        .expect("run esptool");
+    let _ = std::fs::remove_file(&image_path);
+    let _ = std::fs::remove_file(&block_path);
+    let by_esptool = receiver
+        .recv_timeout(Duration::from_secs(60))
+        .expect("emulator finished");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(run.status.success(), "esptool failed:\n{text}");
+    assert_eq!(
+        by_esptool.rejected, 0,
+        "the emulator rejected esptool's packets\n{text}"
+    );
+    assert!(
+        by_esptool.flash == by_mreq.flash,
+        "esptool and mreq-flash left different flash contents\n{text}"
+    );
+    // esptool first sends an empty FLASH_BEGIN (it attaches the flash); the writes must agree.
+    let writes =
+        |o: &Outcome| -> Vec<[u32; 4]> { o.begins.iter().copied().filter(|b| b[1] > 0).collect() };
+    assert_eq!(
+        writes(&by_esptool),
+        writes(&by_mreq),
+        "FLASH_BEGIN parameters\n{text}"
+    );
+    assert_eq!(by_mreq.begins.len(), 2);
+    assert_eq!(by_mreq.begins[0][0], 9 * 4096, "the corrected erase size");
+    assert!(
+        by_mreq.unknown.is_empty(),
+        "mreq-flash sent {:02x?}",
+        by_mreq.unknown
     );
 }

@@ -1,6 +1,8 @@
 //! The flasher's image paths, run as the binary: UF2 from a real ELF, the board table against the
 //! repository, and the checks that refuse an image that would overwrite the configuration.
 
+mod reference;
+
 use mreq_fwconfig::boards::{self, BuildStatus, FlashMethod};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -525,6 +527,100 @@ fn esp32_image_from_the_elf_without_a_device() {
     assert_eq!(
         mreq_fwconfig::Config::parse(block).unwrap().startup_url(),
         Some("http://10.0.0.2/")
+    );
+}
+
+/// esptool's `image-info` (the reference reader of ESP images) reads the bootloader and the app
+/// mreq-flash puts in an ESP32-C3 flash image as this test's own parser does: the same segments,
+/// valid checksums and SHA-256, the C3's chip id, and the ELF's SHA-256 in the app descriptor.
+#[test]
+fn esptool_reads_the_esp32c3_images_as_mreq_flash_wrote_them() {
+    use sha2::{Digest, Sha256};
+    let out = temp("esptool-c3.bin");
+    let run = flash(&["--board", "esp32c3", "--merged-out", out.to_str().unwrap()]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let flash_image = std::fs::read(&out).unwrap();
+    let _ = std::fs::remove_file(&out);
+    let image_info = |name: &str, bytes: &[u8]| -> String {
+        let path = temp(name);
+        std::fs::write(&path, bytes).unwrap();
+        let run = reference::esptool()
+            .args(["--chip", "esp32c3", "image-info"])
+            .arg(&path)
+            .output()
+            .expect("run esptool");
+        let _ = std::fs::remove_file(&path);
+        let text = String::from_utf8_lossy(&run.stdout).into_owned();
+        assert!(
+            run.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        text
+    };
+
+    let boot = image_info("boot.bin", &flash_image[..0x8000]);
+    for expected in ["Chip ID: 5 (ESP32-C3)", "(valid)\n"] {
+        assert!(
+            boot.contains(expected),
+            "bootloader: no {expected:?} in\n{boot}"
+        );
+    }
+    assert!(!boot.contains("invalid"), "{boot}");
+
+    let app = image_info("app.bin", &flash_image[0x10000..]);
+    // esptool's table: index, length, load address, file offset, memory types.
+    let listed: Vec<(u32, usize)> = app
+        .lines()
+        .filter_map(|line| {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            let hex = |s: &str| u32::from_str_radix(s.strip_prefix("0x")?, 16).ok();
+            match cols.as_slice() {
+                [index, len, addr, _offset, ..] if index.parse::<u32>().is_ok() => {
+                    Some((hex(addr)?, hex(len)? as usize))
+                }
+                _ => None,
+            }
+        })
+        .collect();
+    let parsed: Vec<(u32, usize)> = esp_app_segments(&flash_image, 0x10000)
+        .into_iter()
+        .map(|(addr, data)| (addr, data.len()))
+        .collect();
+    assert_eq!(
+        listed, parsed,
+        "segments: esptool and this test disagree\n{app}"
+    );
+    assert!(parsed.len() >= 3, "{app}");
+    for expected in [
+        "Chip ID: 5 (ESP32-C3)",
+        "Flash size: 4MB",
+        "Project name: mreq-board-esp32c3",
+    ] {
+        assert!(app.contains(expected), "app: no {expected:?} in\n{app}");
+    }
+    for line in ["Checksum:", "Validation hash:"] {
+        let found = app.lines().find(|l| l.starts_with(line));
+        assert!(
+            found.is_some_and(|l| l.ends_with("(valid)")),
+            "app {line} {found:?}\n{app}"
+        );
+    }
+    let elf = std::fs::read(Path::new(ROOT).join(
+        "firmware/boards/esp32c3/target/riscv32imc-unknown-none-elf/release/mreq-board-esp32c3",
+    ))
+    .expect("the firmware ELF mreq-flash just built");
+    let elf_sha: String = Sha256::digest(&elf)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert!(
+        app.contains(&format!("ELF file SHA256: {elf_sha}")),
+        "app descriptor: esptool reads another ELF SHA-256 than {elf_sha}\n{app}"
     );
 }
 
