@@ -2,9 +2,11 @@
 //! esptool docs): SLIP-framed command packets, SYNC, FLASH_BEGIN / FLASH_DATA / FLASH_END, XOR
 //! checksums seeded with 0xEF. Used for the ESP8266, which espflash no longer supports.
 //!
-//! The ESP8266 ROM cannot read flash back or hash it, so verification is what the ROM offers: every
-//! data packet carries a checksum the ROM checks, and every command must be acknowledged with
-//! status 0. A packet the ROM rejects is sent again (a few times); anything else is an error.
+//! Every data packet carries a checksum the ROM checks, and every command must be acknowledged with
+//! status 0; a packet the ROM rejects is sent again (a few times), anything else is an error. The
+//! ESP8266 ROM has no command that reads flash back or hashes it (esptool verifies through its RAM
+//! stub), but its register commands drive the SPI controller, as esptool does to identify the flash
+//! chip: [`read_flash`] sends the flash's READ command that way, 64 bytes per command.
 
 use anyhow::{bail, Context, Result};
 use std::io::{ErrorKind, Read, Write};
@@ -14,6 +16,7 @@ pub const SYNC: u8 = 0x08;
 pub const FLASH_BEGIN: u8 = 0x02;
 pub const FLASH_DATA: u8 = 0x03;
 pub const FLASH_END: u8 = 0x04;
+pub const WRITE_REG: u8 = 0x09;
 pub const READ_REG: u8 = 0x0A;
 /// The register whose value tells Espressif chips apart (esptool's CHIP_DETECT_MAGIC_REG_ADDR).
 pub const CHIP_MAGIC_REG: u32 = 0x4000_1000;
@@ -171,6 +174,98 @@ pub fn read_reg(port: &mut (impl Read + Write), address: u32) -> Result<u32> {
     )
     .map(|reply| reply.value)
     .context("READ_REG")
+}
+
+/// Writes chip registers through the ROM, several in one command.
+pub fn write_regs(port: &mut (impl Read + Write), writes: &[(u32, u32)]) -> Result<()> {
+    let mut data = Vec::with_capacity(16 * writes.len());
+    for &(address, value) in writes {
+        for word in [address, value, u32::MAX, 0] {
+            data.extend_from_slice(&word.to_le_bytes());
+        }
+    }
+    transact(port, WRITE_REG, &data, 0, Duration::from_secs(1))
+        .map(|_| ())
+        .context("WRITE_REG")
+}
+
+/// The ESP8266's SPI flash controller, used through its "user command" registers.
+mod spi {
+    pub const CMD: u32 = 0x6000_0200;
+    pub const ADDR: u32 = CMD + 0x04;
+    pub const USR: u32 = CMD + 0x1C;
+    pub const USR1: u32 = CMD + 0x20;
+    pub const USR2: u32 = CMD + 0x24;
+    pub const W0: u32 = CMD + 0x40;
+    /// CMD: run the user command; the controller clears it when done.
+    pub const CMD_USR: u32 = 1 << 18;
+    /// USR: send a command byte, an address, then read MISO bits.
+    pub const USR_COMMAND_ADDR_MISO: u32 = (1 << 31) | (1 << 30) | (1 << 28);
+    /// The flash chip's READ command (24-bit address, no dummy cycles).
+    pub const FLASH_READ: u32 = 0x03;
+    /// Bytes one command reads: the controller's 16 data registers.
+    pub const CHUNK: usize = 64;
+}
+
+/// Reads `len` bytes of flash at `offset` through the SPI controller's user command (the ROM has no
+/// read command): about 20 round trips per 64 bytes, so meant for kilobytes, not whole images.
+/// The controller registers it changes are restored afterwards, as esptool does.
+pub fn read_flash(port: &mut (impl Read + Write), offset: u32, len: usize) -> Result<Vec<u8>> {
+    let saved_usr = read_reg(port, spi::USR)?;
+    let saved_usr2 = read_reg(port, spi::USR2)?;
+    let mut data = Vec::with_capacity(len);
+    let result = (|| -> Result<()> {
+        while data.len() < len {
+            let chunk = (len - data.len()).min(spi::CHUNK);
+            let address = offset + data.len() as u32;
+            // USR1: MISO bit length - 1 at bit 8, address bit length - 1 at bit 26.
+            let usr1 = ((chunk as u32 * 8 - 1) << 8) | (23 << 26);
+            write_regs(
+                port,
+                &[
+                    (spi::USR, spi::USR_COMMAND_ADDR_MISO),
+                    (spi::USR1, usr1),
+                    (spi::USR2, (7 << 28) | spi::FLASH_READ),
+                    // The address register takes the 24-bit address in its top bits.
+                    (spi::ADDR, address << 8),
+                    (spi::CMD, spi::CMD_USR),
+                ],
+            )?;
+            let mut done = false;
+            for _ in 0..10 {
+                if read_reg(port, spi::CMD)? & spi::CMD_USR == 0 {
+                    done = true;
+                    break;
+                }
+            }
+            if !done {
+                bail!("the SPI flash read at {address:#x} did not complete");
+            }
+            for word in 0..chunk.div_ceil(4) {
+                let value = read_reg(port, spi::W0 + 4 * word as u32)?.to_le_bytes();
+                let take = (chunk - 4 * word).min(4);
+                data.extend_from_slice(&value[..take]);
+            }
+        }
+        Ok(())
+    })();
+    write_regs(port, &[(spi::USR, saved_usr), (spi::USR2, saved_usr2)])?;
+    result.with_context(|| format!("reading back {len} bytes of flash at {offset:#x}"))?;
+    Ok(data)
+}
+
+/// Reads back what was written at `offset` and says where it differs.
+pub fn verify_flash(port: &mut (impl Read + Write), offset: u32, expected: &[u8]) -> Result<()> {
+    let found = read_flash(port, offset, expected.len())?;
+    match found.iter().zip(expected).position(|(a, b)| a != b) {
+        None => Ok(()),
+        Some(at) => bail!(
+            "the flash at {:#x} reads {:#04x} where {:#04x} was written: the write did not take (worn or write-protected flash?)",
+            offset as usize + at,
+            found[at],
+            expected[at]
+        ),
+    }
 }
 
 /// The chip a ROM magic value names (esptool's CHIP_DETECT_MAGIC_VALUE of each chip).

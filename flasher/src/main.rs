@@ -451,16 +451,50 @@ fn flash_esp8266(args: &Args, board: &Board, image: &Path, block: Option<&[u8]>)
             bar.set_position((data.len() + n) as u64)
         })?;
     }
+    bar.finish_and_clear();
+    // Read back through the SPI controller (about 1 KB/s at 115200 baud): the whole configuration
+    // block, and the image's first and last sectors (where it starts and that it all landed).
+    let mut checked = Vec::new();
+    if let Some(block) = block {
+        esp_rom::verify_flash(&mut port, board.config_address, block)
+            .context("the configuration block")?;
+        checked.push("the configuration block".to_string());
+    }
+    for range in esp8266_spot_checks(data.len()) {
+        esp_rom::verify_flash(&mut port, range.start as u32, &data[range.clone()])
+            .context("the firmware image")?;
+        checked.push(format!("image bytes {:#x}..{:#x}", range.start, range.end));
+    }
     // Stay in the loader, then reset through EN (RTS) with GPIO0 (DTR) released, as esptool's
     // hard reset does: a ROM "reboot" would keep the boot straps of download mode.
     esp_rom::finish(&mut port, false)?;
     hard_reset(port.as_mut());
-    bar.finish_and_clear();
-    eprintln!("flashed {} bytes and the configuration block to the {} on {port_name}; every block acknowledged by the ROM", data.len(), board.chip);
+    let config = if block.is_some() {
+        "and the configuration block"
+    } else {
+        "(the board's configuration kept)"
+    };
+    eprintln!(
+        "flashed {} bytes {config} to the {} on {port_name}: every block acknowledged by the ROM; read back: {}",
+        data.len(),
+        board.chip,
+        checked.join(", ")
+    );
     if args.monitor {
         monitor::run(port)?;
     }
     Ok(0)
+}
+
+/// The parts of an ESP8266 image read back after writing: its first sector and its last.
+fn esp8266_spot_checks(len: usize) -> Vec<std::ops::Range<usize>> {
+    const SECTOR: usize = 4096;
+    let first = 0..len.min(SECTOR);
+    let last = len.saturating_sub(SECTOR).max(first.end)..len;
+    [first, last]
+        .into_iter()
+        .filter(|r| !r.is_empty())
+        .collect()
 }
 
 fn progress_bar(total: u64) -> indicatif::ProgressBar {

@@ -24,6 +24,9 @@ struct Faults {
     corrupt_always: Option<u32>,
     /// The chip-detect register's value (default: an ESP8266's, 0xFFF0C101).
     magic: Option<u32>,
+    /// Acknowledge the FLASH_DATA blocks of the write at this offset without storing them (as
+    /// write-protected or worn flash would: the ROM does not read back either).
+    lost_write_at: Option<u32>,
 }
 
 struct Outcome {
@@ -75,24 +78,55 @@ fn word(data: &[u8], i: usize) -> u32 {
     u32::from_le_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]])
 }
 
-/// The ESP8266 SPI controller's user command, as esptool drives it through WRITE_REG to identify
-/// the flash chip: setting SPI_CMD_USR runs the command byte in SPI_USR2, whose answer appears in
-/// SPI_W0 (JEDEC id of a 4 MB Winbond W25Q32, the "SFDP" signature), and clears the bit.
-fn spi_user_command(registers: &mut std::collections::HashMap<u32, u32>) {
+/// A made-up SFDP table: the JEDEC signature, then bytes esptool's `read-flash-sfdp` reads back.
+const SFDP: [u8; 8] = *b"SFDP\x06\x01\x02\xFF";
+
+/// The ESP8266 SPI controller's user command, as esptool drives it through WRITE_REG (the flash
+/// id, SFDP reads) and mreq-flash reads flash back: setting SPI_CMD_USR runs the command byte in
+/// SPI_USR2 with the address (its bit length in SPI_USR1, left-aligned in SPI_ADDR) and reads the
+/// MISO bit length given in SPI_USR1 into SPI_W0.., then clears the bit.
+fn spi_user_command(registers: &mut std::collections::HashMap<u32, u32>, flash: &[u8]) {
     const SPI_CMD: u32 = 0x6000_0200;
+    const SPI_ADDR: u32 = SPI_CMD + 0x04;
+    const SPI_USR: u32 = SPI_CMD + 0x1C;
+    const SPI_USR1: u32 = SPI_CMD + 0x20;
     const SPI_USR2: u32 = SPI_CMD + 0x24;
     const SPI_W0: u32 = SPI_CMD + 0x40;
     const USR: u32 = 1 << 18;
-    let cmd = registers.get(&SPI_CMD).copied().unwrap_or(0);
+    let reg = |registers: &std::collections::HashMap<u32, u32>, a| {
+        registers.get(&a).copied().unwrap_or(0)
+    };
+    let cmd = reg(registers, SPI_CMD);
     if cmd & USR == 0 {
         return;
     }
-    let answer = match registers.get(&SPI_USR2).copied().unwrap_or(0) & 0xFF {
-        0x9F => 0x0016_40EF,
-        0x5A => 0x5044_4653,
-        _ => 0,
+    let (usr, usr1) = (reg(registers, SPI_USR), reg(registers, SPI_USR1));
+    let address = if usr & (1 << 30) != 0 {
+        let bits = (usr1 >> 26) + 1;
+        (reg(registers, SPI_ADDR) >> (32 - bits)) as usize
+    } else {
+        0
     };
-    registers.insert(SPI_W0, answer);
+    let miso_bytes = if usr & (1 << 28) != 0 {
+        (((usr1 >> 8) & 0x1FF) as usize + 1).div_ceil(8)
+    } else {
+        0
+    };
+    let source: Vec<u8> = match reg(registers, SPI_USR2) & 0xFF {
+        0x9F => vec![0xEF, 0x40, 0x16],
+        0x5A => SFDP.get(address..).unwrap_or_default().to_vec(),
+        0x03 => flash.get(address..).unwrap_or_default().to_vec(),
+        _ => Vec::new(),
+    };
+    let mut answer = [0u8; 64];
+    let n = miso_bytes.min(source.len()).min(64);
+    answer[..n].copy_from_slice(&source[..n]);
+    for (i, word) in answer.chunks(4).enumerate() {
+        registers.insert(
+            SPI_W0 + 4 * i as u32,
+            u32::from_le_bytes([word[0], word[1], word[2], word[3]]),
+        );
+    }
     registers.insert(SPI_CMD, cmd & !USR);
 }
 
@@ -175,7 +209,9 @@ fn emulate(mut master: File, faults: Faults) -> Outcome {
                         let sum = payload.iter().fold(0xEFu8, |a, b| a ^ b);
                         let at = offset as usize + seq as usize * block_size as usize;
                         if payload.len() == len && sum == check && at + len <= FLASH_SIZE {
-                            flash[at..at + len].copy_from_slice(payload);
+                            if faults.lost_write_at != Some(offset) {
+                                flash[at..at + len].copy_from_slice(payload);
+                            }
                             true
                         } else {
                             false
@@ -198,7 +234,7 @@ fn emulate(mut master: File, faults: Faults) -> Outcome {
                             let old = registers.get(&address).copied().unwrap_or(0);
                             registers.insert(address, (old & !mask) | (value & mask));
                         }
-                        spi_user_command(&mut registers);
+                        spi_user_command(&mut registers, &flash);
                         true
                     }
                     0x04 => {
@@ -296,6 +332,13 @@ fn flashes_image_and_configuration() {
     let (out, outcome) = flash_with(Faults::default(), &image);
     assert_flashed(&out, &outcome, &image);
     assert_eq!(outcome.rejected, 0);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "read back: the configuration block, image bytes 0x0..0x1000, image bytes 0x1000..0x1388"
+        ),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -503,4 +546,63 @@ fn esptool_flashes_through_the_emulator_as_mreq_flash_does() {
         "mreq-flash sent {:02x?}",
         by_mreq.unknown
     );
+}
+
+#[test]
+fn a_write_that_did_not_take_is_found_by_reading_back_and_the_board_is_not_reset() {
+    let board = mreq_fwconfig::boards::board("esp8266").unwrap();
+    for (offset, what) in [
+        (board.config_address, "the configuration block"),
+        (0, "the firmware image"),
+    ] {
+        let (out, outcome) = flash_with(
+            Faults {
+                lost_write_at: Some(offset),
+                ..Faults::default()
+            },
+            &image(),
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{what}: {stderr}");
+        assert!(
+            stderr.contains(what) && stderr.contains("the write did not take"),
+            "{what}: {stderr}"
+        );
+        assert!(
+            !outcome.ended,
+            "{what}: FLASH_END (and reset) after a failed write"
+        );
+    }
+}
+
+/// The emulator's SPI user command (which mreq-flash's read-back uses) decodes address and
+/// length as esptool's `read-flash-sfdp` encodes them, at two addresses and lengths.
+#[test]
+fn esptool_reads_sfdp_through_the_emulated_spi_controller() {
+    for (address, bytes) in [(0usize, 4usize), (4, 3)] {
+        let (master, slave) = open_pty();
+        std::thread::spawn(move || emulate(master, Faults::default()));
+        let run = reference::esptool()
+            .args(["--chip", "esp8266", "--port", &slave, "--no-stub"])
+            .args(["--before", "no-reset", "--after", "no-reset"])
+            .args(["read-flash-sfdp", &address.to_string(), &bytes.to_string()])
+            .output()
+            .expect("run esptool");
+        let text = String::from_utf8_lossy(&run.stdout);
+        assert!(
+            run.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let expected: Vec<String> = SFDP[address..address + bytes]
+            .iter()
+            .map(|b| format!("{b:#04x}"))
+            .collect();
+        let line = format!(
+            "SFDP[{address}..{}]: {}",
+            address + bytes - 1,
+            expected.join(" ")
+        );
+        assert!(text.contains(&line), "no {line:?} in\n{text}");
+    }
 }
