@@ -67,8 +67,12 @@ fn scoped(args: &Args) -> [Scoped; 10] {
         option(
             args.port.is_some(),
             "--port",
-            &[Espflash, Esp8266Rom],
-            "names the serial port of an ESP chip's ROM loader",
+            if args.monitor {
+                &[Espflash, Esp8266Rom, Uf2, ProbeRs]
+            } else {
+                &[Espflash, Esp8266Rom]
+            },
+            "names the serial port of an ESP chip's ROM loader, or with --monitor a board's console",
         ),
         option(
             args.baud.is_some(),
@@ -77,10 +81,14 @@ fn scoped(args: &Args) -> [Scoped; 10] {
             "sets the speed of an ESP chip's ROM loader",
         ),
         option(
-            args.monitor,
-            "--monitor",
-            &[Qemu, Espflash, Esp8266Rom],
-            "opens the console of a board whose console this tool knows (QEMU, ESP serial)",
+            args.log.is_some(),
+            "--log",
+            if args.monitor {
+                &[Qemu, Espflash, Esp8266Rom, Uf2, ProbeRs]
+            } else {
+                &[Qemu]
+            },
+            "writes the console that --monitor opens (add --monitor; QEMU's console is always open)",
         ),
     ]
 }
@@ -107,11 +115,12 @@ pub fn check(args: &Args, board: &Board) -> Result<(), String> {
     }
     let writes_file =
         args.uf2_out.is_some() || args.merged_out.is_some() || args.pflash_out.is_some();
-    if args.monitor && writes_file {
-        return Err(
-            "--monitor opens the console of a flashed board; writing an image file flashes nothing"
-                .into(),
-        );
+    for (given, name) in [(args.monitor, "--monitor"), (args.log.is_some(), "--log")] {
+        if given && writes_file {
+            return Err(format!(
+                "{name}: the console of a flashed board; writing an image file flashes nothing"
+            ));
+        }
     }
     if method == Esp8266Rom && args.elf.is_some() {
         return Err(

@@ -4,6 +4,7 @@ mod applies;
 mod bootsel;
 mod cargo_build;
 mod config;
+mod console;
 mod elf;
 mod esp_rom;
 mod espressif;
@@ -11,6 +12,7 @@ mod monitor;
 mod ports;
 mod probe;
 mod qemu;
+mod symbols;
 mod uf2;
 
 use anyhow::{bail, Context, Result};
@@ -24,13 +26,18 @@ use std::time::Duration;
 #[command(
     name = "mreq-flash",
     version,
-    about = "Build, flash and configure mreq firmware for a board"
+    about = "Build, flash and configure mreq firmware for a board",
+    subcommand_negates_reqs = true,
+    args_conflicts_with_subcommands = true
 )]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// The board (see --list-boards).
     #[arg(long, required_unless_present_any = ["list_boards", "list_ports"])]
     board: Option<String>,
-    /// Serial port (default: the single matching USB serial port).
+    /// Serial port: the ESP ROM loader's (default: the single port showing the board's USB IDs);
+    /// with --monitor on other boards, the console's.
     #[arg(long)]
     port: Option<String>,
     /// Flash through a debug probe (probe-rs selector) instead of the serial/UF2 method.
@@ -38,9 +45,14 @@ struct Args {
     probe: Option<String>,
     #[command(flatten)]
     config: config::ConfigArgs,
-    /// Open the console after flashing (QEMU: attach it to this terminal).
+    /// Open the console after flashing (QEMU: attach it to this terminal; RP2040: its USB port,
+    /// once it appears; STM32: the ST-Link's virtual COM port). Backtrace addresses are named
+    /// from the firmware's ELF.
     #[arg(long)]
     monitor: bool,
+    /// With --monitor: also write the console to FILE.
+    #[arg(long, value_name = "FILE")]
+    log: Option<PathBuf>,
     /// ESP: the ROM loader's speed while flashing (default: the board table's).
     #[arg(long)]
     baud: Option<u32>,
@@ -89,8 +101,34 @@ struct Args {
     list_ports: bool,
 }
 
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Open a board's console without flashing it (Ctrl-] leaves).
+    Monitor(console::MonitorArgs),
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(Command::Monitor(monitor)) = &args.command {
+        let Some(board) = boards::board(&monitor.board) else {
+            eprintln!(
+                "mreq-flash: error: unknown board {:?} (see --list-boards)",
+                monitor.board
+            );
+            return ExitCode::from(2);
+        };
+        if let Some(message) = console::refuse(board) {
+            eprintln!("mreq-flash: error: {message}");
+            return ExitCode::from(2);
+        }
+        return match console::monitor_command(monitor, board) {
+            Ok(code) => ExitCode::from(code),
+            Err(err) => {
+                eprintln!("mreq-flash: error: {err:#}");
+                ExitCode::from(1)
+            }
+        };
+    }
     if let Some(board) = args.board.as_deref().and_then(boards::board) {
         if let Err(message) = applies::check(&args, board) {
             eprintln!("mreq-flash: error: {message}");
@@ -228,7 +266,14 @@ fn flash_qemu(args: &Args, elf: &Path, block: Option<&[u8]>) -> Result<u8> {
         bail!("--monitor attaches the console to this terminal; leave out --qemu-console");
     }
     let timeout = args.timeout.map(Duration::from_secs);
-    match qemu::boot(elf, args.pflash.as_deref(), block, &console, timeout)? {
+    match qemu::boot(
+        elf,
+        args.pflash.as_deref(),
+        block,
+        &console,
+        args.log.as_deref(),
+        timeout,
+    )? {
         qemu::Ended::Exited(status) => {
             Ok(status.code().map_or(1, |c| u8::try_from(c).unwrap_or(1)))
         }
@@ -365,6 +410,16 @@ fn flash_uf2(args: &Args, board: &Board, elf: &Path, block: Option<&[u8]>) -> Re
         bootsel::wait_gone(&drive)?;
         eprintln!("the board took it and rebooted (its drive went away)");
     }
+    if args.monitor {
+        return console::open(
+            board,
+            args.port.as_deref(),
+            monitor::CONSOLE_BAUD,
+            Some(elf),
+            args.log.as_deref(),
+            console::PORT_WAIT,
+        );
+    }
     Ok(0)
 }
 
@@ -379,6 +434,16 @@ fn flash_probe(args: &Args, board: &Board, elf: &Path, block: Option<&[u8]>) -> 
     eprintln!(
         "programmed and verified the {chip} through the probe; it is running the new firmware"
     );
+    if args.monitor {
+        return console::open(
+            board,
+            args.port.as_deref(),
+            monitor::CONSOLE_BAUD,
+            Some(elf),
+            args.log.as_deref(),
+            console::PORT_WAIT,
+        );
+    }
     Ok(0)
 }
 
@@ -414,10 +479,14 @@ fn flash_espressif(
     )?;
     eprintln!("flashed and verified the {} on {port_name}", board.name);
     if args.monitor {
-        let port = serialport::new(&port_name, 115_200)
-            .open()
-            .map_err(|e| port_error(&port_name, e))?;
-        monitor::run(port)?;
+        return console::open(
+            board,
+            Some(&port_name),
+            monitor::CONSOLE_BAUD,
+            Some(elf),
+            args.log.as_deref(),
+            Duration::ZERO,
+        );
     }
     Ok(0)
 }
@@ -481,7 +550,10 @@ fn flash_esp8266(args: &Args, board: &Board, image: &Path, block: Option<&[u8]>)
         checked.join(", ")
     );
     if args.monitor {
-        monitor::run(port)?;
+        // The same port (reopening it would toggle the reset lines), at the console's speed.
+        port.set_baud_rate(monitor::CONSOLE_BAUD)
+            .context("setting the console speed")?;
+        monitor::run(port, console::extras(None, args.log.as_deref())?)?;
     }
     Ok(0)
 }
@@ -543,7 +615,7 @@ fn choose_port(args: &Args, board: &Board) -> Result<(String, Option<(u16, u16)>
     Ok((port.path.clone(), port.usb))
 }
 
-fn port_error(name: &str, err: serialport::Error) -> anyhow::Error {
+pub(crate) fn port_error(name: &str, err: serialport::Error) -> anyhow::Error {
     let hint = match err.kind() {
         serialport::ErrorKind::NoDevice => " (is it plugged in? is another program using it?)",
         serialport::ErrorKind::Io(std::io::ErrorKind::PermissionDenied) => {

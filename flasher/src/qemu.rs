@@ -81,19 +81,20 @@ pub fn boot(
     pflash: Option<&Path>,
     block: Option<&[u8]>,
     console: &Console,
+    log: Option<&Path>,
     timeout: Option<Duration>,
 ) -> Result<Ended> {
     let result = match pflash {
         Some(path) => {
             prepare(path, block)?;
-            run(elf, path, console, timeout)
+            run(elf, path, console, log, timeout)
         }
         None => {
             let (image, mut file) = temp_image()?;
             std::io::Write::write_all(&mut file, &pflash_image(block))
                 .with_context(|| format!("cannot write {}", image.display()))?;
             drop(file);
-            let result = run(elf, &image, console, timeout);
+            let result = run(elf, &image, console, log, timeout);
             let _ = std::fs::remove_file(&image);
             result
         }
@@ -145,7 +146,13 @@ fn temp_image() -> Result<(PathBuf, File)> {
     )
 }
 
-fn run(elf: &Path, image: &Path, console: &Console, timeout: Option<Duration>) -> Result<Ended> {
+fn run(
+    elf: &Path,
+    image: &Path,
+    console: &Console,
+    log: Option<&Path>,
+    timeout: Option<Duration>,
+) -> Result<Ended> {
     let mut qemu = Command::new("qemu-system-riscv32");
     qemu.args([
         "-machine",
@@ -176,12 +183,18 @@ fn run(elf: &Path, image: &Path, console: &Console, timeout: Option<Duration>) -
         "if=pflash,unit=1,format=raw,file={}",
         image.display()
     ));
-    match console {
-        Console::Terminal => qemu.args(["-serial", "mon:stdio"]),
-        Console::Tcp(port) => qemu
+    // QEMU's chardevs write the log themselves (`logfile=`), whichever way the console goes.
+    let logfile = log.map_or(String::new(), |path| format!(",logfile={}", path.display()));
+    match (console, log) {
+        (Console::Terminal, None) => qemu.args(["-serial", "mon:stdio"]),
+        (Console::Terminal, Some(_)) => qemu
+            .arg("-chardev")
+            .arg(format!("stdio,id=con,mux=on{logfile}"))
+            .args(["-serial", "chardev:con", "-mon", "chardev=con"]),
+        (Console::Tcp(port), _) => qemu
             .arg("-chardev")
             .arg(format!(
-                "socket,id=con,host=127.0.0.1,port={port},server=on,wait=on"
+                "socket,id=con,host=127.0.0.1,port={port},server=on,wait=on{logfile}"
             ))
             .args(["-serial", "chardev:con"]),
     };

@@ -606,3 +606,83 @@ fn esptool_reads_sfdp_through_the_emulated_spi_controller() {
         assert!(text.contains(&line), "no {line:?} in\n{text}");
     }
 }
+
+/// `mreq-flash monitor` on a board's console port: what the board prints is shown and logged as
+/// it came, and a line holding a code address (a backtrace) is followed by the function and
+/// source line the firmware's ELF gives for it; other numbers are left alone.
+#[test]
+fn monitor_names_backtrace_addresses_from_the_elf_and_logs_the_console() {
+    use object::{Object, ObjectSymbol};
+    use std::process::Stdio;
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    // Builds the ESP32-C3 firmware if it is not built yet (else only checks it).
+    let built = Command::new(env!("CARGO_BIN_EXE_mreq-flash"))
+        .args(["--board", "esp32c3", "--check-image"])
+        .current_dir(root)
+        .output()
+        .expect("run mreq-flash");
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let elf = std::path::Path::new(root).join(
+        "firmware/boards/esp32c3/target/riscv32imc-unknown-none-elf/release/mreq-board-esp32c3",
+    );
+    let data = std::fs::read(&elf).unwrap();
+    let file = object::File::parse(&*data).unwrap();
+    let parse = file
+        .symbols()
+        .find(|s| {
+            s.name()
+                .is_ok_and(|n| n.contains("13mreq_fwconfig6Config5parse"))
+        })
+        .expect("mreq_fwconfig::Config::parse in the ELF");
+    let address = parse.address() + 4;
+
+    let (mut master, slave) = open_pty();
+    let log = std::env::temp_dir().join(format!("mreq-monitor-{}.log", std::process::id()));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mreq-flash"))
+        .args(["monitor", "--board", "esp32c3", "--port", &slave, "--elf"])
+        .arg(&elf)
+        .arg("--log")
+        .arg(&log)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run mreq-flash monitor");
+    std::thread::sleep(Duration::from_millis(700));
+    let console = format!(
+        "mreq> get http://x/\r\npanicked at src/x.rs\r\nBacktrace:\r\n0x{address:08x}\r\nRAM 0x3fc80000\r\n"
+    );
+    master.write_all(console.as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    child.stdin.take().unwrap().write_all(&[0x1d]).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_file(&log);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with("mreq> get http://x/\r\npanicked"),
+        "{stdout}"
+    );
+    let named = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with(&format!("{address:#010x}: ")))
+        .unwrap_or_else(|| panic!("no line naming {address:#x} in\n{stdout}"));
+    assert!(
+        named.contains("Config::parse") && named.contains(".rs:"),
+        "{named}"
+    );
+    assert!(
+        !stdout.contains("0x3fc80000:"),
+        "a RAM address was named: {stdout}"
+    );
+    assert_eq!(logged, stdout, "the log holds what was shown");
+}

@@ -649,7 +649,7 @@ fn flashing_through_a_missing_probe_is_a_clear_error() {
 
 /// Options that only some flash methods act on, and those methods: every one on every board is
 /// taken (the dry run passes) or refused with exit 2 naming it.
-const SCOPED: [(&[&str], &[FlashMethod]); 10] = [
+const SCOPED: [(&[&str], &[FlashMethod]); 13] = [
     (&["--uf2-out", "x.uf2"], &[FlashMethod::Uf2]),
     (&["--merged-out", "x.bin"], &[FlashMethod::Espflash]),
     (&["--pflash-out", "x.img"], &[FlashMethod::Qemu]),
@@ -668,14 +668,28 @@ const SCOPED: [(&[&str], &[FlashMethod]); 10] = [
         &["--baud", "115200"],
         &[FlashMethod::Espflash, FlashMethod::Esp8266Rom],
     ),
+    // With --monitor, --port names the console of the boards flashed another way.
     (
-        &["--monitor"],
+        &["--port", "/dev/null", "--monitor"],
         &[
-            FlashMethod::Qemu,
             FlashMethod::Espflash,
             FlashMethod::Esp8266Rom,
+            FlashMethod::Uf2,
+            FlashMethod::ProbeRs,
         ],
     ),
+    (&["--monitor"], &ALL_METHODS),
+    // QEMU's console is always on; the others' only with --monitor.
+    (&["--log", "x.log"], &[FlashMethod::Qemu]),
+    (&["--log", "x.log", "--monitor"], &ALL_METHODS),
+];
+
+const ALL_METHODS: [FlashMethod; 5] = [
+    FlashMethod::Qemu,
+    FlashMethod::Espflash,
+    FlashMethod::Esp8266Rom,
+    FlashMethod::Uf2,
+    FlashMethod::ProbeRs,
 ];
 
 /// Options every board takes (or that say what to flash).
@@ -760,6 +774,22 @@ fn every_option_applies_to_its_boards_or_is_refused() {
         "x.img",
     ]);
     assert_eq!(monitor_and_file.status.code(), Some(2));
+    let log_and_file = flash(&[
+        "--board",
+        "qemu",
+        "--dry-run",
+        "--elf",
+        "Cargo.toml",
+        "--log",
+        "x.log",
+        "--pflash-out",
+        "x.img",
+    ]);
+    assert_eq!(log_and_file.status.code(), Some(2));
+    // `mreq-flash monitor` on QEMU, which has no serial port: a usage error naming the way.
+    let monitor_qemu = flash(&["monitor", "--board", "qemu"]);
+    assert_eq!(monitor_qemu.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&monitor_qemu.stderr).contains("--board qemu --monitor"));
 }
 
 #[test]
@@ -837,6 +867,32 @@ fn a_qemu_killed_by_a_signal_is_a_failure_and_a_timeout_says_so() {
     let stderr = String::from_utf8_lossy(&timed.stderr);
     assert_eq!(timed.status.code(), Some(124), "{stderr}");
     assert!(stderr.contains("stopped QEMU after 1 s"), "{stderr}");
+}
+
+/// `--log` on QEMU: the console the firmware printed, in the file as on the terminal.
+#[test]
+fn the_qemu_console_is_logged() {
+    let log = temp("qemu-console.log");
+    let out = Command::new(env!("CARGO_BIN_EXE_mreq-flash"))
+        .args(["--board", "qemu", "--timeout", "6", "--log"])
+        .arg(&log)
+        .current_dir(ROOT)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run mreq-flash");
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_file(&log);
+    assert_eq!(
+        out.status.code(),
+        Some(124),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        logged.starts_with("mreq-fw qemu: boot") && logged.contains("mreq> "),
+        "{logged}"
+    );
+    assert_eq!(logged, String::from_utf8_lossy(&out.stdout));
 }
 
 #[test]
