@@ -52,7 +52,7 @@ pub struct ConfigArgs {
 
 impl ConfigArgs {
     /// Whether any option says what the configuration should be.
-    fn given(&self) -> bool {
+    pub fn given(&self) -> bool {
         let ConfigArgs {
             wifi_ssid,
             wifi_pass,

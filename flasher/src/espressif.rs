@@ -171,41 +171,7 @@ pub fn flash(
     baud: u32,
     segments: &[(u32, Vec<u8>)],
 ) -> Result<()> {
-    let expected = chip(board)?;
-    let serial = serialport::new(port_name, 115_200)
-        .timeout(std::time::Duration::from_secs(3))
-        .open_native()
-        .with_context(|| format!("cannot open {port_name}"))?;
-    let (vid, pid) = usb.unwrap_or((0, 0));
-    let port_info = serialport::UsbPortInfo {
-        vid,
-        pid,
-        serial_number: None,
-        manufacturer: None,
-        product: None,
-        interface: None,
-    };
-    let connection = Connection::new(
-        serial,
-        port_info,
-        ResetAfterOperation::HardReset,
-        ResetBeforeOperation::DefaultReset,
-        115_200,
-    );
-    // Connect without naming the chip, so that a mismatch is reported in the board's terms.
-    let mut flasher =
-        Flasher::connect(connection, true, true, false, None, Some(baud)).map_err(|e| {
-            anyhow::anyhow!(
-                "no ESP ROM loader answers on {port_name}: {e} (hold BOOT while pressing RESET)"
-            )
-        })?;
-    if flasher.chip() != expected {
-        bail!(
-            "{port_name} has an {} but --board {} is an {expected}: nothing written",
-            flasher.chip(),
-            board.name
-        );
-    }
+    let mut flasher = connect(board, port_name, usb, baud)?;
     // The image is laid out for the board table's flash size: a chip with less would lose the
     // configuration partition (or the end of the app) past its end.
     match flasher.flash_detect() {
@@ -236,11 +202,98 @@ pub fn flash(
                 board.name
             )
         })?;
+    reset(flasher, board)
+}
+
+/// Resets the chip out of its loader into the firmware.
+pub fn reset(flasher: Flasher, board: &Board) -> Result<()> {
+    let chip = flasher.chip();
     let mut connection = flasher.into_connection();
-    connection
-        .reset_after(true, expected)
-        .map_err(|e| anyhow::anyhow!("written and verified, but the reset failed: {e}"))?;
-    Ok(())
+    connection.reset_after(true, chip).map_err(|e| {
+        anyhow::anyhow!(
+            "written and verified, but the reset of the {} failed: {e}",
+            board.name
+        )
+    })
+}
+
+/// The ROM loader (and espflash's RAM stub) of the board's chip on `port_name`; another chip is
+/// refused before anything is written.
+pub fn connect(
+    board: &Board,
+    port_name: &str,
+    usb: Option<(u16, u16)>,
+    baud: u32,
+) -> Result<Flasher> {
+    let expected = chip(board)?;
+    let serial = serialport::new(port_name, 115_200)
+        .timeout(std::time::Duration::from_secs(3))
+        .open_native()
+        .with_context(|| format!("cannot open {port_name}"))?;
+    let (vid, pid) = usb.unwrap_or((0, 0));
+    let port_info = serialport::UsbPortInfo {
+        vid,
+        pid,
+        serial_number: None,
+        manufacturer: None,
+        product: None,
+        interface: None,
+    };
+    let connection = Connection::new(
+        serial,
+        port_info,
+        ResetAfterOperation::HardReset,
+        ResetBeforeOperation::DefaultReset,
+        115_200,
+    );
+    // Connect without naming the chip, so that a mismatch is reported in the board's terms.
+    let flasher =
+        Flasher::connect(connection, true, true, false, None, Some(baud)).map_err(|e| {
+            anyhow::anyhow!(
+                "no ESP ROM loader answers on {port_name}: {e} (hold BOOT while pressing RESET)"
+            )
+        })?;
+    if flasher.chip() != expected {
+        bail!(
+            "{port_name} has an {} but --board {} is an {expected}: nothing written",
+            flasher.chip(),
+            board.name
+        );
+    }
+    Ok(flasher)
+}
+
+/// Reads the configuration partition (through espflash's stub, checked by its MD5).
+pub fn read_block(flasher: &mut Flasher, board: &Board) -> Result<Vec<u8>> {
+    let temp = std::env::temp_dir().join(format!("mreq-flash-read-{}.bin", std::process::id()));
+    let read = flasher.read_flash(
+        board.config_address,
+        mreq_fwconfig::BLOCK_SIZE as u32,
+        0x1000,
+        64,
+        temp.clone(),
+    );
+    let data = std::fs::read(&temp);
+    let _ = std::fs::remove_file(&temp);
+    read.map_err(|e| {
+        anyhow::anyhow!(
+            "reading the configuration partition of the {} failed: {e}",
+            board.name
+        )
+    })?;
+    data.context("reading back the configuration espflash saved")
+}
+
+/// Writes the configuration partition, verified by espflash (MD5).
+pub fn write_block(flasher: &mut Flasher, board: &Board, block: &[u8]) -> Result<()> {
+    flasher
+        .write_bin_to_flash(board.config_address, block, &mut Progress(None))
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "writing the configuration of the {} failed: {e}",
+                board.name
+            )
+        })
 }
 
 /// espflash's progress reports as an indicatif bar per segment on stderr.

@@ -5,6 +5,7 @@ mod bootsel;
 mod cargo_build;
 mod config;
 mod console;
+mod device_config;
 mod elf;
 mod esp_rom;
 mod espressif;
@@ -105,29 +106,15 @@ struct Args {
 enum Command {
     /// Open a board's console without flashing it (Ctrl-] leaves).
     Monitor(console::MonitorArgs),
+    /// Read or change the configuration block on a board without reflashing its firmware.
+    #[command(subcommand)]
+    Config(device_config::ConfigCommand),
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if let Some(Command::Monitor(monitor)) = &args.command {
-        let Some(board) = boards::board(&monitor.board) else {
-            eprintln!(
-                "mreq-flash: error: unknown board {:?} (see --list-boards)",
-                monitor.board
-            );
-            return ExitCode::from(2);
-        };
-        if let Some(message) = console::refuse(board) {
-            eprintln!("mreq-flash: error: {message}");
-            return ExitCode::from(2);
-        }
-        return match console::monitor_command(monitor, board) {
-            Ok(code) => ExitCode::from(code),
-            Err(err) => {
-                eprintln!("mreq-flash: error: {err:#}");
-                ExitCode::from(1)
-            }
-        };
+    if let Some(command) = &args.command {
+        return run_command(command);
     }
     if let Some(board) = args.board.as_deref().and_then(boards::board) {
         if let Err(message) = applies::check(&args, board) {
@@ -136,6 +123,37 @@ fn main() -> ExitCode {
         }
     }
     match run(&args) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("mreq-flash: error: {err:#}");
+            ExitCode::from(if err.is::<Usage>() { 2 } else { 1 })
+        }
+    }
+}
+
+/// `mreq-flash monitor` and `mreq-flash config ...`.
+fn run_command(command: &Command) -> ExitCode {
+    let name = match command {
+        Command::Monitor(monitor) => &monitor.board,
+        Command::Config(config) => &config.at().board,
+    };
+    let Some(board) = boards::board(name) else {
+        eprintln!("mreq-flash: error: unknown board {name:?} (see --list-boards)");
+        return ExitCode::from(2);
+    };
+    let usage = match command {
+        Command::Monitor(_) => console::refuse(board),
+        Command::Config(config) => device_config::check(config, board).err(),
+    };
+    if let Some(message) = usage {
+        eprintln!("mreq-flash: error: {message}");
+        return ExitCode::from(2);
+    }
+    let result = match command {
+        Command::Monitor(monitor) => console::monitor_command(monitor, board),
+        Command::Config(config) => device_config::run(config, board),
+    };
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             eprintln!("mreq-flash: error: {err:#}");
@@ -584,7 +602,7 @@ fn progress_bar(total: u64) -> indicatif::ProgressBar {
 
 /// NodeMCU-style auto-reset: DTR and RTS drive GPIO0 and EN through two transistors. Ports without
 /// modem lines (a pty) ignore this; the board must then be put in boot mode by hand.
-fn enter_bootloader(port: &mut dyn serialport::SerialPort) {
+pub(crate) fn enter_bootloader(port: &mut dyn serialport::SerialPort) {
     let _ = port.write_data_terminal_ready(false);
     let _ = port.write_request_to_send(true);
     std::thread::sleep(Duration::from_millis(100));
@@ -596,7 +614,7 @@ fn enter_bootloader(port: &mut dyn serialport::SerialPort) {
 }
 
 /// EN low for 100 ms with GPIO0 high: the chip boots from flash.
-fn hard_reset(port: &mut dyn serialport::SerialPort) {
+pub(crate) fn hard_reset(port: &mut dyn serialport::SerialPort) {
     let _ = port.write_data_terminal_ready(false);
     let _ = port.write_request_to_send(true);
     std::thread::sleep(Duration::from_millis(100));
@@ -606,8 +624,12 @@ fn hard_reset(port: &mut dyn serialport::SerialPort) {
 /// `--port`, or the only USB serial port that shows the board's USB IDs (said on stderr), with
 /// the port's USB IDs (espflash picks its reset sequence from them).
 fn choose_port(args: &Args, board: &Board) -> Result<(String, Option<(u16, u16)>)> {
-    if let Some(port) = &args.port {
-        return Ok((port.clone(), ports::usb_of(port)));
+    pick_port(args.port.as_deref(), board)
+}
+
+pub(crate) fn pick_port(port: Option<&str>, board: &Board) -> Result<(String, Option<(u16, u16)>)> {
+    if let Some(port) = port {
+        return Ok((port.to_string(), ports::usb_of(port)));
     }
     let found = ports::list();
     let port = ports::choose(&found, board).map_err(anyhow::Error::msg)?;
@@ -628,7 +650,7 @@ pub(crate) fn port_error(name: &str, err: serialport::Error) -> anyhow::Error {
 
 /// The mounted RP2040 boot drive: the one with INFO_UF2.TXT.
 /// Where BOOTSEL drives are mounted.
-fn drive_bases() -> Vec<PathBuf> {
+pub(crate) fn drive_bases() -> Vec<PathBuf> {
     let user = std::env::var("USER").unwrap_or_default();
     [
         format!("/media/{user}"),

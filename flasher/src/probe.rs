@@ -8,7 +8,7 @@ use probe_rs::config::Registry;
 use probe_rs::flashing::{DownloadOptions, FlashLoader};
 use probe_rs::probe::list::Lister;
 use probe_rs::probe::DebugProbeSelector;
-use probe_rs::Permissions;
+use probe_rs::{MemoryInterface, Permissions, Session};
 
 /// Stages `segments` and the block for `chip`; fails if any byte is outside the chip's memory.
 pub fn stage(
@@ -47,6 +47,36 @@ pub fn stage(
 
 /// Opens the probe (`auto`: the only one connected), attaches to `chip`, programs and verifies.
 pub fn flash(chip: &str, selector: &str, loader: FlashLoader) -> Result<()> {
+    let mut session = attach(chip, selector)?;
+    commit(&mut session, loader)
+}
+
+/// Programs and verifies what `loader` holds, then resets the chip.
+pub fn commit(session: &mut Session, loader: FlashLoader) -> Result<()> {
+    let mut options = DownloadOptions::default();
+    options.verify = true;
+    loader
+        .commit(session, options)
+        .context("programming failed; the flash is not known to hold a complete image")?;
+    session
+        .core(0)
+        .and_then(|mut core| core.reset())
+        .context("programmed and verified, but the reset failed")?;
+    Ok(())
+}
+
+/// Reads `len` bytes of the chip's memory-mapped flash at `address`.
+pub fn read(session: &mut Session, address: u32, len: usize) -> Result<Vec<u8>> {
+    let mut data = vec![0u8; len];
+    session
+        .core(0)
+        .and_then(|mut core| core.read(u64::from(address), &mut data))
+        .with_context(|| format!("reading {len} bytes at {address:#x} through the probe"))?;
+    Ok(data)
+}
+
+/// A session with `chip` through the probe `selector` names (`auto`: the only one connected).
+pub fn attach(chip: &str, selector: &str) -> Result<Session> {
     let lister = Lister::new();
     let probe = if selector == "auto" {
         let probes = lister.list_all();
@@ -66,19 +96,7 @@ pub fn flash(chip: &str, selector: &str, loader: FlashLoader) -> Result<()> {
             .open(wanted)
             .with_context(|| format!("cannot open the probe {selector}"))?
     };
-    let mut session = probe
-        .attach(chip, Permissions::default())
-        .with_context(|| {
-            format!("cannot attach to the {chip} (is it powered and wired to the probe?)")
-        })?;
-    let mut options = DownloadOptions::default();
-    options.verify = true;
-    loader
-        .commit(&mut session, options)
-        .context("programming failed; the flash is not known to hold a complete image")?;
-    session
-        .core(0)
-        .and_then(|mut core| core.reset())
-        .context("programmed and verified, but the reset failed")?;
-    Ok(())
+    probe.attach(chip, Permissions::default()).with_context(|| {
+        format!("cannot attach to the {chip} (is it powered and wired to the probe?)")
+    })
 }

@@ -54,8 +54,24 @@ pub fn write(segments: &[Segment], family: u32) -> Vec<u8> {
     out
 }
 
+/// The bytes at `address..address + len` from parsed pages; `None` if any byte is missing.
+pub fn extract(pages: &[(u32, Vec<u8>)], address: u32, len: usize) -> Option<Vec<u8>> {
+    let mut out = vec![None; len];
+    for (page, payload) in pages {
+        for (i, byte) in payload.iter().enumerate() {
+            let at = u64::from(*page) + i as u64;
+            if let Some(slot) = at
+                .checked_sub(u64::from(address))
+                .and_then(|offset| out.get_mut(offset as usize))
+            {
+                *slot = Some(*byte);
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
 /// Parses UF2 back into (address, payload) pages, checking magics, numbering and family.
-#[cfg(test)]
 pub fn read(data: &[u8], family: u32) -> anyhow::Result<Vec<(u32, Vec<u8>)>> {
     use anyhow::bail;
     if !data.len().is_multiple_of(BLOCK) {

@@ -131,8 +131,12 @@ fn spi_user_command(registers: &mut std::collections::HashMap<u32, u32>, flash: 
 }
 
 /// Serves the ROM loader protocol until the other side closes the pty.
-fn emulate(mut master: File, faults: Faults) -> Outcome {
-    let mut flash = vec![0xFFu8; FLASH_SIZE];
+fn emulate(master: File, faults: Faults) -> Outcome {
+    emulate_on(master, faults, vec![0xFFu8; FLASH_SIZE])
+}
+
+/// [`emulate`] with a flash that already holds something.
+fn emulate_on(mut master: File, faults: Faults, mut flash: Vec<u8>) -> Outcome {
     let (mut offset, mut block_size) = (0u32, 0u32);
     let (mut ended, mut rejected) = (false, 0);
     let mut begins = Vec::new();
@@ -685,4 +689,69 @@ fn monitor_names_backtrace_addresses_from_the_elf_and_logs_the_console() {
         "a RAM address was named: {stdout}"
     );
     assert_eq!(logged, stdout, "the log holds what was shown");
+}
+
+/// `mreq-flash config show|set` on an ESP8266 through its ROM loader: the block is read back
+/// through the SPI controller, the password never printed, and `set` changes only what it is
+/// given and nothing outside the block.
+#[test]
+fn config_show_and_set_through_the_rom_loader() {
+    let board = mreq_fwconfig::boards::board("esp8266").unwrap();
+    let at = board.config_address as usize;
+    let mut flash = vec![0xFFu8; FLASH_SIZE];
+    let mut builder = mreq_fwconfig::Builder::new(&mut flash[at..at + mreq_fwconfig::BLOCK_SIZE]);
+    builder
+        .wifi("home", "correct horse")
+        .startup_url("http://192.168.1.2/");
+    builder.finish().unwrap();
+    let run = |flash: Vec<u8>, args: &[&str]| {
+        let (master, slave) = open_pty();
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = sender.send(emulate_on(master, Faults::default(), flash));
+        });
+        let out = Command::new(env!("CARGO_BIN_EXE_mreq-flash"))
+            .args(["config"])
+            .args(args)
+            .args(["--board", "esp8266", "--port", &slave])
+            .output()
+            .expect("run mreq-flash");
+        let outcome = receiver
+            .recv_timeout(Duration::from_secs(60))
+            .expect("emulator finished");
+        (out, outcome)
+    };
+    let (shown, _) = run(flash.clone(), &["show"]);
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&shown.stderr)
+    );
+    assert!(text.contains("wifi-ssid    \"home\""), "{text}");
+    assert!(text.contains("http://192.168.1.2/"), "{text}");
+    assert!(!text.contains("correct horse"), "{text}");
+
+    let (set, outcome) = run(flash.clone(), &["set", "--ntp", "pool.lan"]);
+    assert!(
+        set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
+    let config = mreq_fwconfig::Config::parse(&outcome.flash[at..at + mreq_fwconfig::BLOCK_SIZE])
+        .expect("a valid block");
+    assert_eq!(config.wifi_password(), Some("correct horse"), "kept");
+    assert_eq!(config.startup_url(), Some("http://192.168.1.2/"), "kept");
+    assert_eq!(config.ntp_server(), Some("pool.lan"), "set");
+    let outside_changed = outcome
+        .flash
+        .iter()
+        .zip(&flash)
+        .enumerate()
+        .any(|(i, (a, b))| a != b && !(at..at + mreq_fwconfig::BLOCK_SIZE).contains(&i));
+    assert!(!outside_changed, "bytes outside the block changed");
+    assert!(
+        outcome.ended,
+        "the loader was left (FLASH_END) so the board can be reset"
+    );
 }
