@@ -100,3 +100,43 @@ pub fn attach(chip: &str, selector: &str) -> Result<Session> {
         format!("cannot attach to the {chip} (is it powered and wired to the probe?)")
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mreq_fwconfig::boards::BOARDS;
+
+    /// probe-rs's own fake probe (its dry run): attaching to each probe board's chip and planning
+    /// the flashing of firmware and configuration block with the chip's flash algorithm.
+    #[test]
+    fn the_flash_plan_of_every_probe_board_passes_probe_rs_dry_run() {
+        let planned: Vec<&str> = BOARDS
+            .iter()
+            .filter(|b| b.probe_chip.is_some())
+            .map(|b| b.name)
+            .collect();
+        assert_eq!(
+            planned,
+            ["rp2-pico-w", "stm32f407-w5500", "stm32f407ve-w5500"]
+        );
+        for board in BOARDS.iter().filter(|b| b.probe_chip.is_some()) {
+            let chip = board.probe_chip.unwrap();
+            let probe = probe_rs::probe::fake_probe::FakeProbe::with_mocked_core().into_probe();
+            let mut session = probe
+                .attach(chip, Permissions::default())
+                .unwrap_or_else(|e| panic!("{}: {e}", board.name));
+            let firmware = Segment {
+                address: board.flash_origin,
+                data: vec![0x5A; 4096],
+            };
+            let loader = stage(chip, &[firmware], board.config_address, Some(&[0xA5; 4096]))
+                .unwrap_or_else(|e| panic!("{}: {e:#}", board.name));
+            let mut options = DownloadOptions::default();
+            options.dry_run = true;
+            options.verify = true;
+            loader
+                .commit(&mut session, options)
+                .unwrap_or_else(|e| panic!("{}: {e}", board.name));
+        }
+    }
+}
