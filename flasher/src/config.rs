@@ -156,7 +156,7 @@ impl ConfigArgs {
 
     /// The password from the first of: --wifi-pass, --wifi-pass-file, MREQ_WIFI_PASS, a prompt
     /// on a terminal; empty (an open network) when none gives one. Checked as WPA2 takes it.
-    fn wifi_password(&self, ssid: &str) -> Result<String> {
+    pub fn wifi_password(&self, ssid: &str) -> Result<String> {
         let password = if let Some(pass) = &self.wifi_pass {
             pass.clone()
         } else if let Some(path) = &self.wifi_pass_file {
@@ -172,7 +172,7 @@ impl ConfigArgs {
         Ok(password)
     }
 
-    fn ca_certs(&self) -> Result<Vec<Vec<u8>>> {
+    pub fn ca_certs(&self) -> Result<Vec<Vec<u8>>> {
         let mut all = Vec::new();
         for path in &self.cacert {
             let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
@@ -189,7 +189,7 @@ impl ConfigArgs {
 }
 
 /// `HOST` or `HOST:PORT`, as the firmware reads it (no scheme, no path, a port that is a number).
-fn check_ntp_server(server: &str) -> Result<()> {
+pub(crate) fn check_ntp_server(server: &str) -> Result<()> {
     let host = match server.rsplit_once(':') {
         Some((host, port)) => {
             port.parse::<u16>()

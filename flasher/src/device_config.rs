@@ -1,17 +1,15 @@
 //! `mreq-flash config show|set|reset`: the configuration block on a board, read and changed
 //! without reflashing the firmware. Where the block lives depends on how the board is flashed:
-//! QEMU's pflash file, the ESP32's `mreqcfg` partition (espflash), the ESP8266's flash through its
-//! ROM loader, the STM32's (or a probed RP2040's) flash through a debug probe, and the RP2040's
+//! QEMU's pflash file, the ESP32's `mreqcfg` partition (espflash), the STM32's (or a probed RP2040's) flash through a debug probe, and the RP2040's
 //! BOOTSEL drive (read from its CURRENT.UF2, written as a UF2 holding only the block).
 //! `set` changes the settings given and keeps the rest; `show` masks the Wi-Fi password.
 
 use crate::config::ConfigArgs;
-use crate::{bootsel, esp_rom, espressif, probe, qemu, uf2};
+use crate::{bootsel, espressif, probe, qemu, uf2};
 use anyhow::{bail, Context, Result};
 use mreq_fwconfig::boards::{Board, FlashMethod};
 use mreq_fwconfig::{Builder, Config, ConfigError, BLOCK_SIZE};
 use std::path::PathBuf;
-use std::time::Duration;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ConfigCommand {
@@ -101,6 +99,12 @@ pub fn check(command: &ConfigCommand, board: &Board) -> Result<(), String> {
         return Err(format!(
             "config: {name} does not apply to the {} (flashed by {method:?}): it names {what}",
             board.name
+        ));
+    }
+    if method == FlashMethod::Esp8266Rom {
+        return Err(format!(
+            "config: the {} runs MicroPython, whose configuration is the file mreq_config.json: `mreq-flash --board {} --port PORT --wifi-ssid ...` rewrites it",
+            board.name, board.name
         ));
     }
     if method == FlashMethod::Qemu && at.pflash.is_none() {
@@ -259,17 +263,7 @@ fn open<'b>(at: &Where, board: &'b Board) -> Result<Box<dyn Store + 'b>> {
         FlashMethod::Qemu => Box::new(Pflash(
             at.pflash.clone().context("QEMU: give --pflash FILE")?,
         )),
-        FlashMethod::Esp8266Rom => {
-            let (name, _) = crate::pick_port(at.port.as_deref(), board)?;
-            let mut port = serialport::new(&name, at.baud.unwrap_or(board.default_baud))
-                .timeout(Duration::from_millis(100))
-                .open()
-                .map_err(|e| crate::port_error(&name, e))?;
-            crate::enter_bootloader(port.as_mut());
-            esp_rom::sync(&mut port)?;
-            esp_rom::detect_esp8266(&mut port, &name)?;
-            Box::new(Esp8266 { board, name, port })
-        }
+        FlashMethod::Esp8266Rom => bail!("the ESP8266 keeps no configuration block"),
         FlashMethod::Espflash => {
             let (name, usb) = crate::pick_port(at.port.as_deref(), board)?;
             let flasher =
@@ -325,33 +319,6 @@ impl Store for Pflash {
         verified(block, self.read()?, &self.name())
     }
     fn finish(self: Box<Self>) -> Result<()> {
-        Ok(())
-    }
-}
-
-struct Esp8266<'b> {
-    board: &'b Board,
-    name: String,
-    port: Box<dyn serialport::SerialPort>,
-}
-
-impl Store for Esp8266<'_> {
-    fn name(&self) -> String {
-        format!(
-            "the {} on {}, flash at {:#x}",
-            self.board.name, self.name, self.board.config_address
-        )
-    }
-    fn read(&mut self) -> Result<Vec<u8>> {
-        esp_rom::read_flash(&mut self.port, self.board.config_address, BLOCK_SIZE)
-    }
-    fn write(&mut self, block: &[u8]) -> Result<()> {
-        esp_rom::write_flash(&mut self.port, self.board.config_address, block, |_| {})?;
-        esp_rom::verify_flash(&mut self.port, self.board.config_address, block)
-    }
-    fn finish(mut self: Box<Self>) -> Result<()> {
-        esp_rom::finish(&mut self.port, false)?;
-        crate::hard_reset(self.port.as_mut());
         Ok(())
     }
 }

@@ -9,10 +9,12 @@ mod device_config;
 mod elf;
 mod esp_rom;
 mod espressif;
+mod micropython;
 mod monitor;
 mod ports;
 mod probe;
 mod qemu;
+mod raw_repl;
 mod symbols;
 mod uf2;
 
@@ -109,6 +111,10 @@ enum Command {
     /// Read or change the configuration block on a board without reflashing its firmware.
     #[command(subcommand)]
     Config(device_config::ConfigCommand),
+    /// Install mreq's MicroPython module (mrequests, urlencode) on a board that runs MicroPython,
+    /// through its raw REPL, with the configuration as the files the module reads.
+    #[command(name = "micropython")]
+    MicroPython(micropython::MicroPythonArgs),
 }
 
 fn main() -> ExitCode {
@@ -131,33 +137,39 @@ fn main() -> ExitCode {
     }
 }
 
-/// `mreq-flash monitor` and `mreq-flash config ...`.
+/// `mreq-flash monitor`, `config ...` and `micropython`.
 fn run_command(command: &Command) -> ExitCode {
-    let name = match command {
-        Command::Monitor(monitor) => &monitor.board,
-        Command::Config(config) => &config.at().board,
-    };
-    let Some(board) = boards::board(name) else {
-        eprintln!("mreq-flash: error: unknown board {name:?} (see --list-boards)");
-        return ExitCode::from(2);
-    };
-    let usage = match command {
-        Command::Monitor(_) => console::refuse(board),
-        Command::Config(config) => device_config::check(config, board).err(),
-    };
-    if let Some(message) = usage {
-        eprintln!("mreq-flash: error: {message}");
-        return ExitCode::from(2);
-    }
-    let result = match command {
-        Command::Monitor(monitor) => console::monitor_command(monitor, board),
-        Command::Config(config) => device_config::run(config, board),
-    };
-    match result {
+    match run_subcommand(command) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             eprintln!("mreq-flash: error: {err:#}");
             ExitCode::from(if err.is::<Usage>() { 2 } else { 1 })
+        }
+    }
+}
+
+fn run_subcommand(command: &Command) -> Result<u8> {
+    let usage = |message: String| anyhow::Error::new(Usage(message));
+    let board = |name: &str| {
+        boards::board(name)
+            .ok_or_else(|| usage(format!("unknown board {name:?} (see --list-boards)")))
+    };
+    match command {
+        Command::Monitor(monitor) => {
+            let board = board(&monitor.board)?;
+            if let Some(message) = console::refuse(board) {
+                return Err(usage(message));
+            }
+            console::monitor_command(monitor, board)
+        }
+        Command::Config(config) => {
+            let board = board(&config.at().board)?;
+            device_config::check(config, board).map_err(usage)?;
+            device_config::run(config, board)
+        }
+        Command::MicroPython(install) => {
+            micropython::check(install).map_err(usage)?;
+            micropython::install(install)
         }
     }
 }
@@ -188,6 +200,19 @@ fn run(args: &Args) -> Result<u8> {
         let names: Vec<&str> = boards::BOARDS.iter().map(|b| b.name).collect();
         bail!("unknown board {name:?}; boards: {}", names.join(", "));
     };
+    // An ESP8266 without an image to flash runs MicroPython: install the module on it.
+    if board.method == FlashMethod::Esp8266Rom && args.image.is_none() {
+        return install_on_esp8266(args, board);
+    }
+    // The images it is flashed with are MicroPython's, whose filesystem fills the flash up to
+    // the SDK's sectors: a configuration block anywhere would overwrite files. The module reads
+    // its configuration from a file instead.
+    if board.method == FlashMethod::Esp8266Rom && args.config.given() {
+        bail!(Usage(format!(
+            "the ESP8266's configuration is a file on MicroPython's filesystem, not a flash block: flash the image, then `mreq-flash --board esp8266{}` with the configuration options (it installs the module and writes mreq_config.json)",
+            args.port.as_deref().map(|p| format!(" --port {p}")).unwrap_or_default()
+        )));
+    }
     let block = args
         .config
         .block()
@@ -225,7 +250,7 @@ fn run(args: &Args) -> Result<u8> {
         return check_image(board, &root, &firmware);
     }
     let block = block.as_deref();
-    if block.is_none() && board.method != FlashMethod::Qemu {
+    if block.is_none() && !matches!(board.method, FlashMethod::Qemu | FlashMethod::Esp8266Rom) {
         eprintln!("configuration: keeping what the board has (no configuration options; --config-reset erases it)");
     }
     match board.method {
@@ -233,8 +258,47 @@ fn run(args: &Args) -> Result<u8> {
         FlashMethod::Uf2 if args.probe.is_none() => flash_uf2(args, board, &firmware, block),
         FlashMethod::Uf2 | FlashMethod::ProbeRs => flash_probe(args, board, &firmware, block),
         FlashMethod::Espflash => flash_espressif(args, &root, board, &firmware, block),
-        FlashMethod::Esp8266Rom => flash_esp8266(args, board, &firmware, block),
+        FlashMethod::Esp8266Rom => flash_esp8266(args, board, &firmware),
     }
+}
+
+/// `mreq-flash --board esp8266 --port P`: mreq's MicroPython module on the board's MicroPython.
+fn install_on_esp8266(args: &Args, board: &Board) -> Result<u8> {
+    if args.baud.is_some() {
+        bail!(Usage(
+            "--baud sets the ROM loader's speed, for flashing --image FILE; the MicroPython REPL runs at 115200".into()
+        ));
+    }
+    let install = micropython::MicroPythonArgs {
+        port: args.port.clone(),
+        board: Some(board.name.to_string()),
+        baud: monitor::CONSOLE_BAUD,
+        modules: micropython::default_modules(),
+        run: Vec::new(),
+        config: args.config.clone(),
+    };
+    micropython::check(&install).map_err(Usage)?;
+    if args.dry_run {
+        println!(
+            "board {}: install mreq's MicroPython module ({}) through the raw REPL on {}",
+            board.name,
+            install.modules.join(", "),
+            args.port.as_deref().unwrap_or("the board's port")
+        );
+        return Ok(0);
+    }
+    let code = micropython::install(&install)?;
+    if args.monitor {
+        return console::open(
+            board,
+            args.port.as_deref(),
+            monitor::CONSOLE_BAUD,
+            None,
+            args.log.as_deref(),
+            Duration::ZERO,
+        );
+    }
+    Ok(code)
 }
 
 /// The ELF (or image) to flash: given, or built.
@@ -428,17 +492,23 @@ fn flash_uf2(args: &Args, board: &Board, elf: &Path, block: Option<&[u8]>) -> Re
         bootsel::wait_gone(&drive)?;
         eprintln!("the board took it and rebooted (its drive went away)");
     }
-    if args.monitor {
-        return console::open(
-            board,
-            args.port.as_deref(),
-            monitor::CONSOLE_BAUD,
-            Some(elf),
-            args.log.as_deref(),
-            console::PORT_WAIT,
-        );
+    monitor_after_reset(args, board, elf)
+}
+
+/// `--monitor` on a board that was just reset into its firmware: its console port (the RP2040's
+/// USB port appears only once the firmware runs), waited for.
+fn monitor_after_reset(args: &Args, board: &Board, elf: &Path) -> Result<u8> {
+    if !args.monitor {
+        return Ok(0);
     }
-    Ok(0)
+    console::open(
+        board,
+        args.port.as_deref(),
+        monitor::CONSOLE_BAUD,
+        Some(elf),
+        args.log.as_deref(),
+        console::PORT_WAIT,
+    )
 }
 
 /// Through a debug probe (probe-rs): firmware segments and the configuration block, verified.
@@ -452,17 +522,7 @@ fn flash_probe(args: &Args, board: &Board, elf: &Path, block: Option<&[u8]>) -> 
     eprintln!(
         "programmed and verified the {chip} through the probe; it is running the new firmware"
     );
-    if args.monitor {
-        return console::open(
-            board,
-            args.port.as_deref(),
-            monitor::CONSOLE_BAUD,
-            Some(elf),
-            args.log.as_deref(),
-            console::PORT_WAIT,
-        );
-    }
-    Ok(0)
+    monitor_after_reset(args, board, elf)
 }
 
 /// ESP32-C3/S3: an ESP-IDF image from the ELF and the board's partition table, plus the
@@ -509,9 +569,9 @@ fn flash_espressif(
     Ok(0)
 }
 
-/// The ESP8266 through its ROM loader: the given image at 0, the configuration block at its
-/// address, then a reset into the new firmware.
-fn flash_esp8266(args: &Args, board: &Board, image: &Path, block: Option<&[u8]>) -> Result<u8> {
+/// The ESP8266 through its ROM loader: the given image at 0, read back in part, then a reset into
+/// the new firmware.
+fn flash_esp8266(args: &Args, board: &Board, image: &Path) -> Result<u8> {
     let data = std::fs::read(image).with_context(|| format!("cannot read {}", image.display()))?;
     esp_rom::check_image(&data).with_context(|| image.display().to_string())?;
     if data.len() as u64 > u64::from(board.firmware_limit()) {
@@ -531,22 +591,12 @@ fn flash_esp8266(args: &Args, board: &Board, image: &Path, block: Option<&[u8]>)
     enter_bootloader(port.as_mut());
     esp_rom::sync(&mut port)?;
     esp_rom::detect_esp8266(&mut port, &port_name)?;
-    let bar = progress_bar((data.len() + block.map_or(0, <[u8]>::len)) as u64);
+    let bar = progress_bar(data.len() as u64);
     esp_rom::write_flash(&mut port, 0, &data, |n| bar.set_position(n as u64))?;
-    if let Some(block) = block {
-        esp_rom::write_flash(&mut port, board.config_address, block, |n| {
-            bar.set_position((data.len() + n) as u64)
-        })?;
-    }
     bar.finish_and_clear();
-    // Read back through the SPI controller (about 1 KB/s at 115200 baud): the whole configuration
-    // block, and the image's first and last sectors (where it starts and that it all landed).
+    // Read back through the SPI controller (about 1 KB/s at 115200 baud): the image's first and
+    // last sectors (where it starts and that it all landed).
     let mut checked = Vec::new();
-    if let Some(block) = block {
-        esp_rom::verify_flash(&mut port, board.config_address, block)
-            .context("the configuration block")?;
-        checked.push("the configuration block".to_string());
-    }
     for range in esp8266_spot_checks(data.len()) {
         esp_rom::verify_flash(&mut port, range.start as u32, &data[range.clone()])
             .context("the firmware image")?;
@@ -556,13 +606,8 @@ fn flash_esp8266(args: &Args, board: &Board, image: &Path, block: Option<&[u8]>)
     // hard reset does: a ROM "reboot" would keep the boot straps of download mode.
     esp_rom::finish(&mut port, false)?;
     hard_reset(port.as_mut());
-    let config = if block.is_some() {
-        "and the configuration block"
-    } else {
-        "(the board's configuration kept)"
-    };
     eprintln!(
-        "flashed {} bytes {config} to the {} on {port_name}: every block acknowledged by the ROM; read back: {}",
+        "flashed {} bytes to the {} on {port_name}: every block acknowledged by the ROM; read back: {}",
         data.len(),
         board.chip,
         checked.join(", ")

@@ -93,10 +93,17 @@ pub fn boot(
             let (image, mut file) = temp_image()?;
             std::io::Write::write_all(&mut file, &pflash_image(block))
                 .with_context(|| format!("cannot write {}", image.display()))?;
-            drop(file);
-            let result = run(elf, &image, console, log, timeout);
-            let _ = std::fs::remove_file(&image);
-            result
+            match unlinked(&image, &file) {
+                // QEMU opens the file through the descriptor it inherits: nothing is left in
+                // the temporary directory (with the Wi-Fi password), even if mreq-flash is killed.
+                Some(inherited) => run(elf, &inherited, console, log, timeout),
+                None => {
+                    drop(file);
+                    let result = run(elf, &image, console, log, timeout);
+                    let _ = std::fs::remove_file(&image);
+                    result
+                }
+            }
         }
     };
     let ended = result?;
@@ -113,6 +120,38 @@ pub fn boot(
         }
     }
     Ok(ended)
+}
+
+/// QEMU gets SIGKILL when mreq-flash ends, however it ends: a killed mreq-flash must not leave a
+/// board running in the background.
+#[cfg(target_os = "linux")]
+fn end_with_parent(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the child between fork and exec and only makes one system call
+    // (prctl), which is async-signal-safe; it allocates nothing and takes no lock.
+    unsafe {
+        command.pre_exec(|| {
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
+                .map_err(std::io::Error::from)
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn end_with_parent(_: &mut Command) {}
+
+/// Removes `path` and lets child processes inherit `file`: the path QEMU opens it by.
+#[cfg(target_os = "linux")]
+fn unlinked(path: &Path, file: &File) -> Option<PathBuf> {
+    use std::os::fd::AsRawFd;
+    rustix::io::fcntl_setfd(file, rustix::io::FdFlags::empty()).ok()?;
+    std::fs::remove_file(path).ok()?;
+    Some(PathBuf::from(format!("/dev/fd/{}", file.as_raw_fd())))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn unlinked(_: &Path, _: &File) -> Option<PathBuf> {
+    None
 }
 
 /// A new pflash file only this user can read (it holds the Wi-Fi password), under a name no one
@@ -198,6 +237,7 @@ fn run(
             ))
             .args(["-serial", "chardev:con"]),
     };
+    end_with_parent(&mut qemu);
     let mut child = qemu.spawn().map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => anyhow::anyhow!(
             "qemu-system-riscv32 is not installed (Debian: apt-get install qemu-system-misc)"

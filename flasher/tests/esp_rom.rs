@@ -292,8 +292,6 @@ fn flash_with(faults: Faults, image: &[u8]) -> (std::process::Output, Outcome) {
             &slave,
             "--image",
             path.to_str().unwrap(),
-            "--startup-url",
-            "http://192.168.1.2/",
         ])
         .output()
         .expect("run mreq-flash");
@@ -323,24 +321,21 @@ fn assert_flashed(out: &std::process::Output, outcome: &Outcome, image: &[u8]) {
     );
     assert!(outcome.ended, "FLASH_END was sent");
     assert_eq!(&outcome.flash[..image.len()], image);
-    let board = mreq_fwconfig::boards::board("esp8266").unwrap();
-    let at = board.config_address as usize;
-    let config = mreq_fwconfig::Config::parse(&outcome.flash[at..at + mreq_fwconfig::BLOCK_SIZE])
-        .expect("configuration block written");
-    assert_eq!(config.startup_url(), Some("http://192.168.1.2/"));
+    assert!(
+        outcome.flash[image.len()..].iter().all(|&b| b == 0xFF),
+        "nothing but the image written (MicroPython's filesystem follows it)"
+    );
 }
 
 #[test]
-fn flashes_image_and_configuration() {
+fn flashes_the_image_and_reads_it_back() {
     let image = image();
     let (out, outcome) = flash_with(Faults::default(), &image);
     assert_flashed(&out, &outcome, &image);
     assert_eq!(outcome.rejected, 0);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains(
-            "read back: the configuration block, image bytes 0x0..0x1000, image bytes 0x1000..0x1388"
-        ),
+        stderr.contains("read back: image bytes 0x0..0x1000, image bytes 0x1000..0x1388"),
         "{stderr}"
     );
 }
@@ -493,9 +488,9 @@ fn esptool_flashes_through_the_emulator_as_mreq_flash_does() {
     let image = image_of(70_000);
     let (out, by_mreq) = flash_with(Faults::default(), &image);
     assert_flashed(&out, &by_mreq, &image);
-    let board = mreq_fwconfig::boards::board("esp8266").unwrap();
-    let at = board.config_address as usize;
-    let block = &by_mreq.flash[at..at + mreq_fwconfig::BLOCK_SIZE];
+    // A second region, as a user flashing a filesystem image after the firmware would.
+    let at = 0x30_0000usize;
+    let block: Vec<u8> = (0..4096u32).map(|i| (i % 253) as u8).collect();
 
     let (master, slave) = open_pty();
     let (sender, receiver) = mpsc::channel();
@@ -506,7 +501,7 @@ fn esptool_flashes_through_the_emulator_as_mreq_flash_does() {
     let image_path = dir.join(format!("mreq-esptool-image-{}.bin", std::process::id()));
     let block_path = dir.join(format!("mreq-esptool-config-{}.bin", std::process::id()));
     std::fs::write(&image_path, &image).unwrap();
-    std::fs::write(&block_path, block).unwrap();
+    std::fs::write(&block_path, &block).unwrap();
     let run = reference::esptool()
         .args(["--chip", "esp8266", "--port", &slave, "--baud", "115200"])
         .args(["--before", "no-reset", "--after", "no-reset", "--no-stub"])
@@ -531,19 +526,26 @@ fn esptool_flashes_through_the_emulator_as_mreq_flash_does() {
         by_esptool.rejected, 0,
         "the emulator rejected esptool's packets\n{text}"
     );
+    let mut expected = by_mreq.flash.clone();
+    expected[at..at + block.len()].copy_from_slice(&block);
     assert!(
-        by_esptool.flash == by_mreq.flash,
-        "esptool and mreq-flash left different flash contents\n{text}"
+        by_esptool.flash == expected,
+        "esptool left other flash contents than mreq-flash (with the second region)\n{text}"
     );
     // esptool first sends an empty FLASH_BEGIN (it attaches the flash); the writes must agree.
     let writes =
         |o: &Outcome| -> Vec<[u32; 4]> { o.begins.iter().copied().filter(|b| b[1] > 0).collect() };
     assert_eq!(
-        writes(&by_esptool),
-        writes(&by_mreq),
+        writes(&by_esptool)[..1],
+        writes(&by_mreq)[..],
         "FLASH_BEGIN parameters\n{text}"
     );
-    assert_eq!(by_mreq.begins.len(), 2);
+    assert_eq!(
+        writes(&by_esptool)[1][1..],
+        [4, 1024, at as u32],
+        "the second region"
+    );
+    assert_eq!(by_mreq.begins.len(), 1);
     assert_eq!(by_mreq.begins[0][0], 9 * 4096, "the corrected erase size");
     assert!(
         by_mreq.unknown.is_empty(),
@@ -554,29 +556,20 @@ fn esptool_flashes_through_the_emulator_as_mreq_flash_does() {
 
 #[test]
 fn a_write_that_did_not_take_is_found_by_reading_back_and_the_board_is_not_reset() {
-    let board = mreq_fwconfig::boards::board("esp8266").unwrap();
-    for (offset, what) in [
-        (board.config_address, "the configuration block"),
-        (0, "the firmware image"),
-    ] {
-        let (out, outcome) = flash_with(
-            Faults {
-                lost_write_at: Some(offset),
-                ..Faults::default()
-            },
-            &image(),
-        );
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{what}: {stderr}");
-        assert!(
-            stderr.contains(what) && stderr.contains("the write did not take"),
-            "{what}: {stderr}"
-        );
-        assert!(
-            !outcome.ended,
-            "{what}: FLASH_END (and reset) after a failed write"
-        );
-    }
+    let (out, outcome) = flash_with(
+        Faults {
+            lost_write_at: Some(0),
+            ..Faults::default()
+        },
+        &image(),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the firmware image") && stderr.contains("the write did not take"),
+        "{stderr}"
+    );
+    assert!(!outcome.ended, "FLASH_END (and reset) after a failed write");
 }
 
 /// The emulator's SPI user command (which mreq-flash's read-back uses) decodes address and
@@ -691,67 +684,39 @@ fn monitor_names_backtrace_addresses_from_the_elf_and_logs_the_console() {
     assert_eq!(logged, stdout, "the log holds what was shown");
 }
 
-/// `mreq-flash config show|set` on an ESP8266 through its ROM loader: the block is read back
-/// through the SPI controller, the password never printed, and `set` changes only what it is
-/// given and nothing outside the block.
+/// The ESP8266 runs MicroPython, whose filesystem fills the flash: no configuration block is
+/// ever written there (the module's configuration is a file), and saying so is a usage error.
 #[test]
-fn config_show_and_set_through_the_rom_loader() {
-    let board = mreq_fwconfig::boards::board("esp8266").unwrap();
-    let at = board.config_address as usize;
-    let mut flash = vec![0xFFu8; FLASH_SIZE];
-    let mut builder = mreq_fwconfig::Builder::new(&mut flash[at..at + mreq_fwconfig::BLOCK_SIZE]);
-    builder
-        .wifi("home", "correct horse")
-        .startup_url("http://192.168.1.2/");
-    builder.finish().unwrap();
-    let run = |flash: Vec<u8>, args: &[&str]| {
-        let (master, slave) = open_pty();
-        let (sender, receiver) = mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = sender.send(emulate_on(master, Faults::default(), flash));
-        });
+fn no_configuration_block_is_written_into_micropythons_filesystem() {
+    let path = std::env::temp_dir().join(format!("mreq-esp8266-cfg-{}.bin", std::process::id()));
+    std::fs::write(&path, image()).unwrap();
+    for args in [
+        &[
+            "--board",
+            "esp8266",
+            "--port",
+            "/dev/null",
+            "--image",
+            path.to_str().unwrap(),
+            "--startup-url",
+            "http://x/",
+        ][..],
+        &[
+            "config",
+            "show",
+            "--board",
+            "esp8266",
+            "--port",
+            "/dev/null",
+        ],
+    ] {
         let out = Command::new(env!("CARGO_BIN_EXE_mreq-flash"))
-            .args(["config"])
             .args(args)
-            .args(["--board", "esp8266", "--port", &slave])
             .output()
             .expect("run mreq-flash");
-        let outcome = receiver
-            .recv_timeout(Duration::from_secs(60))
-            .expect("emulator finished");
-        (out, outcome)
-    };
-    let (shown, _) = run(flash.clone(), &["show"]);
-    let text = String::from_utf8_lossy(&shown.stdout);
-    assert!(
-        shown.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&shown.stderr)
-    );
-    assert!(text.contains("wifi-ssid    \"home\""), "{text}");
-    assert!(text.contains("http://192.168.1.2/"), "{text}");
-    assert!(!text.contains("correct horse"), "{text}");
-
-    let (set, outcome) = run(flash.clone(), &["set", "--ntp", "pool.lan"]);
-    assert!(
-        set.status.success(),
-        "{}",
-        String::from_utf8_lossy(&set.stderr)
-    );
-    let config = mreq_fwconfig::Config::parse(&outcome.flash[at..at + mreq_fwconfig::BLOCK_SIZE])
-        .expect("a valid block");
-    assert_eq!(config.wifi_password(), Some("correct horse"), "kept");
-    assert_eq!(config.startup_url(), Some("http://192.168.1.2/"), "kept");
-    assert_eq!(config.ntp_server(), Some("pool.lan"), "set");
-    let outside_changed = outcome
-        .flash
-        .iter()
-        .zip(&flash)
-        .enumerate()
-        .any(|(i, (a, b))| a != b && !(at..at + mreq_fwconfig::BLOCK_SIZE).contains(&i));
-    assert!(!outside_changed, "bytes outside the block changed");
-    assert!(
-        outcome.ended,
-        "the loader was left (FLASH_END) so the board can be reset"
-    );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("mreq_config.json"), "{stderr}");
+    }
+    let _ = std::fs::remove_file(&path);
 }

@@ -351,12 +351,31 @@ fn the_test_script_builds_every_board_built_in_ci() {
 fn unknown_board_and_missing_firmware_are_clear_errors() {
     let out = flash(&["--board", "nope"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("boards: qemu"));
+    // An ESP8266 without --image runs MicroPython: the module is installed through its REPL,
+    // on the board's port (none here) and with the options the module reads.
     let out = flash(&["--board", "esp8266"]);
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("--image"),
+        String::from_utf8_lossy(&out.stderr)
+            .contains("no serial port shows the USB IDs of the esp8266"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let planned = flash(&["--board", "esp8266", "--dry-run", "--port", "/dev/ttyUSB0"]);
+    assert!(String::from_utf8_lossy(&planned.stdout).contains(
+        "install mreq's MicroPython module (urlencode) through the raw REPL on /dev/ttyUSB0"
+    ));
+    for refused in [
+        &["--baud", "460800"][..],
+        &["--ip", "10.0.0.2/24"],
+        &["--startup-url", "http://x/"],
+    ] {
+        let out = flash(&[&["--board", "esp8266", "--dry-run"][..], refused].concat());
+        assert_eq!(out.status.code(), Some(2), "{refused:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(refused[0]),
+            "{refused:?}"
+        );
+    }
     let out = flash(&["--board", "qemu", "--no-build"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("--no-build needs --elf"));
     let listed = flash(&["--list-boards"]);
@@ -392,6 +411,25 @@ fn esp_partition_tables_put_the_configuration_where_the_table_says() {
             board.name
         );
     }
+}
+
+/// The ESP32-C3's whole flash image as `--merged-out` writes it (the firmware built if needed).
+fn esp32c3_flash_image(name: &str, extra: &[&str]) -> Vec<u8> {
+    let out = temp(name);
+    let args = [
+        &["--board", "esp32c3", "--merged-out", out.to_str().unwrap()][..],
+        extra,
+    ]
+    .concat();
+    let run = flash(&args);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let image = std::fs::read(&out).unwrap();
+    let _ = std::fs::remove_file(&out);
+    image
 }
 
 /// The ESP-IDF app image at `offset` in `flash`: its segments by load address, checked against
@@ -432,22 +470,8 @@ fn esp32_image_from_the_elf_without_a_device() {
     use object::{Object, ObjectSection, SectionKind};
     use sha2::{Digest, Sha256};
     let board = boards::board("esp32c3").unwrap();
-    let out = temp("esp32c3-flash.bin");
-    let run = flash(&[
-        "--board",
-        "esp32c3",
-        "--merged-out",
-        out.to_str().unwrap(),
-        "--startup-url",
-        "http://10.0.0.2/",
-    ]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let flash_image = std::fs::read(&out).unwrap();
-    let _ = std::fs::remove_file(&out);
+    let flash_image =
+        esp32c3_flash_image("esp32c3-flash.bin", &["--startup-url", "http://10.0.0.2/"]);
     assert_eq!(flash_image[0], 0xE9, "second-stage bootloader at 0");
     assert_eq!(
         &flash_image[0x8000..0x8002],
@@ -536,15 +560,7 @@ fn esp32_image_from_the_elf_without_a_device() {
 #[test]
 fn esptool_reads_the_esp32c3_images_as_mreq_flash_wrote_them() {
     use sha2::{Digest, Sha256};
-    let out = temp("esptool-c3.bin");
-    let run = flash(&["--board", "esp32c3", "--merged-out", out.to_str().unwrap()]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let flash_image = std::fs::read(&out).unwrap();
-    let _ = std::fs::remove_file(&out);
+    let flash_image = esp32c3_flash_image("esptool-c3.bin", &[]);
     let image_info = |name: &str, bytes: &[u8]| -> String {
         let path = temp(name);
         std::fs::write(&path, bytes).unwrap();
@@ -867,6 +883,71 @@ fn a_qemu_killed_by_a_signal_is_a_failure_and_a_timeout_says_so() {
     let stderr = String::from_utf8_lossy(&timed.stderr);
     assert_eq!(timed.status.code(), Some(124), "{stderr}");
     assert!(stderr.contains("stopped QEMU after 1 s"), "{stderr}");
+}
+
+/// The pflash file of a boot without --pflash holds the configuration (the Wi-Fi password): it
+/// has no name in the temporary directory while QEMU runs, and none is left when mreq-flash is
+/// killed (QEMU opens it through an inherited descriptor).
+#[test]
+fn a_killed_boot_leaves_no_pflash_file_behind() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mreq-flash"))
+        .args([
+            "--board",
+            "qemu",
+            "--timeout",
+            "30",
+            "--startup-url",
+            "http://10.0.2.2:1/",
+        ])
+        .current_dir(ROOT)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run mreq-flash");
+    let prefix = format!("mreq-flash-pflash-{}-", child.id());
+    let ours = || {
+        std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+            .count()
+    };
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(
+        ours(),
+        0,
+        "a pflash file named in the temporary directory while QEMU runs"
+    );
+    let qemu = Command::new("pgrep")
+        .args(["-P", &child.id().to_string()])
+        .output()
+        .expect("pgrep");
+    let qemu: Vec<String> = String::from_utf8_lossy(&qemu.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(qemu.len(), 1, "one QEMU under mreq-flash");
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let _ = child.wait();
+    // QEMU goes with it (it gets a signal when its parent dies), and no file is left.
+    let alive = |pid: &str| Path::new(&format!("/proc/{pid}")).exists();
+    for _ in 0..50 {
+        if !alive(&qemu[0]) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let orphan = alive(&qemu[0]);
+    if orphan {
+        let _ = Command::new("kill").args(["-KILL", &qemu[0]]).status();
+    }
+    assert!(!orphan, "QEMU kept running after mreq-flash was killed");
+    assert_eq!(ours(), 0, "a pflash file left behind");
 }
 
 /// `--log` on QEMU: the console the firmware printed, in the file as on the terminal.

@@ -1,0 +1,334 @@
+//! Installing mreq's MicroPython module on a board that runs MicroPython (the ESP8266 above all):
+//! through the raw REPL it checks what the board runs, copies the module's files, verifies each
+//! by a checksum the board computes from what it stored, and writes the configuration as the
+//! files the module reads (`mreq_config.json`, `mreq_ca.der`). It replaces mrequests'
+//! install.sh/install.py (mpy-cross, then mpremote or rshell).
+
+use crate::raw_repl::{bytes_literal, str_literal, RawRepl, RemoteError};
+use anyhow::{bail, Context, Result};
+use std::io::{Read, Write};
+
+/// The module's files, built into mreq-flash so that an installed binary carries them.
+pub const MODULES: [(&str, &str); 1] = [(
+    "urlencode",
+    include_str!("../../firmware/micropython/urlencode.py"),
+)];
+
+/// Bytes per write command: small enough for a micro:bit's 8 KB of free RAM once escaped.
+const CHUNK: usize = 192;
+
+/// The module as sent to the board: without comment-only and blank lines, one space per
+/// indentation level. The board compiles the source in its RAM, and a micro:bit's 8 KB do not
+/// hold the full file's parse (line numbers in tracebacks then differ from the repository's).
+/// Only for the modules shipped here, which have no multi-line strings (a unit test checks).
+pub fn compact(source: &str) -> String {
+    let mut out = String::with_capacity(source.len());
+    for line in source.lines() {
+        let code = line.trim_start_matches(' ');
+        if code.trim().is_empty() || code.starts_with('#') {
+            continue;
+        }
+        let indent = line.len() - code.len();
+        if indent % 4 == 0 {
+            out.push_str(&" ".repeat(indent / 4));
+        } else {
+            // Inside brackets (a continued line): indentation means nothing there.
+            out.push_str(&line[..indent]);
+        }
+        out.push_str(code.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// What the board says it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Board {
+    pub version: String,
+    pub platform: String,
+    /// `sys.implementation.mpy` (the .mpy version and architecture), 0 where the port has none.
+    pub mpy: u32,
+}
+
+/// Asks the board for its implementation; anything but MicroPython is refused.
+pub fn identify<P: Read + Write>(repl: &mut RawRepl<P>) -> Result<Board> {
+    let out = repl.exec(
+        "import sys\ntry:\n m=sys.implementation.mpy\nexcept AttributeError:\n m=0\nv=sys.implementation.version\nprint(sys.implementation.name,'%d.%d.%d'%(v[0],v[1],v[2]),sys.platform,m)\n",
+    )?;
+    let words: Vec<&str> = out.split_whitespace().collect();
+    match words.as_slice() {
+        ["micropython", version, platform, mpy] => Ok(Board {
+            version: version.to_string(),
+            platform: platform.to_string(),
+            mpy: mpy.parse().unwrap_or(0),
+        }),
+        _ => bail!(
+            "the board does not run MicroPython (it says {:?})",
+            out.trim()
+        ),
+    }
+}
+
+/// Writes `data` to `name` on the board's filesystem and checks it by the CRC-32 the board
+/// computes from the stored file.
+pub fn put<P: Read + Write>(repl: &mut RawRepl<P>, name: &str, data: &[u8]) -> Result<()> {
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"._-/".contains(&b))
+    {
+        bail!("{name:?}: file names on the board are kept to ASCII letters, digits and ._-/");
+    }
+    let write = |repl: &mut RawRepl<P>, code: String| {
+        repl.exec(&code).map_err(|e| match e.downcast_ref::<RemoteError>() {
+            Some(remote) if is_full(&remote.traceback) => anyhow::anyhow!(
+                "the board's filesystem is full while writing {name} ({} bytes): remove files (os.remove) or install fewer modules (--modules)",
+                data.len()
+            ),
+            _ => e.context(format!("writing {name} on the board")),
+        })
+    };
+    write(
+        repl,
+        format!("f=open({},'wb')\nw=f.write\n", str_literal(name)),
+    )?;
+    for chunk in data.chunks(CHUNK) {
+        write(repl, format!("w({})\n", bytes_literal(chunk)))?;
+    }
+    write(repl, "f.close()\ndel f,w\n".to_string())?;
+    let stored = checksum(repl, name)?;
+    let expected = mreq_fwconfig::crc32(data);
+    if stored != expected {
+        bail!("{name} on the board has CRC-32 {stored:#010x}, the file sent {expected:#010x}: the copy is damaged (try again; check the cable)");
+    }
+    Ok(())
+}
+
+/// The CRC-32 (zlib's) of a file on the board, computed there in plain Python: the micro:bit's
+/// port has no hashlib or binascii.
+fn checksum<P: Read + Write>(repl: &mut RawRepl<P>, name: &str) -> Result<u32> {
+    let code = format!(
+        "def _crc(n):\n c=0xffffffff\n f=open(n,'rb')\n while 1:\n  b=f.read(64)\n  if not b:\n   break\n  for x in b:\n   c^=x\n   for i in range(8):\n    c=(c>>1)^(0xedb88320&-(c&1))\n f.close()\n return c^0xffffffff\nprint(_crc({}))\ndel _crc\n",
+        str_literal(name)
+    );
+    let out = repl
+        .exec(&code)
+        .with_context(|| format!("reading {name} back on the board"))?;
+    out.trim()
+        .parse()
+        .with_context(|| format!("the board's checksum of {name}: {:?}", out.trim()))
+}
+
+fn is_full(traceback: &str) -> bool {
+    traceback.contains("ENOSPC") || traceback.contains("OSError: 28")
+}
+
+/// The configuration files the module reads, from the configuration options.
+pub fn config_files(
+    ssid: Option<&str>,
+    password: &str,
+    ntp: Option<&str>,
+    certs: &[Vec<u8>],
+) -> Vec<(&'static str, Vec<u8>)> {
+    let mut config = serde_json::Map::new();
+    if let Some(ssid) = ssid {
+        config.insert(
+            "wifi".into(),
+            serde_json::json!({ "ssid": ssid, "password": password }),
+        );
+    }
+    if let Some(ntp) = ntp {
+        config.insert("ntp".into(), ntp.into());
+    }
+    let mut files = Vec::new();
+    if !certs.is_empty() {
+        config.insert("cacert".into(), "mreq_ca.der".into());
+        files.push(("mreq_ca.der", certs.concat()));
+    }
+    let json = serde_json::Value::Object(config).to_string().into_bytes();
+    files.insert(0, ("mreq_config.json", json));
+    files
+}
+
+/// `mreq-flash micropython`: install the module on a board that runs MicroPython.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MicroPythonArgs {
+    /// The board's serial port (default: the single port showing the USB IDs of --board).
+    #[arg(long)]
+    pub port: Option<String>,
+    /// The board (see --list-boards), to find its port; any board that runs MicroPython works.
+    #[arg(long)]
+    pub board: Option<String>,
+    /// The REPL's speed.
+    #[arg(long, default_value_t = crate::monitor::CONSOLE_BAUD)]
+    pub baud: u32,
+    /// The modules to install (comma-separated): mrequests (the client, needs urlencode) and
+    /// urlencode (the URL helpers alone, for boards with little room).
+    #[arg(long, value_delimiter = ',', default_values_t = default_modules())]
+    pub modules: Vec<String>,
+    /// After installing, run this script on the board and print its output (exit 1 if it
+    /// raises); given several times, the scripts run in turn (each compiled on its own, for
+    /// boards with little RAM).
+    #[arg(long, value_name = "FILE")]
+    pub run: Vec<std::path::PathBuf>,
+    #[command(flatten)]
+    pub config: crate::config::ConfigArgs,
+}
+
+/// Every module (mrequests needs urlencode).
+pub fn default_modules() -> Vec<String> {
+    MODULES.iter().map(|(name, _)| name.to_string()).collect()
+}
+
+/// A usage error (exit 2): an option the module would not act on, or an unknown module.
+pub fn check(args: &MicroPythonArgs) -> Result<(), String> {
+    for module in &args.modules {
+        if !MODULES.iter().any(|(name, _)| name == module) {
+            let names: Vec<&str> = MODULES.iter().map(|(n, _)| *n).collect();
+            return Err(format!(
+                "--modules: no module {module:?} (there are: {})",
+                names.join(", ")
+            ));
+        }
+    }
+    if args.modules.iter().any(|m| m == "mrequests")
+        && !args.modules.iter().any(|m| m == "urlencode")
+    {
+        return Err("--modules: mrequests needs urlencode (give both)".into());
+    }
+    let c = &args.config;
+    let unused = [
+        (c.ip.is_some(), "--ip"),
+        (c.gateway.is_some(), "--gateway"),
+        (!c.dns.is_empty(), "--dns"),
+        (c.startup_url.is_some(), "--startup-url"),
+        (c.insecure, "--insecure"),
+        (c.config.is_some(), "--config"),
+    ];
+    if let Some((_, name)) = unused.iter().find(|(given, _)| *given) {
+        return Err(format!(
+            "{name} does not apply to a MicroPython board: the module reads only the Wi-Fi network (--wifi-ssid, --wifi-pass...), --ntp and --cacert"
+        ));
+    }
+    Ok(())
+}
+
+pub fn install(args: &MicroPythonArgs) -> Result<u8> {
+    let board = match &args.board {
+        Some(name) => Some(
+            mreq_fwconfig::boards::board(name)
+                .with_context(|| format!("unknown board {name:?} (see --list-boards)"))?,
+        ),
+        None => None,
+    };
+    let port_name = match (&args.port, board) {
+        (Some(port), _) => port.clone(),
+        (None, Some(board)) => crate::pick_port(None, board)?.0,
+        (None, None) => bail!("give --port (or --board, to find the board's port)"),
+    };
+    let port = serialport::new(&port_name, args.baud)
+        .timeout(std::time::Duration::from_millis(100))
+        .open()
+        .map_err(|e| crate::port_error(&port_name, e))?;
+    let mut repl = RawRepl::enter(port, &port_name)?;
+    let found = identify(&mut repl)?;
+    eprintln!(
+        "MicroPython {} on {} ({port_name})",
+        found.version, found.platform
+    );
+    for (name, source) in MODULES
+        .iter()
+        .filter(|(name, _)| args.modules.iter().any(|m| m == name))
+    {
+        let file = format!("{name}.py");
+        let compact = compact(source);
+        put(&mut repl, &file, compact.as_bytes())?;
+        eprintln!(
+            "installed {file} ({} bytes, compacted from {}; checked on the board)",
+            compact.len(),
+            source.len()
+        );
+    }
+    write_config(&mut repl, &args.config)?;
+    // The scripts start from a fresh interpreter: all of the board's RAM for them and the
+    // modules they import.
+    if !args.run.is_empty() {
+        repl.soft_reset()?;
+    }
+    let mut code = 0;
+    for script in &args.run {
+        let source = std::fs::read_to_string(script)
+            .with_context(|| format!("cannot read {}", script.display()))?;
+        // The script is parsed before it runs: collect the previous one's garbage first.
+        repl.exec("import gc\ngc.collect()\n")?;
+        match repl.exec(&source) {
+            Ok(out) => print!("{out}"),
+            Err(e) => match e.downcast::<RemoteError>() {
+                Ok(remote) => {
+                    print!("{}", remote.output);
+                    eprintln!("{}: raised on the board:\n{remote}", script.display());
+                    code = 1;
+                    break;
+                }
+                Err(e) => return Err(e),
+            },
+        }
+    }
+    repl.leave()?;
+    Ok(code)
+}
+
+/// The configuration files, when options ask for them; `--config-reset` removes them.
+fn write_config<P: Read + Write>(
+    repl: &mut RawRepl<P>,
+    config: &crate::config::ConfigArgs,
+) -> Result<()> {
+    if config.config_reset {
+        repl.exec(
+            "import os\nfor n in ('mreq_config.json','mreq_ca.der'):\n try:\n  os.remove(n)\n except OSError:\n  pass\n",
+        )?;
+        eprintln!("removed the configuration (mreq_config.json, mreq_ca.der)");
+        return Ok(());
+    }
+    if !config.given() {
+        return Ok(());
+    }
+    let password = match &config.wifi_ssid {
+        Some(ssid) => config.wifi_password(ssid)?,
+        None => String::new(),
+    };
+    if let Some(server) = &config.ntp {
+        crate::config::check_ntp_server(server)?;
+    }
+    let certs = config.ca_certs()?;
+    for (name, data) in config_files(
+        config.wifi_ssid.as_deref(),
+        &password,
+        config.ntp.as_deref(),
+        &certs,
+    ) {
+        put(repl, name, &data)?;
+        eprintln!("wrote {name} ({} bytes, checked on the board)", data.len());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compacting_keeps_the_code_and_the_modules_can_be_compacted() {
+        let source = "# comment\ndef f(x):\n    # why\n\n    if x:\n        return [1,\n           2]  # end\n    return 0\n";
+        assert_eq!(
+            compact(source),
+            "def f(x):\n if x:\n  return [1,\n           2]  # end\n return 0\n"
+        );
+        for (name, source) in MODULES {
+            assert!(
+                !source.contains("\"\"\"") && !source.contains("\'\'\'"),
+                "{name}: a multi-line string would be changed by compact()"
+            );
+            assert!(!source.contains('\t'), "{name}: tabs");
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! `mreq-flash micropython` against a real MicroPython: Debian's MicroPython 1.9.2 for the BBC
+//! micro:bit, booted in `qemu-system-arm -M microbit` with its UART on a pseudo-terminal. The
+//! installer copies the URL helpers (what fits in the micro:bit's 16 KB of RAM), the board runs
+//! them, and the answers must be CPython's `urllib.parse` answers. Line faults between the two (a
+//! byte lost on the way) must end in an error, never in a reported success.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+const HEX: &str = "/usr/share/firmware-microbit-micropython/firmware.hex";
+
+/// The firmware's Intel hex records below 0x40000 (the nRF51's flash) as one binary: the UICR
+/// record at 0x10001000 would make QEMU's loader file 268 MB.
+fn microbit_image() -> PathBuf {
+    let hex = std::fs::read_to_string(HEX).unwrap_or_else(|e| {
+        panic!("{HEX}: {e} (scripts/setup.sh installs firmware-microbit-micropython)")
+    });
+    let mut image = vec![0xFFu8; 0x40000];
+    let (mut base, mut top) = (0usize, 0usize);
+    for line in hex.lines().filter_map(|l| l.trim().strip_prefix(':')) {
+        let bytes: Vec<u8> = (0..line.len() / 2)
+            .map(|i| u8::from_str_radix(&line[2 * i..2 * i + 2], 16).expect("hex digits"))
+            .collect();
+        let (len, offset, kind) = (
+            bytes[0] as usize,
+            (bytes[1] as usize) << 8 | bytes[2] as usize,
+            bytes[3],
+        );
+        let data = &bytes[4..4 + len];
+        match kind {
+            0 if base + offset + len <= image.len() => {
+                image[base + offset..base + offset + len].copy_from_slice(data);
+                top = top.max(base + offset + len);
+            }
+            2 => base = ((data[0] as usize) << 8 | data[1] as usize) << 4,
+            4 => base = ((data[0] as usize) << 8 | data[1] as usize) << 16,
+            _ => {}
+        }
+    }
+    let path = std::env::temp_dir().join(format!("mreq-microbit-{}.bin", std::process::id()));
+    std::fs::write(&path, &image[..top]).unwrap();
+    path
+}
+
+/// A booted micro:bit; QEMU is stopped when it is dropped.
+struct Microbit {
+    qemu: Child,
+    pty: String,
+}
+
+impl Drop for Microbit {
+    fn drop(&mut self) {
+        let _ = self.qemu.kill();
+        let _ = self.qemu.wait();
+    }
+}
+
+fn boot() -> Microbit {
+    let image = microbit_image();
+    let mut qemu = Command::new("qemu-system-arm")
+        .args(["-M", "microbit", "-display", "none", "-monitor", "none"])
+        .args(["-serial", "pty", "-device"])
+        .arg(format!("loader,file={},addr=0", image.display()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("qemu-system-arm (scripts/setup.sh installs it)");
+    // QEMU names the pty on stdout or stderr, depending on the version.
+    let (sender, receiver) = std::sync::mpsc::channel();
+    for stream in [
+        Box::new(qemu.stdout.take().unwrap()) as Box<dyn Read + Send>,
+        Box::new(qemu.stderr.take().unwrap()),
+    ] {
+        let sender = sender.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                if let Some(at) = line.find("/dev/pts/") {
+                    let pty: String = line[at..]
+                        .chars()
+                        .take_while(|c| !c.is_whitespace())
+                        .collect();
+                    let _ = sender.send(pty);
+                }
+            }
+        });
+    }
+    let pty = receiver
+        .recv_timeout(Duration::from_secs(10))
+        .expect("QEMU named its pty");
+    // MicroPython needs a moment to reach its REPL.
+    std::thread::sleep(Duration::from_millis(800));
+    Microbit { qemu, pty }
+}
+
+fn install(port: &str, scripts: &[PathBuf]) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mreq-flash"));
+    command.args(["micropython", "--port", port, "--modules", "urlencode"]);
+    for script in scripts {
+        command.arg("--run").arg(script);
+    }
+    command.output().expect("run mreq-flash")
+}
+
+/// The checks the board runs, one small script each (the micro:bit compiles each in its 8 KB of
+/// free RAM beside the module), that CPython runs too, with `urllib.parse` as `u`. Text that is
+/// not ASCII is printed as UTF-8 bytes: MicroPython 1.9.2's repr() escapes it, CPython's does not.
+const CHECKS: [&str; 8] = [
+    r#"for s in ['a b', 'a+b&c=d', '/path/x y?q', '100%', '~-._']:
+ print(repr(u.quote(s)), repr(u.quote(s, safe='')), repr(u.quote_plus(s)))
+"#,
+    r#"for s in ["it's", '\u00e9t\u00e9', '', 'x/y', '#frag']:
+ print(repr(u.quote(s)), repr(u.quote(s, safe='')), repr(u.quote_plus(s)))
+"#,
+    r#"for s in ['a b', 'a+b&c=d', '100%', '\u00e9t\u00e9', '']:
+ print(repr(bytes(u.unquote(u.quote(s)), 'utf-8')), repr(bytes(u.unquote_plus(u.quote_plus(s)), 'utf-8')))
+"#,
+    r#"print(repr(u.unquote('%41%2f%zz%')), repr(u.unquote_plus('a+b%20c')), repr(bytes(u.unquote('%e2%82%ac'), 'utf-8')))
+"#,
+    r#"print(repr(u.urlencode([('a', '1 2'), ('b', 'x&y'), ('c', '')])), repr(u.urlencode({'k': 'v/w'})))
+"#,
+    r#"print(repr(u.urlencode([('l', ['1', '2'])], True)), repr(u.urlencode([('s', 'a/b')], safe='/')))
+"#,
+    r#"print(repr(u.parse_qsl('a=1&b=2+3&c=%41&d')), repr(u.parse_qsl('a=1&d=', True)))
+"#,
+    r#"print(repr(u.parse_qsl('a=1;b=2', separator=';')), repr(u.parse_qs('a=1&a=2&b=3')))
+"#,
+];
+
+fn cpython(header: &str) -> String {
+    let out = Command::new("/usr/bin/python3")
+        .arg("-c")
+        .arg(format!("{header}\n{}", CHECKS.concat()))
+        .env("PYTHONPATH", Path::new(ROOT).join("firmware/micropython"))
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n")
+}
+
+#[test]
+fn the_helpers_on_a_real_micropython_answer_as_cpython_does() {
+    let board = boot();
+    let scripts: Vec<PathBuf> = CHECKS
+        .iter()
+        .enumerate()
+        .map(|(i, check)| {
+            let path =
+                std::env::temp_dir().join(format!("mreq-mp-check-{}-{i}.py", std::process::id()));
+            std::fs::write(&path, format!("import urlencode as u\n{check}")).unwrap();
+            path
+        })
+        .collect();
+    let out = install(&board.pty, &scripts);
+    for script in &scripts {
+        let _ = std::fs::remove_file(script);
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("MicroPython 1.9.2 on microbit")
+            && stderr.contains("installed urlencode.py"),
+        "{stderr}"
+    );
+    let on_board = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
+    let reference = cpython("import urllib.parse as u");
+    assert_eq!(on_board, reference, "the board's answers are not urllib's");
+    assert_eq!(
+        cpython("import urlencode as u"),
+        reference,
+        "the module under CPython"
+    );
+}
+
+/// A pty standing between mreq-flash and the board, copying bytes both ways until mreq-flash
+/// closes it; `drop_at` loses the n-th byte mreq-flash sends. Join the handle before the next
+/// relay opens the board's pty.
+fn relay(board_pty: &str, drop_at: usize) -> (String, std::thread::JoinHandle<()>) {
+    use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).unwrap();
+    grantpt(&master).unwrap();
+    unlockpt(&master).unwrap();
+    let name = ptsname(&master, Vec::new()).unwrap().into_string().unwrap();
+    let mut host = std::fs::File::from(master);
+    let mut host_back = host.try_clone().unwrap();
+    let mut board = serialport::new(board_pty, 115_200)
+        .timeout(Duration::from_millis(50))
+        .open()
+        .expect("open the board's pty");
+    let mut board_back = board.try_clone().unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let host_done = done.clone();
+    std::thread::spawn(move || {
+        let mut sent = 0;
+        let mut buf = [0u8; 256];
+        while let Ok(n @ 1..) = host.read(&mut buf) {
+            for &byte in &buf[..n] {
+                sent += 1;
+                if sent != drop_at && board.write_all(&[byte]).is_err() {
+                    break;
+                }
+            }
+        }
+        host_done.store(true, Ordering::SeqCst);
+    });
+    let back = std::thread::spawn(move || {
+        let mut buf = [0u8; 256];
+        while !done.load(Ordering::SeqCst) {
+            match board_back.read(&mut buf) {
+                Ok(n) if host_back.write_all(&buf[..n]).is_err() => break,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+                Err(_) => break,
+            }
+        }
+    });
+    (name, back)
+}
+
+#[test]
+fn a_byte_lost_on_the_line_is_an_error_not_an_installed_module() {
+    let board = boot();
+    let script = std::env::temp_dir().join(format!("mreq-mp-fault-{}.py", std::process::id()));
+    std::fs::write(&script, "print('ran')\n").unwrap();
+    // Past the REPL handshake and the identification: inside the file's data.
+    for drop_at in [1500, 4000] {
+        let (port, relaying) = relay(&board.pty, drop_at);
+        let out = install(&port, std::slice::from_ref(&script));
+        let _ = relaying.join();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "byte {drop_at} lost: {stderr}");
+        assert!(stderr.contains("urlencode.py"), "{stderr}");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("ran"));
+    }
+    let _ = std::fs::remove_file(&script);
+}
+
+#[test]
+fn a_port_where_no_micropython_answers_is_a_clear_error() {
+    use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).unwrap();
+    grantpt(&master).unwrap();
+    unlockpt(&master).unwrap();
+    let name = ptsname(&master, Vec::new()).unwrap().into_string().unwrap();
+    let mut silent = std::fs::File::from(master);
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 256];
+        while matches!(silent.read(&mut buf), Ok(n) if n > 0) {}
+    });
+    let out = Command::new(env!("CARGO_BIN_EXE_mreq-flash"))
+        .args(["micropython", "--port", &name])
+        .output()
+        .expect("run mreq-flash");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("no MicroPython REPL answers on"),
+        "{stderr}"
+    );
+}
