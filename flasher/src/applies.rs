@@ -14,7 +14,7 @@ struct Scoped {
     does: &'static str,
 }
 
-fn scoped(args: &Args) -> [Scoped; 10] {
+fn scoped(args: &Args) -> [Scoped; 12] {
     let option = |given, name, methods, does| Scoped {
         given,
         name,
@@ -81,6 +81,18 @@ fn scoped(args: &Args) -> [Scoped; 10] {
             "sets the speed of an ESP chip's ROM loader",
         ),
         option(
+            args.before.is_some(),
+            "--before",
+            &[Espflash, Esp8266Rom],
+            "says how an ESP chip enters its ROM loader",
+        ),
+        option(
+            args.after.is_some(),
+            "--after",
+            &[Espflash, Esp8266Rom],
+            "says how an ESP chip leaves its ROM loader",
+        ),
+        option(
             args.log.is_some(),
             "--log",
             if args.monitor {
@@ -120,6 +132,18 @@ pub fn check(args: &Args, board: &Board) -> Result<(), String> {
             return Err(format!(
                 "{name}: the console of a flashed board; writing an image file flashes nothing"
             ));
+        }
+    }
+    if method == Esp8266Rom {
+        use crate::espressif::{After, Before};
+        if matches!(args.before, Some(Before::UsbReset | Before::NoResetNoSync)) {
+            return Err("--before: the ESP8266's ROM loader takes default-reset or no-reset (it has no USB, and always needs SYNC)".into());
+        }
+        if matches!(
+            args.after,
+            Some(After::NoResetNoStub | After::WatchdogReset)
+        ) {
+            return Err("--after: the ESP8266's ROM loader takes hard-reset or no-reset".into());
         }
     }
     if method == Esp8266Rom && args.elf.is_some() {

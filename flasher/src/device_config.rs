@@ -266,8 +266,14 @@ fn open<'b>(at: &Where, board: &'b Board) -> Result<Box<dyn Store + 'b>> {
         FlashMethod::Esp8266Rom => bail!("the ESP8266 keeps no configuration block"),
         FlashMethod::Espflash => {
             let (name, usb) = crate::pick_port(at.port.as_deref(), board)?;
-            let flasher =
-                espressif::connect(board, &name, usb, at.baud.unwrap_or(board.default_baud))?;
+            let link = espressif::Link {
+                port: &name,
+                usb,
+                baud: at.baud.unwrap_or(board.default_baud),
+                before: espressif::Before::default(),
+                after: espressif::After::default(),
+            };
+            let flasher = espressif::connect(board, &link)?;
             Box::new(Esp32 {
                 board,
                 name,

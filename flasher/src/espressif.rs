@@ -164,14 +164,9 @@ pub fn merged(segments: &[(u32, Vec<u8>)]) -> Vec<u8> {
 /// segment with espflash's verification (MD5 of what was written), then resets into the firmware.
 /// `usb` is the port's vendor:product ID: espflash chooses how to reset the chip into its
 /// loader (and out of it) by it (USB-Serial-JTAG and UART bridges differ).
-pub fn flash(
-    board: &Board,
-    port_name: &str,
-    usb: Option<(u16, u16)>,
-    baud: u32,
-    segments: &[(u32, Vec<u8>)],
-) -> Result<()> {
-    let mut flasher = connect(board, port_name, usb, baud)?;
+pub fn flash(board: &Board, link: &Link<'_>, segments: &[(u32, Vec<u8>)]) -> Result<()> {
+    let port_name = link.port;
+    let mut flasher = connect(board, link)?;
     // The image is laid out for the board table's flash size: a chip with less would lose the
     // configuration partition (or the end of the app) past its end.
     match flasher.flash_detect() {
@@ -205,6 +200,66 @@ pub fn flash(
     reset(flasher, board)
 }
 
+/// The serial link to a chip's ROM loader: port, its USB IDs (espflash picks the reset sequence
+/// by them), speed, and how the chip is reset into the loader and out of it.
+pub struct Link<'a> {
+    pub port: &'a str,
+    pub usb: Option<(u16, u16)>,
+    pub baud: u32,
+    pub before: Before,
+    pub after: After,
+}
+
+/// How the chip enters its ROM loader (esptool's and espflash's `--before`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Before {
+    /// DTR/RTS (a UART bridge) or the USB-Serial-JTAG sequence, chosen by the port's USB IDs.
+    #[default]
+    DefaultReset,
+    /// The chip is already in its loader (BOOT held while pressing RESET).
+    NoReset,
+    /// Already in the loader and synchronised: no SYNC either.
+    NoResetNoSync,
+    /// The USB-Serial-JTAG sequence, whatever the port says.
+    UsbReset,
+}
+
+/// What the chip does after writing (esptool's and espflash's `--after`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum After {
+    /// Reset into the new firmware (RTS, or the USB-Serial-JTAG sequence).
+    #[default]
+    HardReset,
+    /// Stay in the loader.
+    NoReset,
+    /// Stay in the ROM loader, without espflash's RAM stub.
+    NoResetNoStub,
+    /// Reset through the RTC watchdog (boards whose RTS is not wired to EN).
+    WatchdogReset,
+}
+
+impl From<Before> for ResetBeforeOperation {
+    fn from(before: Before) -> Self {
+        match before {
+            Before::DefaultReset => ResetBeforeOperation::DefaultReset,
+            Before::NoReset => ResetBeforeOperation::NoReset,
+            Before::NoResetNoSync => ResetBeforeOperation::NoResetNoSync,
+            Before::UsbReset => ResetBeforeOperation::UsbReset,
+        }
+    }
+}
+
+impl From<After> for ResetAfterOperation {
+    fn from(after: After) -> Self {
+        match after {
+            After::HardReset => ResetAfterOperation::HardReset,
+            After::NoReset => ResetAfterOperation::NoReset,
+            After::NoResetNoStub => ResetAfterOperation::NoResetNoStub,
+            After::WatchdogReset => ResetAfterOperation::WatchdogReset,
+        }
+    }
+}
+
 /// Resets the chip out of its loader into the firmware.
 pub fn reset(flasher: Flasher, board: &Board) -> Result<()> {
     let chip = flasher.chip();
@@ -219,12 +274,8 @@ pub fn reset(flasher: Flasher, board: &Board) -> Result<()> {
 
 /// The ROM loader (and espflash's RAM stub) of the board's chip on `port_name`; another chip is
 /// refused before anything is written.
-pub fn connect(
-    board: &Board,
-    port_name: &str,
-    usb: Option<(u16, u16)>,
-    baud: u32,
-) -> Result<Flasher> {
+pub fn connect(board: &Board, link: &Link<'_>) -> Result<Flasher> {
+    let (port_name, usb, baud) = (link.port, link.usb, link.baud);
     let expected = chip(board)?;
     let serial = serialport::new(port_name, 115_200)
         .timeout(std::time::Duration::from_secs(3))
@@ -242,8 +293,8 @@ pub fn connect(
     let connection = Connection::new(
         serial,
         port_info,
-        ResetAfterOperation::HardReset,
-        ResetBeforeOperation::DefaultReset,
+        link.after.into(),
+        link.before.into(),
         115_200,
     );
     // Connect without naming the chip, so that a mismatch is reported in the board's terms.

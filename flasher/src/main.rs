@@ -59,6 +59,14 @@ struct Args {
     /// ESP: the ROM loader's speed while flashing (default: the board table's).
     #[arg(long)]
     baud: Option<u32>,
+    /// ESP: how the chip enters its ROM loader [default: default-reset; the ESP8266 takes
+    /// default-reset or no-reset].
+    #[arg(long, value_enum)]
+    before: Option<espressif::Before>,
+    /// ESP: what the chip does after writing [default: hard-reset; the ESP8266 takes hard-reset
+    /// or no-reset].
+    #[arg(long, value_enum)]
+    after: Option<espressif::After>,
     /// Use this ELF instead of building.
     #[arg(long, value_name = "PATH", conflicts_with = "image")]
     elf: Option<PathBuf>,
@@ -264,10 +272,16 @@ fn run(args: &Args) -> Result<u8> {
 
 /// `mreq-flash --board esp8266 --port P`: mreq's MicroPython module on the board's MicroPython.
 fn install_on_esp8266(args: &Args, board: &Board) -> Result<u8> {
-    if args.baud.is_some() {
-        bail!(Usage(
-            "--baud sets the ROM loader's speed, for flashing --image FILE; the MicroPython REPL runs at 115200".into()
-        ));
+    for (given, name) in [
+        (args.baud.is_some(), "--baud"),
+        (args.before.is_some(), "--before"),
+        (args.after.is_some(), "--after"),
+    ] {
+        if given {
+            bail!(Usage(format!(
+                "{name} is for the ROM loader, when flashing --image FILE; installing the module talks to MicroPython's REPL"
+            )));
+        }
     }
     let install = micropython::MicroPythonArgs {
         port: args.port.clone(),
@@ -548,13 +562,14 @@ fn flash_espressif(
         return Ok(0);
     }
     let (port_name, usb) = choose_port(args, board)?;
-    espressif::flash(
-        board,
-        &port_name,
+    let link = espressif::Link {
+        port: &port_name,
         usb,
-        args.baud.unwrap_or(board.default_baud),
-        &segments,
-    )?;
+        baud: args.baud.unwrap_or(board.default_baud),
+        before: args.before.unwrap_or_default(),
+        after: args.after.unwrap_or_default(),
+    };
+    espressif::flash(board, &link, &segments)?;
     eprintln!("flashed and verified the {} on {port_name}", board.name);
     if args.monitor {
         return console::open(
@@ -588,7 +603,9 @@ fn flash_esp8266(args: &Args, board: &Board, image: &Path) -> Result<u8> {
         .timeout(Duration::from_millis(100))
         .open()
         .map_err(|e| port_error(&port_name, e))?;
-    enter_bootloader(port.as_mut());
+    if args.before.unwrap_or_default() == espressif::Before::DefaultReset {
+        enter_bootloader(port.as_mut());
+    }
     esp_rom::sync(&mut port)?;
     esp_rom::detect_esp8266(&mut port, &port_name)?;
     let bar = progress_bar(data.len() as u64);
@@ -605,7 +622,9 @@ fn flash_esp8266(args: &Args, board: &Board, image: &Path) -> Result<u8> {
     // Stay in the loader, then reset through EN (RTS) with GPIO0 (DTR) released, as esptool's
     // hard reset does: a ROM "reboot" would keep the boot straps of download mode.
     esp_rom::finish(&mut port, false)?;
-    hard_reset(port.as_mut());
+    if args.after.unwrap_or_default() == espressif::After::HardReset {
+        hard_reset(port.as_mut());
+    }
     eprintln!(
         "flashed {} bytes to the {} on {port_name}: every block acknowledged by the ROM; read back: {}",
         data.len(),

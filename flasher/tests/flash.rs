@@ -364,8 +364,19 @@ fn unknown_board_and_missing_firmware_are_clear_errors() {
     assert!(String::from_utf8_lossy(&planned.stdout).contains(
         "install mreq's MicroPython module (urlencode) through the raw REPL on /dev/ttyUSB0"
     ));
+    for esp8266_takes_no in [["--before", "usb-reset"], ["--after", "watchdog-reset"]] {
+        let out = flash(
+            &[
+                &["--board", "esp8266", "--dry-run", "--image", "Cargo.toml"][..],
+                &esp8266_takes_no,
+            ]
+            .concat(),
+        );
+        assert_eq!(out.status.code(), Some(2), "{esp8266_takes_no:?}");
+    }
     for refused in [
         &["--baud", "460800"][..],
+        &["--before", "no-reset"],
         &["--ip", "10.0.0.2/24"],
         &["--startup-url", "http://x/"],
     ] {
@@ -665,7 +676,15 @@ fn flashing_through_a_missing_probe_is_a_clear_error() {
 
 /// Options that only some flash methods act on, and those methods: every one on every board is
 /// taken (the dry run passes) or refused with exit 2 naming it.
-const SCOPED: [(&[&str], &[FlashMethod]); 13] = [
+const SCOPED: [(&[&str], &[FlashMethod]); 15] = [
+    (
+        &["--before", "no-reset"],
+        &[FlashMethod::Espflash, FlashMethod::Esp8266Rom],
+    ),
+    (
+        &["--after", "no-reset"],
+        &[FlashMethod::Espflash, FlashMethod::Esp8266Rom],
+    ),
     (&["--uf2-out", "x.uf2"], &[FlashMethod::Uf2]),
     (&["--merged-out", "x.bin"], &[FlashMethod::Espflash]),
     (&["--pflash-out", "x.img"], &[FlashMethod::Qemu]),
@@ -815,6 +834,8 @@ fn every_option_of_help_has_a_scope() {
     let known: Vec<&str> = SCOPED.iter().map(|(w, _)| w[0]).chain(GENERAL).collect();
     let missing: Vec<&str> = text
         .lines()
+        // Option lines start with the option; wrapped help text may name others.
+        .filter(|l| l.trim_start().starts_with('-'))
         .filter_map(|l| {
             l.trim_start()
                 .split([' ', ',', '='])
