@@ -46,14 +46,16 @@ pub fn compact(source: &str) -> String {
 pub struct Board {
     pub version: String,
     pub platform: String,
-    /// `sys.implementation.mpy` (the .mpy version and architecture), 0 where the port has none.
+    /// `sys.implementation._mpy` (`.mpy` before 1.20): the .mpy version it loads in the low
+    /// byte, its sub-version in bits 8-9 and the native architecture above; 0 where the port
+    /// loads no .mpy files.
     pub mpy: u32,
 }
 
 /// Asks the board for its implementation; anything but MicroPython is refused.
 pub fn identify<P: Read + Write>(repl: &mut RawRepl<P>) -> Result<Board> {
     let out = repl.exec(
-        "import sys\ntry:\n m=sys.implementation.mpy\nexcept AttributeError:\n m=0\nv=sys.implementation.version\nprint(sys.implementation.name,'%d.%d.%d'%(v[0],v[1],v[2]),sys.platform,m)\n",
+        "import sys\ni=sys.implementation\nm=getattr(i,'_mpy',getattr(i,'mpy',0))\nv=i.version\nprint(i.name,'%d.%d.%d'%(v[0],v[1],v[2]),sys.platform,m)\n",
     )?;
     let words: Vec<&str> = out.split_whitespace().collect();
     match words.as_slice() {
@@ -67,6 +69,62 @@ pub fn identify<P: Read + Write>(repl: &mut RawRepl<P>) -> Result<Board> {
             out.trim()
         ),
     }
+}
+
+impl Board {
+    /// The `.mpy` format the board loads: (version, sub-version).
+    pub fn mpy_format(&self) -> Option<(u32, u32)> {
+        let version = self.mpy & 0xFF;
+        (version != 0).then_some((version, (self.mpy >> 8) & 3))
+    }
+}
+
+/// The `.mpy` format an mpy-cross emits, from its `--version` ("... mpy-cross emitting mpy v6.2").
+pub fn emitted_format(version_text: &str) -> Option<(u32, u32)> {
+    let (_, tail) = version_text.split_once("emitting mpy v")?;
+    let (major, minor) = tail.trim().split_once('.').unwrap_or((tail.trim(), "0"));
+    let minor: String = minor.chars().take_while(char::is_ascii_digit).collect();
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
+/// MicroPython's compiler, from `MREQ_MPY_CROSS` or `mpy-cross` on the PATH, if it emits the
+/// `.mpy` format the board loads.
+fn matching_compiler(board: &Board) -> Option<std::path::PathBuf> {
+    let wanted = board.mpy_format()?;
+    let program = std::env::var_os("MREQ_MPY_CROSS").unwrap_or_else(|| "mpy-cross".into());
+    let out = std::process::Command::new(&program)
+        .arg("--version")
+        .output()
+        .ok()?;
+    (emitted_format(&String::from_utf8_lossy(&out.stdout)) == Some(wanted)).then(|| program.into())
+}
+
+/// The module compiled by `compiler` into bytecode (no native code: any architecture loads it).
+fn compile(compiler: &std::path::Path, name: &str, source: &str) -> Result<Vec<u8>> {
+    let dir = std::env::temp_dir().join(format!("mreq-flash-mpy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let (py, mpy) = (
+        dir.join(format!("{name}.py")),
+        dir.join(format!("{name}.mpy")),
+    );
+    std::fs::write(&py, source).with_context(|| format!("cannot write {}", py.display()))?;
+    let run = std::process::Command::new(compiler)
+        .arg("-o")
+        .arg(&mpy)
+        .arg(&py)
+        .output()
+        .with_context(|| format!("cannot run {}", compiler.display()));
+    let compiled = std::fs::read(&mpy);
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = run?;
+    if !run.status.success() {
+        bail!(
+            "{} rejected {name}.py: {}",
+            compiler.display(),
+            String::from_utf8_lossy(&run.stderr).trim()
+        );
+    }
+    compiled.with_context(|| format!("{} wrote no {name}.mpy", compiler.display()))
 }
 
 /// Writes `data` to `name` on the board's filesystem and checks it by the CRC-32 the board
@@ -235,18 +293,46 @@ pub fn install(args: &MicroPythonArgs) -> Result<u8> {
         "MicroPython {} on {} ({port_name})",
         found.version, found.platform
     );
+    let compiler = matching_compiler(&found);
+    if compiler.is_none() {
+        eprintln!(
+            "(copying the sources: {}; a board with little RAM compiles them when they are imported)",
+            match found.mpy_format() {
+                Some((v, sub)) => format!("no mpy-cross emitting .mpy v{v}.{sub} (set MREQ_MPY_CROSS)"),
+                None => "the board loads no .mpy files".into(),
+            }
+        );
+    }
     for (name, source) in MODULES
         .iter()
         .filter(|(name, _)| args.modules.iter().any(|m| m == name))
     {
-        let file = format!("{name}.py");
-        let compact = compact(source);
-        put(&mut repl, &file, compact.as_bytes())?;
-        eprintln!(
-            "installed {file} ({} bytes, compacted from {}; checked on the board)",
-            compact.len(),
-            source.len()
-        );
+        match &compiler {
+            // Bytecode: nothing to compile on the board. The source goes, so it cannot shadow it.
+            Some(compiler) => {
+                let code = compile(compiler, name, source)?;
+                put(&mut repl, &format!("{name}.mpy"), &code)?;
+                repl.exec(&format!(
+                    "import os\ntry:\n os.remove({})\nexcept OSError:\n pass\n",
+                    str_literal(&format!("{name}.py"))
+                ))?;
+                eprintln!(
+                    "installed {name}.mpy ({} bytes, compiled from {} of source; checked on the board)",
+                    code.len(),
+                    source.len()
+                );
+            }
+            None => {
+                let file = format!("{name}.py");
+                let compact = compact(source);
+                put(&mut repl, &file, compact.as_bytes())?;
+                eprintln!(
+                    "installed {file} ({} bytes, compacted from {}; checked on the board)",
+                    compact.len(),
+                    source.len()
+                );
+            }
+        }
     }
     write_config(&mut repl, &args.config)?;
     // The scripts start from a fresh interpreter: all of the board's RAM for them and the
@@ -315,6 +401,24 @@ fn write_config<P: Read + Write>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mpy_formats_of_boards_and_compilers() {
+        let board = |mpy| Board {
+            version: "1.22.2".into(),
+            platform: "esp8266".into(),
+            mpy,
+        };
+        // 1.22's ESP8266: v6, sub-version 2, xtensa (9) above.
+        assert_eq!(board(6 | 2 << 8 | 9 << 10).mpy_format(), Some((6, 2)));
+        assert_eq!(board(0).mpy_format(), None);
+        assert_eq!(
+            emitted_format("MicroPython v1.22.2 on 2024-02-24; mpy-cross emitting mpy v6.2\n"),
+            Some((6, 2))
+        );
+        assert_eq!(emitted_format("mpy-cross emitting mpy v5"), Some((5, 0)));
+        assert_eq!(emitted_format("MicroPython v1.9.2"), None);
+    }
 
     #[test]
     fn compacting_keeps_the_code_and_the_modules_can_be_compacted() {
