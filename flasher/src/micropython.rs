@@ -9,10 +9,16 @@ use anyhow::{bail, Context, Result};
 use std::io::{Read, Write};
 
 /// The module's files, built into mreq-flash so that an installed binary carries them.
-pub const MODULES: [(&str, &str); 1] = [(
-    "urlencode",
-    include_str!("../../firmware/micropython/urlencode.py"),
-)];
+pub const MODULES: [(&str, &str); 2] = [
+    (
+        "mrequests",
+        include_str!("../../firmware/micropython/mrequests.py"),
+    ),
+    (
+        "urlencode",
+        include_str!("../../firmware/micropython/urlencode.py"),
+    ),
+];
 
 /// Bytes per write command: small enough for a micro:bit's 8 KB of free RAM once escaped.
 const CHUNK: usize = 192;

@@ -362,7 +362,7 @@ fn unknown_board_and_missing_firmware_are_clear_errors() {
     );
     let planned = flash(&["--board", "esp8266", "--dry-run", "--port", "/dev/ttyUSB0"]);
     assert!(String::from_utf8_lossy(&planned.stdout).contains(
-        "install mreq's MicroPython module (urlencode) through the raw REPL on /dev/ttyUSB0"
+        "install mreq's MicroPython module (mrequests, urlencode) through the raw REPL on /dev/ttyUSB0"
     ));
     for esp8266_takes_no in [["--before", "usb-reset"], ["--after", "watchdog-reset"]] {
         let out = flash(

@@ -1,0 +1,264 @@
+"""Test servers for the MicroPython module's tests, all on 127.0.0.1 (stdlib only, plus
+Debian's python3-cryptography for certificates through scripts/qemu_tls.py).
+
+WireServer answers from a table of raw responses (the ways a response can be wrong that
+scripts/qemu_hostile.py does not have) and echoes every other request as JSON, so a test sees
+exactly what reached the server. Routes:
+  /raw/NAME                      the bytes RAW[NAME], then the connection is closed
+  /stall-head                    reads the request and never answers
+  .../redirect?to=URL&status=N   a redirect (302 by default) to URL, sent as it is
+  anything else                  200 with JSON {method, target, headers: [[name, value]], body}
+"""
+import datetime
+import json
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+sys.path.insert(0, os.path.join(REPO, "scripts"))
+
+import qemu_hostile  # noqa: E402  (the project's hostile server)
+
+
+def _resp(head, body=b""):
+    return head.replace(b"\n", b"\r\n") + b"\r\n" + body
+
+
+RAW = {
+    # chunked: extensions, trailers, and the ways a chunked body can be broken
+    "chunk-ext": _resp(b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n",
+                       b"5;name=val\r\nhello\r\n6 ; a=\"b;c\"\r\n world\r\n0;last\r\n"
+                       b"X-Trailer: 1\r\nX-Other: two\r\n\r\n"),
+    "chunk-zeros": _resp(b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n",
+                         b"0005\r\nhello\r\n000\r\n\r\n"),
+    "chunk-lf": b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n5\nhello\n0\n\n",
+    "truncated-chunked": _resp(b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n",
+                               b"5\r\nhello\r\n"),
+    "truncated-in-chunk": _resp(b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n",
+                                b"a\r\nhello"),
+    "truncated-after-data": _resp(b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n",
+                                  b"5\r\nhello"),
+    "truncated-trailers": _resp(b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n",
+                                b"5\r\nhello\r\n0\r\nX-T: 1\r\n"),
+    "chunk-no-crlf": _resp(b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n",
+                           b"3\r\nabcX\r\n3\r\ndef\r\n0\r\n\r\n"),
+    "chunk-negative": _resp(b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n", b"-5\r\nhello\r\n0\r\n\r\n"),
+    "chunk-0x": _resp(b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n", b"0x5\r\nhello\r\n0\r\n\r\n"),
+    "chunk-suffix": _resp(b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n", b"5x\r\nhello\r\n0\r\n\r\n"),
+    "chunk-empty-size": _resp(b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n", b"\r\nhello\r\n0\r\n\r\n"),
+    "chunk-plus": _resp(b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n", b"+5\r\nhello\r\n0\r\n\r\n"),
+    "chunk-bad-trailer": _resp(b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n",
+                               b"5\r\nhello\r\n0\r\nno colon\r\n\r\n"),
+    # other framings
+    "close-delimited": _resp(b"HTTP/1.1 200 OK\nContent-Type: text/plain\n", b"c" * 3000),
+    "close-delimited-10": _resp(b"HTTP/1.0 200 OK\n", b"0123456789"),
+    "length-twice-same": _resp(b"HTTP/1.1 200 OK\nContent-Length: 5\nContent-Length: 5\n", b"hello"),
+    "length-list-same": _resp(b"HTTP/1.1 200 OK\nContent-Length: 5, 5\n", b"hello"),
+    "length-list-differs": _resp(b"HTTP/1.1 200 OK\nContent-Length: 5, 6\n", b"hello!"),
+    "length-negative": _resp(b"HTTP/1.1 200 OK\nContent-Length: -1\n", b"hello"),
+    "length-junk": _resp(b"HTTP/1.1 200 OK\nContent-Length: 5x\n", b"hello"),
+    "length-zero": _resp(b"HTTP/1.1 200 OK\nContent-Length: 0\n", b"ignored"),
+    "te-gzip": _resp(b"HTTP/1.1 200 OK\nTransfer-Encoding: gzip\n", b"\x1f\x8b..."),
+    "te-gzip-chunked": _resp(b"HTTP/1.1 200 OK\nTransfer-Encoding: gzip, chunked\n", b"3\r\nabc\r\n0\r\n\r\n"),
+    "te-and-length": _resp(b"HTTP/1.1 200 OK\nContent-Length: 100\nTransfer-Encoding: chunked\n",
+                           b"3\r\nabc\r\n0\r\n\r\n"),
+    "te-twice": _resp(b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\nTransfer-Encoding: chunked\n",
+                      b"3\r\nabc\r\n0\r\n\r\n"),
+    # heads
+    "interim": (_resp(b"HTTP/1.1 100 Continue\n") + _resp(b"HTTP/1.1 103 Early Hints\nLink: </a.css>\n")
+                + _resp(b"HTTP/1.1 200 OK\nContent-Length: 2\nX-Final: yes\n", b"ok")),
+    "switching": _resp(b"HTTP/1.1 101 Switching Protocols\nUpgrade: websocket\n"),
+    "many-interim": _resp(b"HTTP/1.1 100 Continue\n") * 20 + _resp(b"HTTP/1.1 200 OK\nContent-Length: 0\n"),
+    "bad-status": _resp(b"HTTP/1.1 2OO OK\nContent-Length: 0\n"),
+    "http2-status": _resp(b"HTTP/2 200 OK\nContent-Length: 0\n"),
+    "no-reason": _resp(b"HTTP/1.1 200\nContent-Length: 2\n", b"ok"),
+    "empty": b"",
+    "half-head": b"HTTP/1.1 200 OK\r\nContent-Len",
+    "obs-fold": _resp(b"HTTP/1.1 200 OK\nX-A: 1\n  continued\nContent-Length: 0\n"),
+    "space-before-colon": _resp(b"HTTP/1.1 200 OK\nContent-Length : 0\n"),
+    "bare-cr": _resp(b"HTTP/1.1 200 OK\nX-A: 1\r2\nContent-Length: 0\n"),
+    "long-header": _resp(b"HTTP/1.1 200 OK\nX-Long: " + b"l" * 5000 + b"\nContent-Length: 0\n"),
+    "many-headers": _resp(b"HTTP/1.1 200 OK\n" + b"X-H: 1\n" * 150 + b"Content-Length: 0\n"),
+    "dup-headers": _resp(b"HTTP/1.1 200 OK\nX-Dup: a\nx-dup: b\nSet-Cookie: c=1\nContent-Length: 2\n", b"ok"),
+    "latin1": _resp(b"HTTP/1.1 200 OK\nContent-Type: text/plain; charset=ISO-8859-1\nContent-Length: 4\n",
+                    b"caf\xe9"),
+    "no-content": _resp(b"HTTP/1.1 204 No Content\nContent-Length: 10\n"),
+    "found-no-location": _resp(b"HTTP/1.1 302 Found\nContent-Length: 5\n", b"moved"),
+    "two-locations": _resp(b"HTTP/1.1 302 Found\nLocation: /a\nLocation: /b\nContent-Length: 0\n"),
+}
+
+
+def _read_request(conn):
+    """(head text, body bytes) of one request, or (None, b"") if the peer went away."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        piece = conn.recv(65536)
+        if not piece:
+            return None, b""
+        data += piece
+    head, body = data.split(b"\r\n\r\n", 1)
+    head = head.decode("latin-1")
+    length = 0
+    for line in head.split("\r\n")[1:]:
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "content-length":
+            length = int(value.strip())
+    while len(body) < length:
+        piece = conn.recv(65536)
+        if not piece:
+            break
+        body += piece
+    return head, body
+
+
+def _echo(head, body):
+    lines = head.split("\r\n")
+    method, target, _ = lines[0].split(" ", 2)
+    fields = [[n.strip(), v.strip()] for n, _, v in (line.partition(":") for line in lines[1:])]
+    doc = json.dumps({"method": method, "target": target, "headers": fields,
+                      "body": body.decode("latin-1")}).encode()
+    return (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+            % len(doc) + doc)
+
+
+class WireServer:
+    """A thread per connection; `tls` is a server-side SSLContext for https."""
+
+    def __init__(self, tls=None):
+        self.tls = tls
+        self.connections = 0
+        self.stop = threading.Event()
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self, path):
+        return "%s://127.0.0.1:%d%s" % ("https" if self.tls else "http", self.port, path)
+
+    def close(self):
+        self.stop.set()
+        self.sock.close()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        try:
+            conn.settimeout(30)
+            if self.tls:
+                conn = self.tls.wrap_socket(conn, server_side=True)
+            head, body = _read_request(conn)
+            if head is None:
+                return
+            conn.sendall(self._answer(head, body))
+        except (OSError, ssl.SSLError):
+            pass  # a client that refused our certificate, or went away
+        finally:
+            conn.close()
+
+    def _answer(self, head, body):
+        target = head.split(" ", 2)[1]
+        path, _, query = target.partition("?")
+        if path.startswith("/raw/"):
+            return RAW[path[5:]]
+        if path == "/stall-head":
+            self.stop.wait(30)
+            return b""
+        args = urllib.parse.parse_qs(query)
+        if path.endswith("/redirect") and "to" in args:
+            status = int(args.get("status", ["302"])[0])
+            return (b"HTTP/1.1 %d Redirect\r\nLocation: %s\r\nContent-Length: 0\r\n\r\n"
+                    % (status, args["to"][0].encode("utf-8")))
+        return _echo(head, body)
+
+
+def header(doc, name):
+    """The values of header `name` in an echo document, in order."""
+    return [v for n, v in doc["headers"] if n.lower() == name.lower()]
+
+
+def hostile():
+    """The project's hostile server (scripts/qemu_hostile.py) and its base URL."""
+    server = qemu_hostile.HostileServer()
+    return server, "http://127.0.0.1:%d" % server.port
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Httpbin:
+    """httpbin under gunicorn on a free port of 127.0.0.1, as scripts/qemu_smoke.py runs it."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.base = "http://127.0.0.1:%d" % self.port
+        self.proc = subprocess.Popen(
+            ["/usr/bin/python3", "-m", "gunicorn", "-k", "gthread", "--threads", "8",
+             "-b", "127.0.0.1:%d" % self.port, "--log-level", "warning", "httpbin:app"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.time() + 30
+        while True:
+            try:
+                urllib.request.urlopen(self.base + "/get", timeout=2).read()
+                return
+            except OSError:
+                if self.proc.poll() is not None or time.time() > deadline:
+                    self.close()
+                    raise RuntimeError("httpbin did not start (python3-httpbin, python3-gunicorn)")
+                time.sleep(0.2)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def make_certificates(work):
+    """A test CA, a second CA nobody trusts, and server certificates signed by the first:
+    'good' for 127.0.0.1 and localhost, 'wrongname' for other.example only. Returns a dict of
+    paths and DER bytes."""
+    import qemu_tls
+    from cryptography.hazmat.primitives import serialization
+    now = datetime.datetime.now(datetime.timezone.utc)
+    day = datetime.timedelta(days=1)
+    ca_key, ca = qemu_tls._ca("mreq module test CA")
+    _, other = qemu_tls._ca("a CA nobody trusts")
+    out = {"ca_der": ca.public_bytes(serialization.Encoding.DER),
+           "other_der": other.public_bytes(serialization.Encoding.DER),
+           "ca_pem": ca.public_bytes(serialization.Encoding.PEM).decode()}
+    for kind, names in (("good", ["127.0.0.1", "localhost"]), ("wrongname", ["other.example"])):
+        key, cert = qemu_tls._leaf(ca_key, ca, names, now - day, now + 30 * day)
+        pem, keyfile = os.path.join(work, kind + ".pem"), os.path.join(work, kind + ".key")
+        qemu_tls._write(pem, cert)
+        qemu_tls._write(keyfile, key)
+        out[kind] = (pem, keyfile)
+    return out
+
+
+def server_context(pem_key):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(*pem_key)
+    return ctx
