@@ -78,6 +78,16 @@ pub fn identify<P: Read + Write>(repl: &mut RawRepl<P>) -> Result<Board> {
 }
 
 impl Board {
+    /// Whether the board's MicroPython is `major.minor` or later.
+    pub fn at_least(&self, major: u32, minor: u32) -> bool {
+        let mut parts = self
+            .version
+            .split('.')
+            .map(|p| p.parse::<u32>().unwrap_or(0));
+        let found = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+        found >= (major, minor)
+    }
+
     /// The `.mpy` format the board loads: (version, sub-version).
     pub fn mpy_format(&self) -> Option<(u32, u32)> {
         let version = self.mpy & 0xFF;
@@ -299,6 +309,12 @@ pub fn install(args: &MicroPythonArgs) -> Result<u8> {
         "MicroPython {} on {} ({port_name})",
         found.version, found.platform
     );
+    if args.modules.iter().any(|m| m == "mrequests") && !found.at_least(1, 19) {
+        bail!(
+            "mrequests needs MicroPython 1.19 or later; the board on {port_name} runs {}: update its firmware, or install the URL helpers alone with --modules urlencode",
+            found.version
+        );
+    }
     let compiler = matching_compiler(&found);
     if compiler.is_none() {
         eprintln!(
@@ -418,6 +434,7 @@ mod tests {
         // 1.22's ESP8266: v6, sub-version 2, xtensa (9) above.
         assert_eq!(board(6 | 2 << 8 | 9 << 10).mpy_format(), Some((6, 2)));
         assert_eq!(board(0).mpy_format(), None);
+        assert!(board(0).at_least(1, 19) && board(0).at_least(1, 22) && !board(0).at_least(1, 23));
         assert_eq!(
             emitted_format("MicroPython v1.22.2 on 2024-02-24; mpy-cross emitting mpy v6.2\n"),
             Some((6, 2))

@@ -244,6 +244,24 @@ fn a_byte_lost_on_the_line_is_an_error_not_an_installed_module() {
 }
 
 #[test]
+fn the_client_is_refused_on_a_micropython_too_old_for_it() {
+    let board = boot();
+    let out = Command::new(env!("CARGO_BIN_EXE_mreq-flash"))
+        .args(["micropython", "--port", &board.pty])
+        .output()
+        .expect("run mreq-flash");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("mrequests needs MicroPython 1.19 or later")
+            && stderr.contains("runs 1.9.2")
+            && stderr.contains("--modules urlencode"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("installed"), "{stderr}");
+}
+
+#[test]
 fn a_port_where_no_micropython_answers_is_a_clear_error() {
     use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
     let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).unwrap();
