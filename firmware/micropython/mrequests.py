@@ -758,12 +758,22 @@ def request(method, url, data=None, json=None, headers={}, auth=None, encoding=N
             ssl_context=None):
     if not isinstance(method, str) or not _is_token(_b(method)):
         raise ValueError("bad method %r" % (method,))
-    fields = _drop(_fields(headers), (b"content-length", b"connection"))
+    fields = _fields(headers)
     if _find(fields, b"transfer-encoding") is not None:
         raise ValueError("Transfer-Encoding: bodies are sent with a Content-Length")
+    conn = _find(fields, b"connection")
+    conn = conn and conn[1]
+    if conn is not None and conn.strip().lower() != b"close":
+        raise ValueError("Connection: %r: one request per connection (close)" % (conn,))
     if auth is not None:
         fields = _drop(fields, (b"authorization",)) + [(b"Authorization", _basic_auth(auth))]
     body, ctype = _body(data, json, encoding)
+    # The caller's Content-Length is honoured when it is the body's length, else refused
+    claimed = _find(fields, b"content-length")
+    claimed = claimed and claimed[1]
+    if claimed is not None and claimed.strip() != b"%d" % len(body or b""):
+        raise ValueError("Content-Length %r: the body has %d bytes" % (claimed, len(body or b"")))
+    fields = _drop(fields, (b"content-length", b"connection"))
     if ctype and _find(fields, b"content-type") is None:
         fields.append((b"Content-Type", ctype))
     if body is None and method in ("POST", "PUT", "PATCH"):

@@ -360,11 +360,15 @@ class Httpbin(Case):
         self.assertEqual(wire.header(mrequests.post(WIRE.url("/x")).json(), "content-length"), ["0"])
         self.assertEqual(wire.header(mrequests.get(WIRE.url("/x")).json(), "content-length"), [])
 
-    def test_caller_content_length_is_replaced(self):
-        echo = mrequests.post(WIRE.url("/x"), data=b"abc", headers={"Content-Length": "99"}).json()
+    def test_caller_framing_headers_honoured_when_consistent_else_refused(self):
+        echo = mrequests.post(WIRE.url("/x"), data=b"abc", headers={"Content-Length": "3"}).json()
         self.assertEqual(wire.header(echo, "content-length"), ["3"])
-        with self.assertRaises(ValueError):
-            mrequests.post(WIRE.url("/x"), data=b"abc", headers={"Transfer-Encoding": "chunked"})
+        echo = mrequests.get(WIRE.url("/x"), headers={"Connection": "close"}).json()
+        self.assertEqual(wire.header(echo, "connection"), ["close"])
+        for headers in ({"Content-Length": "99"}, {"Transfer-Encoding": "chunked"},
+                        {"Connection": "keep-alive"}):
+            with self.assertRaises(ValueError, msg=repr(headers)):
+                mrequests.post(WIRE.url("/x"), data=b"abc", headers=headers)
 
     def test_basic_auth(self):
         url = HB.base + "/basic-auth/joe/s3cret"
