@@ -97,14 +97,9 @@ RAW = {
 
 def _read_request(conn):
     """(head text, body bytes) of one request, or (None, b"") if the peer went away."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        piece = conn.recv(65536)
-        if not piece:
-            return None, b""
-        data += piece
-    head, body = data.split(b"\r\n\r\n", 1)
-    head = head.decode("latin-1")
+    head, body = qemu_hostile._read_head(conn)
+    if head is None:
+        return None, b""
     length = 0
     for line in head.split("\r\n")[1:]:
         name, _, value = line.partition(":")
