@@ -6,8 +6,11 @@
 //! [`BodyDecoder::direct_limit`], read it from the socket straight into the caller's buffer). It is
 //! strict: a body that ends early, a chunk size that is not hex or has more than
 //! [`MAX_CHUNK_SIZE_DIGITS`] significant digits, or a chunk not followed by CRLF is an error, never
-//! a silently short body. Chunk extensions are skipped; trailers up to [`MAX_TRAILER_BYTES`] are
-//! kept. It does not decompress anything: `Content-Encoding` is the caller's business.
+//! a silently short body. Chunk extensions are skipped; a trailer section up to
+//! [`MAX_TRAILER_BYTES`] is validated and left where it arrived (the decoder holds no copy: it
+//! consumes the section only once it is whole, and says its length with
+//! [`BodyDecoder::trailer_len`]). It does not decompress anything: `Content-Encoding` is the
+//! caller's business.
 
 use crate::response::{validate_fields, Fields, Framing, DEFAULT_MAX_HEADERS};
 use crate::{Error, Result};
@@ -16,7 +19,7 @@ use crate::{Error, Result};
 pub const MAX_CHUNK_SIZE_DIGITS: u8 = 16;
 /// The longest chunk extension skipped on one size line.
 pub const MAX_CHUNK_EXTENSION_BYTES: u16 = 1024;
-/// The largest trailer section kept (a larger one is `Error::TrailersTooLarge`).
+/// The largest trailer section accepted (a larger one is `Error::TrailersTooLarge`).
 pub const MAX_TRAILER_BYTES: usize = 256;
 
 /// The framing bytes that end a chunked upload.
@@ -47,19 +50,10 @@ pub struct Decoded {
 }
 
 /// Turns the bytes after a response head into body data.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct BodyDecoder {
     state: State,
     trailer_len: u16,
-    trailers: [u8; MAX_TRAILER_BYTES],
-}
-
-impl core::fmt::Debug for BodyDecoder {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("BodyDecoder")
-            .field("state", &self.state)
-            .finish()
-    }
 }
 
 impl BodyDecoder {
@@ -73,7 +67,6 @@ impl BodyDecoder {
         BodyDecoder {
             state,
             trailer_len: 0,
-            trailers: [0; MAX_TRAILER_BYTES],
         }
     }
 
@@ -108,6 +101,8 @@ impl BodyDecoder {
     }
 
     /// Feeds `input`; stops after the first run of body data (at most `max_data` bytes of it).
+    /// A trailer section is consumed only when `input` holds all of it: until then the call
+    /// consumes nothing more, and the caller feeds the same bytes again with more behind them.
     pub fn decode(&mut self, input: &[u8], max_data: usize) -> Result<Decoded> {
         let mut i = 0;
         loop {
@@ -135,6 +130,13 @@ impl BodyDecoder {
                         data: (i, i + n),
                     });
                 }
+                State::Trailers => {
+                    let consumed = self.trailer_section(&input[i..])?;
+                    return Ok(Decoded {
+                        consumed: i + consumed,
+                        data: (i, i),
+                    });
+                }
                 _ => {}
             }
             let Some(&byte) = input.get(i) else {
@@ -159,14 +161,18 @@ impl BodyDecoder {
         }
     }
 
-    /// The trailer fields of a chunked body (empty until the body is done).
-    pub fn trailers(&self) -> Fields<'_> {
-        let len = if self.is_done() {
-            self.trailer_len as usize
-        } else {
-            0
-        };
-        Fields::over(&self.trailers[..len])
+    /// The length of the trailer section (its blank line included) that ended a chunked body:
+    /// the last `trailer_len()` bytes consumed by the [`decode`](Self::decode) call that finished
+    /// the body. 0 until then, and for other framings.
+    pub fn trailer_len(&self) -> usize {
+        self.trailer_len as usize
+    }
+
+    /// The trailer fields of a chunked body, given the section's bytes (see
+    /// [`trailer_len`](Self::trailer_len)); empty until the body is done.
+    pub fn trailers<'a>(&self, section: &'a [u8]) -> Fields<'a> {
+        let whole = self.is_done() && section.len() == self.trailer_len();
+        Fields::over(if whole { section } else { &[] })
     }
 
     fn take_data(&mut self, n: u64) {
@@ -228,8 +234,11 @@ impl BodyDecoder {
             State::DataEnd { saw_cr: false } if byte == b'\r' => State::DataEnd { saw_cr: true },
             State::DataEnd { .. } if byte == b'\n' => State::SizeDigits { size: 0, digits: 0 },
             State::SizeLf { .. } | State::DataEnd { .. } => return Err(Error::InvalidChunkFraming),
-            State::Trailers => return self.trailer_byte(byte),
-            State::Done | State::Close | State::Length { .. } | State::Data { .. } => self.state,
+            State::Done
+            | State::Trailers
+            | State::Close
+            | State::Length { .. }
+            | State::Data { .. } => self.state,
         };
         Ok(())
     }
@@ -242,21 +251,26 @@ impl BodyDecoder {
         }
     }
 
-    fn trailer_byte(&mut self, byte: u8) -> Result<()> {
-        let len = self.trailer_len as usize;
-        let slot = self.trailers.get_mut(len).ok_or(Error::TrailersTooLarge)?;
-        *slot = byte;
-        self.trailer_len += 1;
-        let section = &self.trailers[..=len];
-        let complete = section == b"\n"
-            || section == b"\r\n"
-            || section.ends_with(b"\n\n")
-            || section.ends_with(b"\n\r\n");
-        if complete {
-            validate_fields(section, DEFAULT_MAX_HEADERS)?;
-            self.state = State::Done;
+    /// In `input` (which starts with the trailer section): the section's length once it is
+    /// whole and valid (the body is then done), else 0.
+    fn trailer_section(&mut self, input: &[u8]) -> Result<usize> {
+        for end in 1..=input.len().min(MAX_TRAILER_BYTES) {
+            let section = &input[..end];
+            let complete = section == b"\n"
+                || section == b"\r\n"
+                || section.ends_with(b"\n\n")
+                || section.ends_with(b"\n\r\n");
+            if complete {
+                validate_fields(section, DEFAULT_MAX_HEADERS)?;
+                self.state = State::Done;
+                self.trailer_len = end as u16;
+                return Ok(end);
+            }
         }
-        Ok(())
+        if input.len() >= MAX_TRAILER_BYTES {
+            return Err(Error::TrailersTooLarge);
+        }
+        Ok(0)
     }
 }
 
@@ -282,21 +296,37 @@ mod tests {
         step: usize,
         max_data: usize,
     ) -> Result<(Vec<u8>, BodyDecoder)> {
+        decode_keeping_trailers(framing, wire, step, max_data)
+            .map(|(body, decoder, _)| (body, decoder))
+    }
+
+    /// [`decode_all`], also returning the trailer section as the decoder left it.
+    fn decode_keeping_trailers(
+        framing: Framing,
+        wire: &[u8],
+        step: usize,
+        max_data: usize,
+    ) -> Result<(Vec<u8>, BodyDecoder, Vec<u8>)> {
         let mut decoder = BodyDecoder::new(framing);
         let mut body = Vec::new();
         let mut pending = Vec::new();
+        let mut trailers = Vec::new();
         for piece in wire.chunks(step.max(1)) {
             pending.extend_from_slice(piece);
             loop {
                 let decoded = decoder.decode(&pending, max_data)?;
                 body.extend_from_slice(&pending[decoded.data.0..decoded.data.1]);
+                if decoder.is_done() && trailers.is_empty() {
+                    let end = decoded.consumed;
+                    trailers.extend_from_slice(&pending[end - decoder.trailer_len()..end]);
+                }
                 pending.drain(..decoded.consumed);
                 if decoded.consumed == 0 || decoder.is_done() {
                     break;
                 }
             }
         }
-        Ok((body, decoder))
+        Ok((body, decoder, trailers))
     }
 
     #[test]
@@ -340,11 +370,14 @@ mod tests {
         let wire = b"5;name=val\r\nhello\r\n6 ; x\r\n world\r\n0\r\nX-Checksum: abc\r\nX-Other: 1\r\n\r\nNEXT";
         for step in [1, 2, 7, 1000] {
             for max in [1, 3, 1000] {
-                let (body, decoder) = decode_all(Framing::Chunked, wire, step, max).unwrap();
+                let (body, decoder, section) =
+                    decode_keeping_trailers(Framing::Chunked, wire, step, max).unwrap();
                 assert_eq!(body, b"hello world", "step {step} max {max}");
                 assert!(decoder.is_done());
-                assert_eq!(decoder.trailers().get("x-checksum"), Some(&b"abc"[..]));
-                assert_eq!(decoder.trailers().count(), 2);
+                assert_eq!(section, b"X-Checksum: abc\r\nX-Other: 1\r\n\r\n");
+                let trailers = decoder.trailers(&section);
+                assert_eq!(trailers.clone().get("x-checksum"), Some(&b"abc"[..]));
+                assert_eq!(trailers.count(), 2);
             }
         }
     }

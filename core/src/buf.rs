@@ -43,6 +43,10 @@ impl<'b> Cursor<'b> {
         &self.buf[..self.len]
     }
 
+    pub(crate) fn written_mut(&mut self) -> &mut [u8] {
+        &mut self.buf[..self.len]
+    }
+
     pub(crate) fn into_written(self) -> &'b mut [u8] {
         &mut self.buf[..self.len]
     }

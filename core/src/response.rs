@@ -16,9 +16,9 @@ pub const DEFAULT_MAX_HEADERS: usize = 100;
 /// Parses a head as it arrives. Feed it the whole of what was received so far, each time.
 #[derive(Debug, Clone)]
 pub struct HeadParser {
-    max_headers: usize,
+    max_headers: u32,
     /// Start of the first line not yet parsed.
-    pos: usize,
+    pos: u32,
     /// Filled in once the status line is complete.
     info: Option<HeadInfo>,
 }
@@ -26,7 +26,7 @@ pub struct HeadParser {
 impl HeadParser {
     pub fn new(max_headers: usize) -> Self {
         HeadParser {
-            max_headers,
+            max_headers: u32::try_from(max_headers).unwrap_or(u32::MAX),
             pos: 0,
             info: None,
         }
@@ -35,17 +35,21 @@ impl HeadParser {
     /// Parses what `buf` adds; `Ok(None)` means the head is not complete yet. `buf` must start with
     /// the same bytes as on the previous call. Fails as soon as the bytes cannot be an HTTP/1.x head.
     pub fn parse(&mut self, buf: &[u8]) -> Result<Option<HeadInfo>> {
+        // Offsets are kept as u32 (a smaller state to hold across reads).
+        if u32::try_from(buf.len()).is_err() {
+            return Err(Error::HeadTooLarge);
+        }
         let mut info = match self.info {
             Some(info) => info,
             None => match parse_status_line(buf)? {
                 Some((version_minor, status, reason, next)) => {
-                    self.pos = next;
+                    self.pos = next as u32;
                     HeadInfo {
                         len: 0,
                         version_minor,
                         status,
-                        reason,
-                        fields_start: next,
+                        reason: (reason.0 as u32, reason.1 as u32),
+                        fields_start: next as u32,
                         header_count: 0,
                         content_length: None,
                         transfer_encoding: false,
@@ -59,7 +63,7 @@ impl HeadParser {
             },
         };
         let result = loop {
-            match parse_field_line(buf, self.pos)? {
+            match parse_field_line(buf, self.pos as usize)? {
                 FieldLine::Incomplete => break Ok(None),
                 FieldLine::End(end) => {
                     info.len = end;
@@ -67,7 +71,7 @@ impl HeadParser {
                 }
                 FieldLine::Field { name, value, next } => {
                     info.header_count += 1;
-                    if info.header_count > self.max_headers {
+                    if info.header_count > self.max_headers as usize {
                         return Err(Error::TooManyHeaders);
                     }
                     note_field(
@@ -76,7 +80,7 @@ impl HeadParser {
                         value,
                         &buf[value.0..value.1],
                     )?;
-                    self.pos = next;
+                    self.pos = next as u32;
                 }
             }
         };
@@ -93,15 +97,15 @@ pub struct HeadInfo {
     /// 0 for HTTP/1.0, 1 for HTTP/1.1.
     pub version_minor: u8,
     pub status: u16,
-    reason: (usize, usize),
-    fields_start: usize,
+    reason: (u32, u32),
+    fields_start: u32,
     pub header_count: usize,
     content_length: Option<u64>,
     transfer_encoding: bool,
     chunked_last: bool,
     connection_close: bool,
     connection_keep_alive: bool,
-    location: Option<(usize, usize)>,
+    location: Option<(u32, u32)>,
 }
 
 /// How the response body is delimited (RFC 9112 section 6.3).
@@ -187,7 +191,9 @@ fn note_field(info: &mut HeadInfo, name: &[u8], range: (usize, usize), value: &[
                 info.connection_keep_alive |= option.eq_ignore_ascii_case(b"keep-alive");
             }
         }
-        8 if name.eq_ignore_ascii_case(b"location") => info.location = Some(range),
+        8 if name.eq_ignore_ascii_case(b"location") => {
+            info.location = Some((range.0 as u32, range.1 as u32))
+        }
         _ => {}
     }
     Ok(())
@@ -425,14 +431,14 @@ impl<'a> ResponseHead<'a> {
     /// The reason phrase; empty if it is not UTF-8.
     pub fn reason(&self) -> &'a str {
         let (start, end) = self.info.reason;
-        core::str::from_utf8(&self.raw[start..end]).unwrap_or("")
+        core::str::from_utf8(&self.raw[start as usize..end as usize]).unwrap_or("")
     }
 
     /// All header fields in order, duplicates included.
     pub fn headers(&self) -> Fields<'a> {
         Fields {
             raw: self.raw,
-            pos: self.info.fields_start,
+            pos: self.info.fields_start as usize,
         }
     }
 
@@ -449,7 +455,7 @@ impl<'a> ResponseHead<'a> {
     /// The `Location` header, if present and UTF-8.
     pub fn location(&self) -> Option<&'a str> {
         let (start, end) = self.info.location?;
-        core::str::from_utf8(&self.raw[start..end]).ok()
+        core::str::from_utf8(&self.raw[start as usize..end as usize]).ok()
     }
 
     /// The raw bytes of the head.

@@ -259,47 +259,58 @@ pub fn join<'o>(base: &Url<'_>, reference: &str, out: &'o mut [u8]) -> Result<&'
     let reference = trim_blanks(reference);
     let reference = &reference[..find_any(reference, b"#").unwrap_or(reference.len())];
     let mut cur = Cursor::new(out);
-    // Each form writes its scheme and authority, then says which path (after which directory
-    // prefix) and query follow; one dot-segment walk finishes them all.
-    let (prefix, path, query) = if let Some((_, rest)) = split_scheme(reference) {
-        // Absolute: taken as it is, but with dot segments removed from its path (the whole
-        // result is parsed, and so checked, at the end).
-        let rest = rest
-            .strip_prefix("//")
-            .ok_or(Error::InvalidUrl("missing // after the scheme"))?;
-        let authority_end = find_any(rest, b"/?").unwrap_or(rest.len());
-        let path_query = &rest[authority_end..];
-        cur.push_str(&reference[..reference.len() - path_query.len()])?;
-        let (path, query) = split_query(path_query);
-        ("", path, query)
-    } else if let Some(rest) = reference.strip_prefix("//") {
-        cur.push_str(base.scheme.as_str())?;
-        cur.push_str("://")?;
-        let authority_end = find_any(rest, b"/?").unwrap_or(rest.len());
-        cur.push_str(&rest[..authority_end])?;
-        let (path, query) = split_query(&rest[authority_end..]);
-        ("", path, query)
-    } else {
-        base.write_origin(&mut cur)?;
-        let (path, query) = split_query(reference);
-        if path.is_empty() {
-            // Same path: the base's as it is, with the reference's query or else the base's.
-            cur.push_str(if base.path.is_empty() { "/" } else { base.path })?;
-            push_query(query.or(base.query), &mut cur)?;
-            return validated(cur);
+    // An absolute or network-path reference brings its scheme (or takes the base's) and its
+    // authority as written; any other keeps the base's origin.
+    let authority = match split_scheme(reference) {
+        Some((scheme, rest)) => {
+            cur.push_str(scheme)?;
+            Some(
+                rest.strip_prefix("//")
+                    .ok_or(Error::InvalidUrl("missing // after the scheme"))?,
+            )
         }
-        if path.starts_with('/') {
-            ("", path, query)
-        } else {
-            // Merge: the base path up to its last '/', then the reference.
-            let base_dir = match rfind_byte(base.path, b'/') {
-                Some(slash) => &base.path[..=slash],
-                None => "/",
-            };
-            (base_dir, path, query)
+        None => {
+            let rest = reference.strip_prefix("//");
+            if rest.is_some() {
+                cur.push_str(base.scheme.as_str())?;
+            }
+            rest
         }
     };
-    remove_dot_segments_pair(prefix, path, &mut cur)?;
+    // Then the path, from `path_start` on, goes through one dot-segment walk.
+    let (path_start, path, query) = match authority {
+        Some(rest) => {
+            let authority_end = find_any(rest, b"/?").unwrap_or(rest.len());
+            cur.push_str("://")?;
+            cur.push_str(&rest[..authority_end])?;
+            let (path, query) = split_query(&rest[authority_end..]);
+            (cur.len(), path, query)
+        }
+        None => {
+            base.write_origin(&mut cur)?;
+            let path_start = cur.len();
+            let (path, query) = split_query(reference);
+            if path.is_empty() {
+                // Same path: the base's as it is, with the reference's query or else the base's.
+                cur.push_str(if base.path.is_empty() { "/" } else { base.path })?;
+                push_query(query.or(base.query), &mut cur)?;
+                return validated(cur);
+            }
+            if !path.starts_with('/') {
+                // Merge: the base path up to its last '/', then the reference.
+                match rfind_byte(base.path, b'/') {
+                    Some(slash) => cur.push_str(&base.path[..=slash])?,
+                    None => cur.push_str("/")?,
+                }
+            }
+            (path_start, path, query)
+        }
+    };
+    if path.is_empty() {
+        cur.push_str("/")?;
+    }
+    cur.push_str(path)?;
+    remove_dot_segments(&mut cur, path_start);
     push_query(query, &mut cur)?;
     validated(cur)
 }
@@ -350,65 +361,36 @@ fn push_query(query: Option<&str>, out: &mut Cursor<'_>) -> Result<()> {
     Ok(())
 }
 
-/// Appends the absolute path `prefix + path` with `.` and `..` segments resolved (RFC 3986
-/// section 5.2.4). Works segment by segment into `out`, so the merged path is never materialised.
-#[inline(never)]
-fn remove_dot_segments_pair(prefix: &str, path: &str, out: &mut Cursor<'_>) -> Result<()> {
-    let start = out.len();
-    if prefix.is_empty() && path.is_empty() {
-        return out.push_str("/");
-    }
-    let mut trailing_slash = false;
-    let mut handle = |segment: &str, last: bool| -> Result<()> {
-        trailing_slash = false;
-        match segment {
-            "." => trailing_slash = last,
-            ".." => {
-                let cut = out.written()[start..]
-                    .iter()
-                    .rposition(|&b| b == b'/')
-                    .unwrap_or(0);
-                out.truncate(start + cut);
-                trailing_slash = last;
-            }
+/// Removes `.` and `..` segments (RFC 3986 section 5.2.4) from the absolute path that fills
+/// `out` from `start` on, in place: each segment is copied down over what the dots removed.
+fn remove_dot_segments(out: &mut Cursor<'_>, start: usize) {
+    let path = &mut out.written_mut()[start..];
+    let (mut read, mut write) = (0, 0);
+    while read < path.len() {
+        // `path[read]` is the '/' that opens a segment.
+        let end = path[read + 1..]
+            .iter()
+            .position(|&b| b == b'/')
+            .map_or(path.len(), |i| read + 1 + i);
+        let last = end == path.len();
+        match &path[read + 1..end] {
+            b"." => {}
+            b".." => write = path[..write].iter().rposition(|&b| b == b'/').unwrap_or(0),
             _ => {
-                out.push_str("/")?;
-                out.push_str(segment)?;
+                path.copy_within(read..end, write);
+                write += end - read;
+                read = end;
+                continue;
             }
         }
-        Ok(())
-    };
-    if prefix.is_empty() {
-        segments(path.strip_prefix('/').unwrap_or(path), true, &mut handle)?;
-    } else {
-        // prefix is a directory ("/a/b/"): all its segments but the empty last one.
-        let dir = prefix.strip_prefix('/').unwrap_or(prefix);
-        if let Some(dir) = dir.strip_suffix('/') {
-            segments(dir, false, &mut handle)?;
-        } else if !dir.is_empty() {
-            segments(dir, false, &mut handle)?;
+        // A dot segment at the end leaves the directory: "/a/." is "/a/".
+        if last {
+            path[write] = b'/';
+            write += 1;
         }
-        segments(path, true, &mut handle)?;
+        read = end;
     }
-    if trailing_slash || out.len() == start {
-        out.push_str("/")?;
-    }
-    Ok(())
-}
-
-/// Calls `each(segment, is_last)` for the `/`-separated segments of `text`; the last one counts
-/// as last only when `ends` (the end of the whole path).
-fn segments(text: &str, ends: bool, each: &mut impl FnMut(&str, bool) -> Result<()>) -> Result<()> {
-    let mut rest = text;
-    loop {
-        match find_any(rest, b"/") {
-            Some(i) => {
-                each(&rest[..i], false)?;
-                rest = &rest[i + 1..];
-            }
-            None => return each(rest, ends),
-        }
-    }
+    out.truncate(start + write.max(1));
 }
 
 #[cfg(test)]

@@ -561,8 +561,7 @@ impl<'r, 'b> Call<'r, 'b> {
             .get_mut(..len)
             .ok_or(Error::InvalidUrl("redirect URL longer than max_url_len"))?;
         dst.copy_from_slice(&free[..len]);
-        self.exchange.set_target(len);
-        Ok(())
+        self.exchange.set_target(len)
     }
 
     /// The final head, the URL it came from, and the buffer after the head.

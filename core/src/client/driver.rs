@@ -287,7 +287,7 @@ macro_rules! driver {
 
             /// Trailer fields of a chunked body, once it has been read to its end.
             pub fn trailers(&self) -> crate::response::Fields<'_> {
-                self.reading.decoder.trailers()
+                self.reading.trailers(self.io)
             }
 
             /// Reads body bytes into `out`; `Ok(0)` only at the verified end of the body.
@@ -324,9 +324,9 @@ macro_rules! driver {
                                 return Ok(n);
                             }
                         }
-                        Next::Fill => {
+                        Next::Fill(from) => {
                             let conn = self.conn.as_mut().ok_or(Error::ConnectionClosed)?;
-                            let n = conn.stream.read(self.io) $(.$await)?.map_err(io_error)?;
+                            let n = conn.stream.read(&mut self.io[from..]) $(.$await)?.map_err(io_error)?;
                             self.reading.filled(n)?;
                         }
                     }

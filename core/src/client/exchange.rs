@@ -8,6 +8,7 @@ use crate::request::{self, BodyFraming, HeadSpec};
 use crate::response::ResponseHead;
 use crate::url::Url;
 use crate::{Error, Result};
+use core::num::NonZeroU32;
 
 /// Where the request body comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,12 +23,13 @@ pub(crate) struct Exchange<'r> {
     pub(crate) req: Request<'r>,
     /// The request's own URL, parsed once: its credentials, and the origin they belong to.
     original: Url<'r>,
-    method: &'r str,
+    /// A redirect turned the method into GET (else it is the request's).
+    as_get: bool,
     body: Option<BodyKind>,
     redirects: u8,
     strip_credentials: bool,
     /// `None` while the target is `req.url`; `Some(n)` once it is a redirect target in the slot.
-    url_len: Option<usize>,
+    url_len: Option<NonZeroU32>,
 }
 
 impl<'r> Exchange<'r> {
@@ -41,7 +43,7 @@ impl<'r> Exchange<'r> {
         Ok(Exchange {
             req,
             original,
-            method: req.method,
+            as_get: false,
             body: Some(body),
             redirects: 0,
             strip_credentials: false,
@@ -61,8 +63,18 @@ impl<'r> Exchange<'r> {
     }
 
     /// The target is now the `len` bytes at the start of the slot.
-    pub(crate) fn set_target(&mut self, len: usize) {
-        self.url_len = Some(len);
+    pub(crate) fn set_target(&mut self, len: usize) -> Result<()> {
+        let len = u32::try_from(len).ok().and_then(NonZeroU32::new);
+        self.url_len = Some(len.ok_or(Error::InvalidUrl("redirect URL of no or too many bytes"))?);
+        Ok(())
+    }
+
+    fn method(&self) -> &'r str {
+        if self.as_get {
+            "GET"
+        } else {
+            self.req.method
+        }
     }
 
     /// The URL of the current target: the request's, or the redirect target kept in `slot`.
@@ -74,14 +86,13 @@ impl<'r> Exchange<'r> {
             // Without redirects there is never a target in the slot.
             _ if !cfg!(feature = "redirects") => Ok(self.req.url),
             None => Ok(self.req.url),
-            Some(len) => {
-                core::str::from_utf8(&slot[..len]).map_err(|_| Error::InvalidUrl("not UTF-8"))
-            }
+            Some(len) => core::str::from_utf8(&slot[..len.get() as usize])
+                .map_err(|_| Error::InvalidUrl("not UTF-8")),
         }
     }
 
     pub(crate) fn is_head(&self) -> bool {
-        self.method.eq_ignore_ascii_case("HEAD")
+        self.method().eq_ignore_ascii_case("HEAD")
     }
 
     /// The request body to send now (a streamed one that was sent before must be rewound).
@@ -96,7 +107,7 @@ impl<'r> Exchange<'r> {
             Some(BodyKind::Bytes) if !self.req.body.is_empty() => {
                 BodyFraming::Length(self.req.body.len() as u64)
             }
-            _ if request::method_expects_body(self.method) => BodyFraming::Length(0),
+            _ if request::method_expects_body(self.method()) => BodyFraming::Length(0),
             _ => BodyFraming::None,
         }
     }
@@ -104,7 +115,7 @@ impl<'r> Exchange<'r> {
     /// Writes the request head for `url` into `out`.
     pub(crate) fn write_head(&self, url: &Url<'_>, out: &mut [u8]) -> Result<usize> {
         let spec = HeadSpec {
-            method: self.method,
+            method: self.method(),
             url,
             headers: self.req.headers,
             auth: self.req.auth,
@@ -155,8 +166,8 @@ impl<'r> Exchange<'r> {
             // Once credentials have left their origin's path they stay off, even on the way back.
             self.strip_credentials = true;
         }
-        let (method, keep_body) = redirect::next_method(status, self.method);
-        self.method = method;
+        let (method, keep_body) = redirect::next_method(status, self.method());
+        self.as_get = method == "GET";
         if !keep_body {
             self.body = None;
         }

@@ -4,7 +4,7 @@
 //! connection may carry another request.
 
 use crate::body::BodyDecoder;
-use crate::Result;
+use crate::{Error, Result};
 
 /// What [`Reading::next`] did, or wants done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,8 +14,9 @@ pub(crate) enum Next {
     /// Read at most this many bytes from the connection straight into the caller's buffer,
     /// then report with [`Reading::direct`].
     ReadDirect(usize),
-    /// Read from the connection into the buffer, then report with [`Reading::filled`].
-    Fill,
+    /// Read from the connection into the buffer from this offset on (what is before it waits
+    /// to be decoded: a trailer section not yet whole), then report with [`Reading::filled`].
+    Fill(usize),
     /// The body has ended (verified).
     End,
 }
@@ -27,6 +28,8 @@ pub(crate) struct Reading {
     end: usize,
     /// The server allows another request on this connection.
     keep_alive: bool,
+    /// Where the trailer section that ended a chunked body is in the buffer.
+    trailer_start: usize,
 }
 
 impl Reading {
@@ -37,6 +40,7 @@ impl Reading {
             pos: 0,
             end: buffered,
             keep_alive,
+            trailer_start: 0,
         }
     }
 
@@ -45,7 +49,7 @@ impl Reading {
     }
 
     /// The next step towards filling `out` from the buffer `io`.
-    pub(crate) fn next(&mut self, io: &[u8], out: &mut [u8]) -> Result<Next> {
+    pub(crate) fn next(&mut self, io: &mut [u8], out: &mut [u8]) -> Result<Next> {
         if out.is_empty() {
             return Ok(Next::Copied(0));
         }
@@ -58,8 +62,21 @@ impl Reading {
                 let (start, stop) = (self.pos + decoded.data.0, self.pos + decoded.data.1);
                 out[..stop - start].copy_from_slice(&io[start..stop]);
                 self.pos += decoded.consumed;
+                if self.decoder.is_done() {
+                    self.trailer_start = self.pos - self.decoder.trailer_len();
+                }
                 if stop > start {
                     return Ok(Next::Copied(stop - start));
+                }
+                if decoded.consumed == 0 && !self.decoder.is_done() {
+                    // A trailer section not yet whole: keep it at the front, read more behind it.
+                    io.copy_within(self.pos..self.end, 0);
+                    self.end -= self.pos;
+                    self.pos = 0;
+                    if self.end == io.len() {
+                        return Err(Error::TrailersTooLarge);
+                    }
+                    return Ok(Next::Fill(self.end));
                 }
                 continue;
             }
@@ -69,7 +86,7 @@ impl Reading {
                 Some(limit) => {
                     Next::ReadDirect(out.len().min(usize::try_from(limit).unwrap_or(usize::MAX)))
                 }
-                None => Next::Fill,
+                None => Next::Fill(0),
             });
         }
     }
@@ -94,14 +111,22 @@ impl Reading {
         Ok(())
     }
 
-    /// `n` bytes were read into the buffer (0: the connection ended).
+    /// `n` bytes were read into the buffer where [`Next::Fill`] said (0: the connection ended).
     pub(crate) fn filled(&mut self, n: usize) -> Result<()> {
         if n == 0 {
             self.keep_alive = false;
             return self.decoder.eof();
         }
-        self.end = n;
+        self.end += n;
         Ok(())
+    }
+
+    /// The trailer fields of a chunked body read to its end (else none), from the buffer `io`.
+    pub(crate) fn trailers<'a>(&self, io: &'a [u8]) -> crate::response::Fields<'a> {
+        let section = io
+            .get(self.trailer_start..self.trailer_start + self.decoder.trailer_len())
+            .unwrap_or(&[]);
+        self.decoder.trailers(section)
     }
 
     /// Once the body has ended: whether the connection may carry another request (the server
@@ -117,7 +142,6 @@ mod tests {
     //! buffer and straight into the caller's buffer, as the drivers do.
     use super::*;
     use crate::response::Framing;
-    use crate::Error;
     use std::vec::Vec;
 
     /// Reads a whole body from `wire` (the first `buffered` bytes already in the buffer) the way
@@ -135,7 +159,7 @@ mod tests {
         let mut body = Vec::new();
         let mut out = [0u8; 5];
         loop {
-            match reading.next(&io, &mut out)? {
+            match reading.next(&mut io, &mut out)? {
                 Next::Copied(n) => body.extend_from_slice(&out[..n]),
                 Next::End => return Ok((body, reading.reusable())),
                 Next::ReadDirect(max) => {
@@ -148,9 +172,9 @@ mod tests {
                         return Ok((body, reading.reusable()));
                     }
                 }
-                Next::Fill => {
-                    let n = io.len().min(step).min(wire.len() - pos);
-                    io[..n].copy_from_slice(&wire[pos..pos + n]);
+                Next::Fill(from) => {
+                    let n = (io.len() - from).min(step).min(wire.len() - pos);
+                    io[from..from + n].copy_from_slice(&wire[pos..pos + n]);
                     pos += n;
                     reading.filled(n)?;
                 }
@@ -200,5 +224,59 @@ mod tests {
         // Bytes after the body in the buffer: the body is whole, the connection is not reused.
         let (body, reuse) = read_body(Framing::Length(3), b"abcEXTRA", 8, 7).unwrap();
         assert_eq!((body.as_slice(), reuse), (&b"abc"[..], false));
+    }
+
+    /// Reads a chunked body through a buffer of `io_len` bytes in reads of `step`; returns the
+    /// trailer fields as `name=value` lines.
+    fn trailers_of(wire: &[u8], io_len: usize, step: usize) -> Result<Vec<std::string::String>> {
+        let mut io = std::vec![0u8; io_len];
+        let mut reading = Reading::new(BodyDecoder::new(Framing::Chunked), 0, true);
+        let (mut pos, mut out) = (0, [0u8; 5]);
+        loop {
+            match reading.next(&mut io, &mut out)? {
+                Next::Copied(_) => {}
+                Next::End => break,
+                Next::ReadDirect(max) => {
+                    let n = max.min(step).min(wire.len() - pos);
+                    pos += n;
+                    reading.direct(n)?;
+                }
+                Next::Fill(from) => {
+                    let n = (io.len() - from).min(step).min(wire.len() - pos);
+                    io[from..from + n].copy_from_slice(&wire[pos..pos + n]);
+                    pos += n;
+                    reading.filled(n)?;
+                }
+            }
+        }
+        Ok(reading
+            .trailers(&io)
+            .map(|(name, value)| {
+                std::format!("{name}={}", std::string::String::from_utf8_lossy(value))
+            })
+            .collect())
+    }
+
+    #[test]
+    fn trailers_stay_in_the_buffer_across_reads() {
+        let wire = b"3\r\nabc\r\n0\r\nX-Sum: 9\r\nX-Two: ok\r\n\r\n";
+        for step in STEPS {
+            assert_eq!(
+                trailers_of(wire, 64, step).unwrap(),
+                ["X-Sum=9", "X-Two=ok"],
+                "step {step}"
+            );
+        }
+        // A section that cannot fit in the buffer is refused, never cut.
+        for step in STEPS {
+            assert_eq!(
+                trailers_of(wire, 20, step).err(),
+                Some(Error::TrailersTooLarge)
+            );
+        }
+        assert_eq!(
+            trailers_of(b"1\r\nx\r\n0\r\n\r\n", 64, 1).unwrap(),
+            Vec::<std::string::String>::new()
+        );
     }
 }
