@@ -340,7 +340,7 @@ def net(x):
 for label, sizes in (("reqwless 0.14", net(rq)), ("mreq-core, redirects off", net(mq)), ("mreq-core, redirects on", net(mf))):
     total = sum(sizes)
     ratio = total / sum(net(rq))
-    print(f"{target:28} {label:26} .text {sizes[0]:6}  .rodata {sizes[1]:5}  .data {sizes[2]:4}  total {total:6} B  ({ratio:.2f}x reqwless)")
+    print(f"{target:28} {label:26} .text {sizes[0]:6}  .rodata {sizes[1]:5}  .data {sizes[2]:4}  total {total:6} B  ({ratio:.3f}x reqwless)")
 PY
 done
 

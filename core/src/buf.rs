@@ -17,6 +17,7 @@ impl<'b> Cursor<'b> {
         self.len
     }
 
+    #[inline(never)]
     pub(crate) fn push(&mut self, bytes: &[u8]) -> Result<()> {
         let end = self
             .len

@@ -254,8 +254,17 @@ fn parse_port(digits: &str) -> Result<u16> {
 
 /// Resolves `reference` (a `Location` value) against `base` into `out` (RFC 3986 section 5.2)
 /// and returns the absolute URL text. The fragment is dropped, and so is any user info of the base.
-#[inline(never)]
 pub fn join<'o>(base: &Url<'_>, reference: &str, out: &'o mut [u8]) -> Result<&'o str> {
+    join_parsed(base, reference, out).map(|(_, text)| text)
+}
+
+/// [`join`], also returning the joined URL parsed.
+#[inline(never)]
+pub(crate) fn join_parsed<'o>(
+    base: &Url<'_>,
+    reference: &str,
+    out: &'o mut [u8],
+) -> Result<(Url<'o>, &'o str)> {
     let reference = trim_blanks(reference);
     let reference = &reference[..find_any(reference, b"#").unwrap_or(reference.len())];
     let mut cur = Cursor::new(out);
@@ -317,11 +326,10 @@ pub fn join<'o>(base: &Url<'_>, reference: &str, out: &'o mut [u8]) -> Result<&'
 
 /// The joined text, checked by parsing it, so a hostile Location cannot smuggle in anything we
 /// would not parse.
-fn validated(cur: Cursor<'_>) -> Result<&str> {
-    let text =
+fn validated(cur: Cursor<'_>) -> Result<(Url<'_>, &str)> {
+    let text: &str =
         core::str::from_utf8(cur.into_written()).map_err(|_| Error::InvalidUrl("not UTF-8"))?;
-    Url::parse(text)?;
-    Ok(text)
+    Ok((Url::parse(text)?, text))
 }
 
 /// The first byte of `text` that is one of `set` (ASCII). Plain loops: `str::find` with a

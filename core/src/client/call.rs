@@ -528,12 +528,13 @@ impl<'r, 'b> Call<'r, 'b> {
             Framing::Length(_) | Framing::Chunked | Framing::Close => None,
         };
         let buffered = (filled - info.len) as u64;
+        let keep_alive = info.keep_alive(is_head);
         match length {
-            Some(n) if info.keep_alive(is_head) && buffered < n => Ok(State::Drain {
+            Some(n) if keep_alive && buffered < n => Ok(State::Drain {
                 info,
                 remaining: n - buffered,
             }),
-            Some(n) if info.keep_alive(is_head) && buffered == n => Ok(State::Join { info }),
+            Some(n) if keep_alive && buffered == n => Ok(State::Join { info }),
             // Too big to drain, not persistent, or stray bytes after the body.
             _ => {
                 self.close = true;
@@ -553,8 +554,8 @@ impl<'r, 'b> Call<'r, 'b> {
         let head = ResponseHead::new(head_bytes, info);
         let location = head.location().ok_or(Error::InvalidHeaderLine)?;
         let from = self.exchange.target(self.slot)?;
-        let target = url::join(&from, location, free)?;
-        self.exchange.follow(info.status, &from, target)?;
+        let (to, target) = url::join_parsed(&from, location, free)?;
+        self.exchange.follow(info.status, &from, &to, target)?;
         let len = target.len();
         let dst = self
             .slot

@@ -25,6 +25,8 @@ pub(crate) struct Exchange<'r> {
     original: Url<'r>,
     /// A redirect turned the method into GET (else it is the request's).
     as_get: bool,
+    /// The method is HEAD (no redirect changes that: 303 keeps HEAD).
+    is_head: bool,
     body: Option<BodyKind>,
     redirects: u8,
     strip_credentials: bool,
@@ -44,6 +46,7 @@ impl<'r> Exchange<'r> {
             req,
             original,
             as_get: false,
+            is_head: req.method.eq_ignore_ascii_case("HEAD"),
             body: Some(body),
             redirects: 0,
             strip_credentials: false,
@@ -92,7 +95,7 @@ impl<'r> Exchange<'r> {
     }
 
     pub(crate) fn is_head(&self) -> bool {
-        self.method().eq_ignore_ascii_case("HEAD")
+        self.is_head
     }
 
     /// The request body to send now (a streamed one that was sent before must be rewound).
@@ -157,12 +160,18 @@ impl<'r> Exchange<'r> {
         Ok(true)
     }
 
-    /// Moves on to the redirect target `to_text` (already joined against `from`).
+    /// Moves on to the redirect target `to` (already joined against `from`; `to_text` is its
+    /// text).
     #[inline(never)]
-    pub(crate) fn follow(&mut self, status: u16, from: &Url<'_>, to_text: &str) -> Result<()> {
-        let to = Url::parse(to_text)?;
-        redirect::check_target(from, &to, to_text)?;
-        if !redirect::keeps_credentials(&self.original, &to) {
+    pub(crate) fn follow(
+        &mut self,
+        status: u16,
+        from: &Url<'_>,
+        to: &Url<'_>,
+        to_text: &str,
+    ) -> Result<()> {
+        redirect::check_target(from, to, to_text)?;
+        if !redirect::keeps_credentials(&self.original, to) {
             // Once credentials have left their origin's path they stay off, even on the way back.
             self.strip_credentials = true;
         }
