@@ -197,7 +197,10 @@ pub fn code_for_kind(kind: &str) -> u8 {
         "tls" => TLS,
         "too_many_redirects" | "insecure_redirect" => REDIRECTS,
         "io" => RECEIVE,
-        "connection_closed" => EMPTY_REPLY,
+        // As curl: an unasked upgrade leaves no reply, a transfer coding other than chunked is
+        // one it cannot decode.
+        "connection_closed" | "unexpected_switching_protocols" => EMPTY_REPLY,
+        "unsupported_transfer_encoding" => BAD_ENCODING,
         "unsupported_scheme" | "invalid_url" | "invalid_method" | "invalid_header" => USAGE,
         "request_body_read" | "request_body_length" => READ_ERROR,
         "body_not_replayable" => OTHER,
@@ -270,6 +273,9 @@ mod tests {
             (Error::InvalidChunkSize, PROTOCOL),
             (Error::Io(IoErrorKind::ConnectionReset), RECEIVE),
             (Error::InvalidUrl("host"), USAGE),
+            (Error::UnexpectedSwitchingProtocols, EMPTY_REPLY),
+            (Error::UnsupportedTransferEncoding, BAD_ENCODING),
+            (Error::ConflictingLocation, PROTOCOL),
         ];
         for (err, code) in cases {
             assert_eq!(Failure::from_engine(&err, "h:1").code, code, "{err}");

@@ -54,6 +54,8 @@ pub struct Decoded {
 pub struct BodyDecoder {
     state: State,
     trailer_len: u16,
+    /// Bytes of an unfinished trailer section already searched for its end.
+    trailer_scanned: u16,
 }
 
 impl BodyDecoder {
@@ -67,6 +69,7 @@ impl BodyDecoder {
         BodyDecoder {
             state,
             trailer_len: 0,
+            trailer_scanned: 0,
         }
     }
 
@@ -254,7 +257,9 @@ impl BodyDecoder {
     /// In `input` (which starts with the trailer section): the section's length once it is
     /// whole and valid (the body is then done), else 0.
     fn trailer_section(&mut self, input: &[u8]) -> Result<usize> {
-        for end in 1..=input.len().min(MAX_TRAILER_BYTES) {
+        // Each call gets the whole section so far: search only what is new.
+        let scanned = usize::from(self.trailer_scanned);
+        for end in scanned.max(1)..=input.len().min(MAX_TRAILER_BYTES) {
             let section = &input[..end];
             let complete = section == b"\n"
                 || section == b"\r\n"
@@ -270,6 +275,7 @@ impl BodyDecoder {
         if input.len() >= MAX_TRAILER_BYTES {
             return Err(Error::TrailersTooLarge);
         }
+        self.trailer_scanned = input.len() as u16;
         Ok(0)
     }
 }

@@ -170,6 +170,15 @@ pub enum Error {
     InvalidHeaderLine,
     /// `Content-Length` is not a number, overflows, or appears twice with different values.
     InvalidContentLength,
+    /// `Transfer-Encoding` names a coding other than a single, final `chunked` (the engine
+    /// decodes no other, and would hand over coded bytes as the body).
+    UnsupportedTransferEncoding,
+    /// Two `Location` fields with different values.
+    ConflictingLocation,
+    /// A `101 Switching Protocols`, though the engine never asks for an upgrade.
+    UnexpectedSwitchingProtocols,
+    /// More interim (1xx) responses before the final one than the engine skips.
+    TooManyInterimResponses,
     /// A chunk-size line is not hexadecimal.
     InvalidChunkSize,
     /// A chunk size has too many digits or does not fit in 64 bits.
@@ -239,6 +248,14 @@ impl fmt::Display for Error {
             InvalidStatusLine => f.write_str("malformed status line"),
             InvalidHeaderLine => f.write_str("malformed response header line"),
             InvalidContentLength => f.write_str("invalid Content-Length"),
+            UnsupportedTransferEncoding => {
+                f.write_str("unsupported Transfer-Encoding (only a single, final chunked)")
+            }
+            ConflictingLocation => f.write_str("two different Location values"),
+            UnexpectedSwitchingProtocols => {
+                f.write_str("101 Switching Protocols, but no upgrade was asked for")
+            }
+            TooManyInterimResponses => f.write_str("too many interim (1xx) responses"),
             InvalidChunkSize => f.write_str("invalid chunk size"),
             ChunkSizeOverflow => f.write_str("chunk size too large"),
             InvalidChunkFraming => f.write_str("malformed chunked body (missing CRLF)"),
@@ -313,6 +330,10 @@ impl Error {
             InvalidStatusLine => "invalid_status_line",
             InvalidHeaderLine => "invalid_header_line",
             InvalidContentLength => "invalid_content_length",
+            UnsupportedTransferEncoding => "unsupported_transfer_encoding",
+            ConflictingLocation => "conflicting_location",
+            UnexpectedSwitchingProtocols => "unexpected_switching_protocols",
+            TooManyInterimResponses => "too_many_interim_responses",
             InvalidChunkSize => "invalid_chunk_size",
             ChunkSizeOverflow => "chunk_size_overflow",
             InvalidChunkFraming => "invalid_chunk_framing",

@@ -53,7 +53,6 @@ impl HeadParser {
                         header_count: 0,
                         content_length: None,
                         transfer_encoding: false,
-                        chunked_last: false,
                         connection_close: false,
                         connection_keep_alive: false,
                         location: None,
@@ -74,12 +73,7 @@ impl HeadParser {
                     if info.header_count > self.max_headers as usize {
                         return Err(Error::TooManyHeaders);
                     }
-                    note_field(
-                        &mut info,
-                        &buf[name.0..name.1],
-                        value,
-                        &buf[value.0..value.1],
-                    )?;
+                    note_field(&mut info, buf, &buf[name.0..name.1], value)?;
                     self.pos = next as u32;
                 }
             }
@@ -101,8 +95,8 @@ pub struct HeadInfo {
     fields_start: u32,
     pub header_count: usize,
     content_length: Option<u64>,
+    /// `Transfer-Encoding: chunked` (the only coding accepted).
     transfer_encoding: bool,
-    chunked_last: bool,
     connection_close: bool,
     connection_keep_alive: bool,
     location: Option<(u32, u32)>,
@@ -132,12 +126,7 @@ impl HeadInfo {
         if request_was_head || self.status < 200 || self.status == 204 || self.status == 304 {
             Framing::None
         } else if self.transfer_encoding {
-            // A final `chunked` frames the body; any other coding leaves only the close.
-            if self.chunked_last {
-                Framing::Chunked
-            } else {
-                Framing::Close
-            }
+            Framing::Chunked
         } else if let Some(len) = self.content_length {
             Framing::Length(len)
         } else {
@@ -163,7 +152,9 @@ pub fn parse_head(buf: &[u8], max_headers: usize) -> Result<Option<HeadInfo>> {
     HeadParser::new(max_headers).parse(buf)
 }
 
-fn note_field(info: &mut HeadInfo, name: &[u8], range: (usize, usize), value: &[u8]) -> Result<()> {
+/// Notes what the engine needs of one field (`head[range]` is its value).
+fn note_field(info: &mut HeadInfo, head: &[u8], name: &[u8], range: (usize, usize)) -> Result<()> {
+    let value = &head[range.0..range.1];
     // Dispatch on length first: most headers are none of these and cost one compare.
     match name.len() {
         14 if name.eq_ignore_ascii_case(b"content-length") => {
@@ -176,11 +167,14 @@ fn note_field(info: &mut HeadInfo, name: &[u8], range: (usize, usize), value: &[
             }
         }
         17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
-            info.transfer_encoding = true;
+            // Only `chunked`, once: any other coding would leave coded bytes in the body.
             for coding in value.split(|&b| b == b',') {
                 let coding = trim_ows(coding);
                 if !coding.is_empty() {
-                    info.chunked_last = coding.eq_ignore_ascii_case(b"chunked");
+                    if info.transfer_encoding || !coding.eq_ignore_ascii_case(b"chunked") {
+                        return Err(Error::UnsupportedTransferEncoding);
+                    }
+                    info.transfer_encoding = true;
                 }
             }
         }
@@ -192,6 +186,11 @@ fn note_field(info: &mut HeadInfo, name: &[u8], range: (usize, usize), value: &[
             }
         }
         8 if name.eq_ignore_ascii_case(b"location") => {
+            if let Some((start, end)) = info.location {
+                if head[start as usize..end as usize] != *value {
+                    return Err(Error::ConflictingLocation);
+                }
+            }
             info.location = Some((range.0 as u32, range.1 as u32))
         }
         _ => {}
@@ -691,13 +690,24 @@ mod tests {
                 .unwrap();
         assert_eq!(both.framing(false), Framing::Chunked);
         assert!(!both.keep_alive(false));
-        let gzip = parse(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n").unwrap();
-        assert_eq!(gzip.framing(false), Framing::Close);
-        let gzip_chunked = parse(
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n",
-        )
-        .unwrap();
-        assert_eq!(gzip_chunked.framing(false), Framing::Chunked);
+        // Any coding but one final chunked is refused (as curl refuses gzip; its body would be
+        // handed over still coded), and so is chunked twice (RFC 9112 section 7: at most once).
+        for codings in [
+            "chunked, gzip",
+            "gzip",
+            "gzip\r\nTransfer-Encoding: chunked",
+            "chunked, chunked",
+            "chunked\r\nTransfer-Encoding: chunked",
+        ] {
+            let raw = std::format!("HTTP/1.1 200 OK\r\nTransfer-Encoding: {codings}\r\n\r\n");
+            assert_eq!(
+                parse(raw.as_bytes()),
+                Err(Error::UnsupportedTransferEncoding),
+                "{codings}"
+            );
+        }
+        let listed = parse(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: , chunked\r\n\r\n").unwrap();
+        assert_eq!(listed.framing(false), Framing::Chunked);
         for status in ["204 No Content", "304 Not Modified", "100 Continue"] {
             let raw = std::format!("HTTP/1.1 {status}\r\nContent-Length: 10\r\n\r\n");
             assert_eq!(
@@ -722,6 +732,19 @@ mod tests {
         let kept = parse(b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n")
             .unwrap();
         assert!(kept.keep_alive(false));
+    }
+
+    #[test]
+    fn two_different_locations_are_refused() {
+        let same = b"HTTP/1.1 302 Found\r\nLocation: /a\r\nlocation:  /a\r\n\r\n";
+        assert_eq!(
+            ResponseHead::new(same, parse(same).unwrap()).location(),
+            Some("/a")
+        );
+        assert_eq!(
+            parse(b"HTTP/1.1 302 Found\r\nLocation: /a\r\nLocation: /b\r\n\r\n"),
+            Err(Error::ConflictingLocation)
+        );
     }
 
     #[test]

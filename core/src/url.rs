@@ -255,17 +255,17 @@ fn parse_port(digits: &str) -> Result<u16> {
 /// Resolves `reference` (a `Location` value) against `base` into `out` (RFC 3986 section 5.2)
 /// and returns the absolute URL text. The fragment is dropped, and so is any user info of the base.
 pub fn join<'o>(base: &Url<'_>, reference: &str, out: &'o mut [u8]) -> Result<&'o str> {
-    join_parsed(base, reference, out).map(|(_, text)| text)
+    join_parsed(base, trim_blanks(reference), out).map(|(_, text)| text)
 }
 
-/// [`join`], also returning the joined URL parsed.
+/// [`join`] of a reference without blanks around it (a field value is trimmed already), also
+/// returning the joined URL parsed.
 #[inline(never)]
 pub(crate) fn join_parsed<'o>(
     base: &Url<'_>,
     reference: &str,
     out: &'o mut [u8],
 ) -> Result<(Url<'o>, &'o str)> {
-    let reference = trim_blanks(reference);
     let reference = &reference[..find_any(reference, b"#").unwrap_or(reference.len())];
     let mut cur = Cursor::new(out);
     // An absolute or network-path reference brings its scheme (or takes the base's) and its

@@ -794,9 +794,9 @@ def request(method, url, data=None, json=None, headers={}, auth=None, encoding=N
             raise RedirectError("Location %r: %s" % (resp._location, e))
         if target[0] == "https" and nxt[0] != "https":
             raise RedirectError("redirect from https to http refused: %s" % _unsplit(nxt))
-        # 303 means GET (HEAD stays HEAD); 301 and 302 turn POST into GET, as browsers do
-        if status == 303 and method != "HEAD" or status in (301, 302) and method == "POST":
-            method, body = "GET", None
+        method, keep_body = _next_method(status, method)
+        if not keep_body:
+            body = None
             fields = _drop(fields, (b"content-type",))
         if nxt[:3] != target[:3]:
             # another origin: credentials (and the caller's Host) stay behind, for good
@@ -809,6 +809,14 @@ def request(method, url, data=None, json=None, headers={}, auth=None, encoding=N
             raise RedirectError("Maximum redirection count exceeded.")
         seen.append((method, _unsplit(nxt)))
         target = nxt
+
+
+def _next_method(status, method):
+    # (method, body kept) after a redirect: 303 means GET (HEAD stays HEAD); 301 and 302 turn
+    # POST into GET, as browsers do
+    if status == 303 and method != "HEAD" or status in (301, 302) and method == "POST":
+        return "GET", False
+    return method, True
 
 
 def _exchange(method, url, fields, body, timeout, ssl_context, response_class, save_headers):

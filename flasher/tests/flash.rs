@@ -956,8 +956,14 @@ fn a_killed_boot_leaves_no_pflash_file_behind() {
     assert!(killed.success());
     let _ = child.wait();
     // QEMU goes with it (it gets a signal when its parent dies), and no file is left.
-    let alive = |pid: &str| Path::new(&format!("/proc/{pid}")).exists();
-    for _ in 0..50 {
+    // A zombie (dead, not yet reaped by whoever inherited it) is not running.
+    let alive = |pid: &str| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            let state = stat.rsplit(')').next().unwrap_or("").trim_start();
+            !state.starts_with('Z') && !state.starts_with('X')
+        })
+    };
+    for _ in 0..100 {
         if !alive(&qemu[0]) {
             break;
         }

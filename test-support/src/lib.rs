@@ -15,6 +15,7 @@
 //! Only std; support code may `expect` with clear messages, wire data never panics a server thread.
 
 pub mod board;
+pub mod conformance;
 pub mod nginx;
 pub mod proxies;
 
@@ -389,17 +390,10 @@ const MAX_REQUEST_BODY: u64 = 16 * 1024 * 1024;
 ///
 /// | path | bytes sent (`P` = [`Hostile::port`]) |
 /// | --- | --- |
-/// | `/truncated` | `HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n` + `pattern(50)`, close |
 /// | `/lying-length` | `HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789ABCDEFGHIJ`, connection held 2 s, close |
-/// | `/bad-chunk-size` | `...Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n`, close |
-/// | `/overflow-chunk-size` | `...chunked\r\n\r\nffffffffffffffffff\r\nhello\r\n0\r\n\r\n` (18 hex digits), close |
-/// | `/chunk-no-crlf` | `...chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n`, close |
-/// | `/truncated-chunked` | `...chunked\r\n\r\n5\r\nhello\r\n`, close |
-/// | `/chunked-trailers` | `5;name=val\r\nhello\r\n6\r\n world\r\n0\r\nX-Checksum: abc\r\nX-Other: 1\r\n\r\n` (body `hello world`) |
 /// | `/huge-header` | `HTTP/1.1 200 OK\r\nX-Big: ` + 1 MiB of `a` + `\r\nContent-Length: 0\r\n\r\n` |
 /// | `/many-headers` | `HTTP/1.1 200 OK\r\n` + `X-N: 0\r\n` .. `X-N: 9999\r\n` + `Content-Length: 0\r\n\r\n` |
 /// | `/no-crlf` | `HTTP/1.1 200 OK` + 64 KiB of `x`, no newline, close |
-/// | `/garbage` | `hello there\r\n\r\n`, close |
 /// | `/loop` | `302`, `Location: /loop` |
 /// | `/loop-abs` | `302`, `Location: http://127.0.0.1:P/loop-abs` |
 /// | `/cross-host` | `302`, `Location: http://localhost:P/echo-auth` (another origin) |
@@ -408,10 +402,9 @@ const MAX_REQUEST_BODY: u64 = 16 * 1024 * 1024;
 /// | `/echo-auth` | `200`, body = the request's `Authorization` value or `none`; header `X-Got-Cookie` = its `Cookie` or `none` |
 /// | `/stall-body` | `Content-Length: 100` + `pattern(10)`, 5 s of silence, close |
 /// | `/stall-head` | `HTTP/1.1 200 OK\r\n`, 5 s of silence, close |
-/// | `/interim` | `100 Continue`, `103 Early Hints` (`Link: </x>`), then `200` with `Content-Length: 2` and `ok` |
 /// | `/close-delimited` | `HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n` + `pattern(1000)`, close |
-/// | `/conflicting-length` | `Content-Length: 5` and `Content-Length: 6`, body `hello!`, close |
 /// | `/keepalive` | `200`, body `conn=<id> req=<k>`; the connection stays open (idle 5 s) for more requests |
+/// | `/raw/NAME`, and `/NAME` for a NAME no other route has | the bytes of case NAME of the conformance corpus (`conformance/responses.json`, [`conformance::responses`]), close; e.g. `/truncated`, `/chunked-trailers`, `/garbage`, `/interim` |
 /// | `/frame/<framing>/<len>` | `200` with [`noise`]`(len)` framed as [`FRAMINGS`] says: `Content-Length`, chunks of 1, 7 or 65,536 bytes, close-delimited, or an HTTP/1.0 response without a length |
 /// | anything else | `HTTP/1.1 404 Not Found`, `Content-Length: 9`, `not found` |
 ///
@@ -690,10 +683,6 @@ fn serve_connection(stream: TcpStream, conn_id: u64, port: u16) {
     conn.close();
 }
 
-fn chunked_head() -> &'static [u8] {
-    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-}
-
 fn redirect_302(location: &str) -> Vec<u8> {
     format!(
         "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
@@ -863,44 +852,19 @@ fn route(
         conn.send(&flaky(spec));
         return After::Close;
     }
+    // The corpus' cases, at /raw/NAME and (below) at /NAME where no route has that name.
+    if let Some(case) = head
+        .path
+        .strip_prefix("/raw/")
+        .and_then(conformance::response)
+    {
+        conn.send(&case.wire);
+        return After::Close;
+    }
     match head.path.as_str() {
-        "/truncated" => {
-            let mut out = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n".to_vec();
-            out.extend_from_slice(&pattern(50));
-            conn.send(&out);
-        }
         "/lying-length" => {
             conn.send(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789ABCDEFGHIJ");
             thread::sleep(LYING_LENGTH_HOLD);
-        }
-        "/bad-chunk-size" => {
-            let mut out = chunked_head().to_vec();
-            out.extend_from_slice(b"zz\r\nhello\r\n0\r\n\r\n");
-            conn.send(&out);
-        }
-        "/overflow-chunk-size" => {
-            let mut out = chunked_head().to_vec();
-            out.extend_from_slice(b"ffffffffffffffffff\r\nhello\r\n0\r\n\r\n");
-            conn.send(&out);
-        }
-        "/chunk-no-crlf" => {
-            let mut out = chunked_head().to_vec();
-            out.extend_from_slice(b"5\r\nhelloXX0\r\n\r\n");
-            conn.send(&out);
-        }
-        "/truncated-chunked" => {
-            let mut out = chunked_head().to_vec();
-            out.extend_from_slice(b"5\r\nhello\r\n");
-            conn.send(&out);
-        }
-        "/chunked-trailers" => {
-            conn.send(
-                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Checksum, X-Other\r\n\
-                  Connection: close\r\n\r\n\
-                  5;name=val\r\nhello\r\n\
-                  6\r\n world\r\n\
-                  0\r\nX-Checksum: abc\r\nX-Other: 1\r\n\r\n",
-            );
         }
         "/huge-header" => {
             if conn.send(b"HTTP/1.1 200 OK\r\nX-Big: ") {
@@ -926,9 +890,6 @@ fn route(
             let mut out = b"HTTP/1.1 200 OK".to_vec();
             out.resize(out.len() + NO_CRLF_LEN, b'x');
             conn.send(&out);
-        }
-        "/garbage" => {
-            conn.send(b"hello there\r\n\r\n");
         }
         "/loop" => {
             conn.send(&redirect_302("/loop"));
@@ -974,20 +935,10 @@ fn route(
             conn.send(b"HTTP/1.1 200 OK\r\n");
             thread::sleep(STALL);
         }
-        "/interim" => {
-            conn.send(
-                b"HTTP/1.1 100 Continue\r\n\r\n\
-                  HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n\
-                  HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
-            );
-        }
         "/close-delimited" => {
             let mut out = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_vec();
             out.extend_from_slice(&pattern(CLOSE_DELIMITED_LEN));
             conn.send(&out);
-        }
-        "/conflicting-length" => {
-            conn.send(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!");
         }
         "/keepalive" => {
             let body = format!("conn={conn_id} req={request_no}");
@@ -1008,11 +959,16 @@ fn route(
                 return After::KeepOpen;
             }
         }
-        _ => {
-            conn.send(
-                b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found",
-            );
-        }
+        path => match conformance::response(path.get(1..).unwrap_or("")) {
+            Some(case) => {
+                conn.send(&case.wire);
+            }
+            None => {
+                conn.send(
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found",
+                );
+            }
+        },
     }
     After::Close
 }

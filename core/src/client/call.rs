@@ -31,7 +31,7 @@
 //! response head and buffered body bytes). Nothing is allocated.
 
 use super::exchange::{BodyKind, Exchange};
-use super::{Config, Forward, MIN_BODY_BUFFER};
+use super::{Config, Forward, MAX_INTERIM_RESPONSES, MIN_BODY_BUFFER};
 use crate::body::{self, BodyDecoder};
 use crate::buf::Cursor;
 use crate::response::{Framing, HeadInfo, HeadParser, ResponseHead};
@@ -108,6 +108,8 @@ enum State {
         filled: usize,
         parser: HeadParser,
         seen_any: bool,
+        /// Interim (1xx) heads skipped so far.
+        interim: u8,
     },
     /// A failed attempt on a reused connection, to be retried on a new one (after rewinding a
     /// streamed body; if that fails, `err` ends the call).
@@ -246,17 +248,26 @@ impl<'r, 'b> Call<'r, 'b> {
                     mut filled,
                     mut parser,
                     seen_any,
+                    interim,
                 } => {
                     if let Some(info) = parser.parse(&self.work[..filled])? {
                         if info.is_interim() {
+                            if interim == MAX_INTERIM_RESPONSES {
+                                return Err(Error::TooManyInterimResponses);
+                            }
                             self.work.copy_within(info.len..filled, 0);
                             filled -= info.len;
                             self.state = State::Head {
                                 filled,
                                 parser: HeadParser::new(self.config.max_headers),
                                 seen_any,
+                                interim: interim + 1,
                             };
                             continue;
+                        }
+                        if info.status == 101 {
+                            // The engine never asks for an upgrade.
+                            return Err(Error::UnexpectedSwitchingProtocols);
                         }
                         if self.work.len() - info.len < MIN_BODY_BUFFER {
                             return Err(Error::HeadTooLarge);
@@ -276,6 +287,7 @@ impl<'r, 'b> Call<'r, 'b> {
                         filled,
                         parser,
                         seen_any,
+                        interim,
                     };
                     return Ok(Io::Read(&mut self.work[filled..]));
                 }
@@ -395,6 +407,7 @@ impl<'r, 'b> Call<'r, 'b> {
                 filled: 0,
                 parser: HeadParser::new(self.config.max_headers),
                 seen_any: false,
+                interim: 0,
             },
             other => other,
         };
@@ -463,6 +476,7 @@ impl<'r, 'b> Call<'r, 'b> {
                 filled,
                 parser,
                 seen_any,
+                interim,
             } => match result {
                 Ok(0) if seen_any => self.state = State::Failed(Error::ConnectionClosed),
                 // Closed before any byte: a kept-alive connection the server had already closed.
@@ -472,6 +486,7 @@ impl<'r, 'b> Call<'r, 'b> {
                         filled: filled + n,
                         parser,
                         seen_any: true,
+                        interim,
                     }
                 }
                 Err(err) => {
@@ -818,6 +833,33 @@ mod tests {
             let answer = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n";
             let (got, _) = run(c, vec![conn(answer)], step, None);
             assert_eq!(got.unwrap().0, 204, "step {step}");
+        }
+    }
+
+    #[test]
+    fn endless_interim_heads_and_an_unasked_upgrade_are_errors() {
+        let interim = |n: usize| {
+            let mut answer = b"HTTP/1.1 100 Continue\r\n\r\n".repeat(n);
+            answer.extend_from_slice(b"HTTP/1.1 204 No Content\r\n\r\n");
+            answer
+        };
+        for step in STEPS {
+            for (answer, expected) in [
+                (interim(MAX_INTERIM_RESPONSES as usize), Ok(204)),
+                (
+                    interim(MAX_INTERIM_RESPONSES as usize + 1),
+                    Err(Error::TooManyInterimResponses),
+                ),
+                (
+                    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n".to_vec(),
+                    Err(Error::UnexpectedSwitchingProtocols),
+                ),
+            ] {
+                let mut buf = [0u8; 2048];
+                let c = call(Request::get("http://h/"), BodyKind::Bytes, &mut buf);
+                let (got, _) = run(c, vec![conn(&answer)], step, None);
+                assert_eq!(got.map(|g| g.0), expected, "step {step}");
+            }
         }
     }
 

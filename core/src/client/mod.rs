@@ -80,6 +80,10 @@ pub struct Forward<'a> {
 /// The smallest room for body bytes that must remain in the buffer after the response head.
 pub const MIN_BODY_BUFFER: usize = 64;
 
+/// Interim (1xx) responses skipped before a final one; one more is
+/// `Error::TooManyInterimResponses` (a server cannot keep a request waiting with them forever).
+pub const MAX_INTERIM_RESPONSES: u8 = 8;
+
 /// A request: method, URL, headers, optional auth and body. Cheap to build and to copy.
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {

@@ -1,8 +1,8 @@
 """Test servers for the MicroPython module's tests, all on 127.0.0.1 (stdlib only, plus
 Debian's python3-cryptography for certificates through scripts/qemu_tls.py).
 
-WireServer answers from a table of raw responses (the ways a response can be wrong that
-scripts/qemu_hostile.py does not have) and echoes every other request as JSON, so a test sees
+WireServer answers the raw responses of the conformance corpus (conformance/responses.json,
+which the Rust tests read too) and echoes every other request as JSON, so a test sees
 exactly what reached the server. Routes:
   /raw/NAME                      the bytes RAW[NAME], then the connection is closed
   /stall-head                    reads the request and never answers
@@ -31,68 +31,23 @@ def _resp(head, body=b""):
     return head.replace(b"\n", b"\r\n") + b"\r\n" + body
 
 
-RAW = {
-    # chunked: extensions, trailers, and the ways a chunked body can be broken
-    "chunk-ext": _resp(b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n",
-                       b"5;name=val\r\nhello\r\n6 ; a=\"b;c\"\r\n world\r\n0;last\r\n"
-                       b"X-Trailer: 1\r\nX-Other: two\r\n\r\n"),
-    "chunk-zeros": _resp(b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n",
-                         b"0005\r\nhello\r\n000\r\n\r\n"),
-    "chunk-lf": b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n5\nhello\n0\n\n",
-    "truncated-chunked": _resp(b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n",
-                               b"5\r\nhello\r\n"),
-    "truncated-in-chunk": _resp(b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n",
-                                b"a\r\nhello"),
-    "truncated-after-data": _resp(b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n",
-                                  b"5\r\nhello"),
-    "truncated-trailers": _resp(b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n",
-                                b"5\r\nhello\r\n0\r\nX-T: 1\r\n"),
-    "chunk-no-crlf": _resp(b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n",
-                           b"3\r\nabcX\r\n3\r\ndef\r\n0\r\n\r\n"),
-    "chunk-negative": _resp(b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n", b"-5\r\nhello\r\n0\r\n\r\n"),
-    "chunk-0x": _resp(b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n", b"0x5\r\nhello\r\n0\r\n\r\n"),
-    "chunk-suffix": _resp(b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n", b"5x\r\nhello\r\n0\r\n\r\n"),
-    "chunk-empty-size": _resp(b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n", b"\r\nhello\r\n0\r\n\r\n"),
-    "chunk-plus": _resp(b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n", b"+5\r\nhello\r\n0\r\n\r\n"),
-    "chunk-bad-trailer": _resp(b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n",
-                               b"5\r\nhello\r\n0\r\nno colon\r\n\r\n"),
-    # other framings
-    "close-delimited": _resp(b"HTTP/1.1 200 OK\nContent-Type: text/plain\n", b"c" * 3000),
-    "close-delimited-10": _resp(b"HTTP/1.0 200 OK\n", b"0123456789"),
-    "length-twice-same": _resp(b"HTTP/1.1 200 OK\nContent-Length: 5\nContent-Length: 5\n", b"hello"),
-    "length-list-same": _resp(b"HTTP/1.1 200 OK\nContent-Length: 5, 5\n", b"hello"),
-    "length-list-differs": _resp(b"HTTP/1.1 200 OK\nContent-Length: 5, 6\n", b"hello!"),
-    "length-negative": _resp(b"HTTP/1.1 200 OK\nContent-Length: -1\n", b"hello"),
-    "length-junk": _resp(b"HTTP/1.1 200 OK\nContent-Length: 5x\n", b"hello"),
-    "length-zero": _resp(b"HTTP/1.1 200 OK\nContent-Length: 0\n", b"ignored"),
-    "te-gzip": _resp(b"HTTP/1.1 200 OK\nTransfer-Encoding: gzip\n", b"\x1f\x8b..."),
-    "te-gzip-chunked": _resp(b"HTTP/1.1 200 OK\nTransfer-Encoding: gzip, chunked\n", b"3\r\nabc\r\n0\r\n\r\n"),
-    "te-and-length": _resp(b"HTTP/1.1 200 OK\nContent-Length: 100\nTransfer-Encoding: chunked\n",
-                           b"3\r\nabc\r\n0\r\n\r\n"),
-    "te-twice": _resp(b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\nTransfer-Encoding: chunked\n",
-                      b"3\r\nabc\r\n0\r\n\r\n"),
-    # heads
-    "interim": (_resp(b"HTTP/1.1 100 Continue\n") + _resp(b"HTTP/1.1 103 Early Hints\nLink: </a.css>\n")
-                + _resp(b"HTTP/1.1 200 OK\nContent-Length: 2\nX-Final: yes\n", b"ok")),
-    "switching": _resp(b"HTTP/1.1 101 Switching Protocols\nUpgrade: websocket\n"),
-    "many-interim": _resp(b"HTTP/1.1 100 Continue\n") * 20 + _resp(b"HTTP/1.1 200 OK\nContent-Length: 0\n"),
-    "bad-status": _resp(b"HTTP/1.1 2OO OK\nContent-Length: 0\n"),
-    "http2-status": _resp(b"HTTP/2 200 OK\nContent-Length: 0\n"),
-    "no-reason": _resp(b"HTTP/1.1 200\nContent-Length: 2\n", b"ok"),
-    "empty": b"",
-    "half-head": b"HTTP/1.1 200 OK\r\nContent-Len",
-    "obs-fold": _resp(b"HTTP/1.1 200 OK\nX-A: 1\n  continued\nContent-Length: 0\n"),
-    "space-before-colon": _resp(b"HTTP/1.1 200 OK\nContent-Length : 0\n"),
-    "bare-cr": _resp(b"HTTP/1.1 200 OK\nX-A: 1\r2\nContent-Length: 0\n"),
-    "long-header": _resp(b"HTTP/1.1 200 OK\nX-Long: " + b"l" * 5000 + b"\nContent-Length: 0\n"),
-    "many-headers": _resp(b"HTTP/1.1 200 OK\n" + b"X-H: 1\n" * 150 + b"Content-Length: 0\n"),
-    "dup-headers": _resp(b"HTTP/1.1 200 OK\nX-Dup: a\nx-dup: b\nSet-Cookie: c=1\nContent-Length: 2\n", b"ok"),
-    "latin1": _resp(b"HTTP/1.1 200 OK\nContent-Type: text/plain; charset=ISO-8859-1\nContent-Length: 4\n",
-                    b"caf\xe9"),
-    "no-content": _resp(b"HTTP/1.1 204 No Content\nContent-Length: 10\n"),
-    "found-no-location": _resp(b"HTTP/1.1 302 Found\nContent-Length: 5\n", b"moved"),
-    "two-locations": _resp(b"HTTP/1.1 302 Found\nLocation: /a\nLocation: /b\nContent-Length: 0\n"),
-}
+def corpus(name):
+    """conformance/NAME (the corpus both engines are held to), as JSON."""
+    with open(os.path.join(REPO, "conformance", name)) as f:
+        return json.load(f)
+
+
+def corpus_bytes(value):
+    """Bytes written in the corpus: one character per byte, or pieces and [piece, count] repeats."""
+    if isinstance(value, str):
+        return value.encode("latin-1")
+    return b"".join(corpus_bytes(p[0]) * p[1] if isinstance(p, list) else corpus_bytes(p)
+                    for p in value)
+
+
+# The raw responses: every case of the shared corpus, and the module's own limits.
+RAW = {case["name"]: corpus_bytes(case["wire"]) for case in corpus("responses.json")["cases"]}
+RAW["long-header"] = _resp(b"HTTP/1.1 200 OK\nX-Long: " + b"l" * 5000 + b"\nContent-Length: 0\n")
 
 
 def _read_request(conn):
