@@ -12,8 +12,10 @@ pub const PROXY_DNS: u8 = 5;
 pub const PROXY: u8 = 97;
 /// curl's CURLE_COULDNT_CONNECT.
 pub const CONNECT: u8 = 7;
-/// curl's CURLE_WEIRD_SERVER_REPLY: a malformed or truncated response.
+/// curl's CURLE_WEIRD_SERVER_REPLY: a malformed response.
 pub const PROTOCOL: u8 = 8;
+/// curl's CURLE_PARTIAL_FILE: the body ended before its end (its length, its last chunk).
+pub const PARTIAL_FILE: u8 = 18;
 /// curl's CURLE_HTTP_RETURNED_ERROR: a 4xx/5xx response with -f/--fail.
 pub const HTTP_ERROR: u8 = 22;
 /// curl's CURLE_OPERATION_TIMEDOUT.
@@ -45,7 +47,7 @@ pub const BAD_CACERT: u8 = 77;
 
 /// Every exit status mreq gives, with its meaning: the one table `--help` prints and the README
 /// repeats (a test keeps them in step). curl's numbers where curl has one.
-pub const EXIT_CODES: [(u8, &str); 25] = [
+pub const EXIT_CODES: [(u8, &str); 26] = [
     (
         0,
         "success (also when stdout's reader goes away, as in mreq URL | head)",
@@ -74,6 +76,10 @@ pub const EXIT_CODES: [(u8, &str); 25] = [
     (DNS, "the host name could not be resolved"),
     (CONNECT, "the connection could not be established"),
     (PROTOCOL, "malformed response"),
+    (
+        PARTIAL_FILE,
+        "the body ended before its declared end (truncated)",
+    ),
     (
         HTTP_ERROR,
         "the response was 4xx or 5xx (with -f/--fail or --fail-with-body)",
@@ -197,6 +203,9 @@ pub fn code_for_kind(kind: &str) -> u8 {
         "tls" => TLS,
         "too_many_redirects" | "insecure_redirect" => REDIRECTS,
         "io" => RECEIVE,
+        // As curl: a body cut short is a partial file, broken chunk framing a receive error.
+        "body_truncated" => PARTIAL_FILE,
+        "invalid_chunk_size" | "chunk_size_overflow" | "invalid_chunk_framing" => RECEIVE,
         // As curl: an unasked upgrade leaves no reply, a transfer coding other than chunked is
         // one it cannot decode.
         "connection_closed" | "unexpected_switching_protocols" => EMPTY_REPLY,
@@ -269,8 +278,9 @@ mod tests {
             (Error::certificate(format_args!("expired")), CERTIFICATE),
             (Error::tls(format_args!("alert")), TLS),
             (Error::ConnectionClosed, EMPTY_REPLY),
-            (Error::BodyTruncated, PROTOCOL),
-            (Error::InvalidChunkSize, PROTOCOL),
+            (Error::BodyTruncated, PARTIAL_FILE),
+            (Error::InvalidChunkSize, RECEIVE),
+            (Error::InvalidStatusLine, PROTOCOL),
             (Error::Io(IoErrorKind::ConnectionReset), RECEIVE),
             (Error::InvalidUrl("host"), USAGE),
             (Error::UnexpectedSwitchingProtocols, EMPTY_REPLY),

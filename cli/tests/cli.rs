@@ -268,7 +268,7 @@ fn truncated_download_never_looks_complete() {
         path.to_str().unwrap(),
         &support::hostile().url("/truncated"),
     ]);
-    assert_eq!(out.status.code(), Some(8), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(18), "{}", stderr(&out));
     assert!(!path.exists(), "no file under the final name");
     assert!(stderr(&out).contains("--continue"));
     let missing = mreq(&["-o", path.to_str().unwrap(), &bin("/status/404")]);
