@@ -14,7 +14,7 @@ struct Scoped {
     does: &'static str,
 }
 
-fn scoped(args: &Args) -> [Scoped; 12] {
+fn scoped(args: &Args) -> [Scoped; 13] {
     let option = |given, name, methods, does| Scoped {
         given,
         name,
@@ -57,6 +57,17 @@ fn scoped(args: &Args) -> [Scoped; 12] {
             "--timeout",
             &[Qemu],
             "stops QEMU after a while",
+        ),
+        option(
+            args.boot,
+            "--boot",
+            // An ESP8266 without --image gets the MicroPython module installed.
+            if args.image.is_none() {
+                &[Esp8266Rom]
+            } else {
+                &[]
+            },
+            "makes boot.py join the Wi-Fi network when mreq-flash installs the MicroPython module (--board esp8266 without --image, or mreq-flash micropython)",
         ),
         option(
             args.probe.is_some(),

@@ -56,6 +56,10 @@ struct Args {
     /// With --monitor: also write the console to FILE.
     #[arg(long, value_name = "FILE")]
     log: Option<PathBuf>,
+    /// ESP8266 without --image (installing the MicroPython module): make boot.py join the Wi-Fi
+    /// network at every start; added after boot.py's own lines, which stay.
+    #[arg(long)]
+    boot: bool,
     /// ESP: the ROM loader's speed while flashing (default: the board table's).
     #[arg(long)]
     baud: Option<u32>,
@@ -119,7 +123,7 @@ enum Command {
     /// Read or change the configuration block on a board without reflashing its firmware.
     #[command(subcommand)]
     Config(device_config::ConfigCommand),
-    /// Install mreq's MicroPython module (mrequests, urlencode) on a board that runs MicroPython,
+    /// Install mreq's MicroPython module (mrequests, urlencode, mreq_wifi) on a board that runs MicroPython,
     /// through its raw REPL, with the configuration as the files the module reads.
     #[command(name = "micropython")]
     MicroPython(micropython::MicroPythonArgs),
@@ -289,15 +293,21 @@ fn install_on_esp8266(args: &Args, board: &Board) -> Result<u8> {
         baud: monitor::CONSOLE_BAUD,
         modules: micropython::default_modules(),
         run: Vec::new(),
+        boot: args.boot,
         config: args.config.clone(),
     };
     micropython::check(&install).map_err(Usage)?;
     if args.dry_run {
         println!(
-            "board {}: install mreq's MicroPython module ({}) through the raw REPL on {}",
+            "board {}: install mreq's MicroPython module ({}) through the raw REPL on {}{}",
             board.name,
             install.modules.join(", "),
-            args.port.as_deref().unwrap_or("the board's port")
+            args.port.as_deref().unwrap_or("the board's port"),
+            if args.boot {
+                "; boot.py joins the Wi-Fi network"
+            } else {
+                ""
+            }
         );
         return Ok(0);
     }

@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use std::io::{Read, Write};
 
 /// The module's files, built into mreq-flash so that an installed binary carries them.
-pub const MODULES: [(&str, &str); 2] = [
+pub const MODULES: [(&str, &str); 3] = [
     (
         "mrequests",
         include_str!("../../firmware/micropython/mrequests.py"),
@@ -18,7 +18,19 @@ pub const MODULES: [(&str, &str); 2] = [
         "urlencode",
         include_str!("../../firmware/micropython/urlencode.py"),
     ),
+    (
+        "mreq_wifi",
+        include_str!("../../firmware/micropython/mreq_wifi.py"),
+    ),
 ];
+
+/// What `--boot` adds to the board's boot.py (after the user's own lines, which stay).
+pub const BOOT_BLOCK: &str = "# mreq-flash --boot: join the Wi-Fi network of mreq_config.json
+import mreq_wifi
+mreq_wifi.connect()
+";
+/// The line that tells a boot.py already has the block.
+const BOOT_MARK: &str = "# mreq-flash --boot:";
 
 /// Bytes per write command: small enough for a micro:bit's 8 KB of free RAM once escaped.
 const CHUNK: usize = 192;
@@ -236,7 +248,8 @@ pub struct MicroPythonArgs {
     #[arg(long, default_value_t = crate::monitor::CONSOLE_BAUD)]
     pub baud: u32,
     /// The modules to install (comma-separated): mrequests (the client, needs urlencode) and
-    /// urlencode (the URL helpers alone, for boards with little room).
+    /// urlencode (the URL helpers alone, for boards with little room), mreq_wifi (joins the Wi-Fi
+    /// network of the configuration).
     #[arg(long, value_delimiter = ',', default_values_t = default_modules())]
     pub modules: Vec<String>,
     /// After installing, run this script on the board and print its output (exit 1 if it
@@ -244,6 +257,10 @@ pub struct MicroPythonArgs {
     /// boards with little RAM).
     #[arg(long, value_name = "FILE")]
     pub run: Vec<std::path::PathBuf>,
+    /// Make boot.py join the configured Wi-Fi network at every start (mreq_wifi.connect()):
+    /// added after the lines boot.py has, which stay; nothing is added twice.
+    #[arg(long)]
+    pub boot: bool,
     #[command(flatten)]
     pub config: crate::config::ConfigArgs,
 }
@@ -268,6 +285,9 @@ pub fn check(args: &MicroPythonArgs) -> Result<(), String> {
         && !args.modules.iter().any(|m| m == "urlencode")
     {
         return Err("--modules: mrequests needs urlencode (give both)".into());
+    }
+    if args.boot && !args.modules.iter().any(|m| m == "mreq_wifi") {
+        return Err("--boot: boot.py would call mreq_wifi, which --modules leaves out".into());
     }
     let c = &args.config;
     let unused = [
@@ -357,6 +377,9 @@ pub fn install(args: &MicroPythonArgs) -> Result<u8> {
         }
     }
     write_config(&mut repl, &args.config)?;
+    if args.boot {
+        add_boot_block(&mut repl)?;
+    }
     // The scripts start from a fresh interpreter: all of the board's RAM for them and the
     // modules they import.
     if !args.run.is_empty() {
@@ -383,6 +406,73 @@ pub fn install(args: &MicroPythonArgs) -> Result<u8> {
     }
     repl.leave()?;
     Ok(code)
+}
+
+/// Adds [`BOOT_BLOCK`] to the board's boot.py (made if there is none), keeping what it has.
+fn add_boot_block<P: Read + Write>(repl: &mut RawRepl<P>) -> Result<()> {
+    let existing = read_file(repl, "boot.py")?;
+    let updated = boot_py(existing.as_deref());
+    match (&existing, updated) {
+        (_, None) => eprintln!("boot.py already joins the Wi-Fi network (left as it is)"),
+        (None, Some(text)) => {
+            put(repl, "boot.py", text.as_bytes())?;
+            eprintln!("wrote boot.py: joins the Wi-Fi network at start (checked on the board)");
+        }
+        (Some(old), Some(text)) => {
+            put(repl, "boot.py", text.as_bytes())?;
+            eprintln!(
+                "added to boot.py: joins the Wi-Fi network at start (its {} lines kept; checked on the board)",
+                old.lines().count()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// boot.py with the block added, or `None` when it has it already.
+pub fn boot_py(existing: Option<&str>) -> Option<String> {
+    match existing {
+        Some(text) if text.lines().any(|l| l.starts_with(BOOT_MARK)) => None,
+        Some(text) if text.is_empty() || text.ends_with('\n') => {
+            Some(format!("{text}{BOOT_BLOCK}"))
+        }
+        Some(text) => Some(format!("{text}\n{BOOT_BLOCK}")),
+        None => Some(BOOT_BLOCK.to_string()),
+    }
+}
+
+/// A text file on the board (`None`: there is none), read as byte values (every port prints
+/// those; the micro:bit's has no binascii).
+fn read_file<P: Read + Write>(repl: &mut RawRepl<P>, name: &str) -> Result<Option<String>> {
+    let code = format!(
+        "try:\n f=open({},'rb')\nexcept OSError:\n print('-')\nelse:\n while 1:\n  b=f.read(64)\n  if not b:\n   break\n  print(' '.join([str(x) for x in b]))\n f.close()\n print('.')\n",
+        str_literal(name)
+    );
+    let out = repl
+        .exec(&code)
+        .with_context(|| format!("reading {name} on the board"))?;
+    if out.trim() == "-" {
+        return Ok(None);
+    }
+    let mut bytes = Vec::new();
+    let mut ended = false;
+    for line in out.lines() {
+        if line.trim() == "." {
+            ended = true;
+            break;
+        }
+        for value in line.split_whitespace() {
+            bytes.push(value.parse::<u8>().with_context(|| {
+                format!("{name} as the board printed it: {value:?} is not a byte")
+            })?);
+        }
+    }
+    if !ended {
+        bail!("{name} on the board: the listing ended early");
+    }
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|_| anyhow::anyhow!("{name} on the board is not UTF-8 text: left as it is"))
 }
 
 /// The configuration files, when options ask for them; `--config-reset` removes them.
@@ -423,6 +513,20 @@ fn write_config<P: Read + Write>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn boot_py_gets_the_block_once_after_its_own_lines() {
+        assert_eq!(boot_py(None).as_deref(), Some(BOOT_BLOCK));
+        assert_eq!(boot_py(Some("")).as_deref(), Some(BOOT_BLOCK));
+        let mine = "import esp\nesp.osdebug(None)";
+        let added = boot_py(Some(mine)).unwrap();
+        assert_eq!(added, format!("{mine}\n{BOOT_BLOCK}"));
+        assert_eq!(boot_py(Some(&added)), None, "not added twice");
+        assert_eq!(
+            boot_py(Some("x = 1\n")).unwrap(),
+            format!("x = 1\n{BOOT_BLOCK}")
+        );
+    }
 
     #[test]
     fn mpy_formats_of_boards_and_compilers() {

@@ -362,7 +362,7 @@ fn unknown_board_and_missing_firmware_are_clear_errors() {
     );
     let planned = flash(&["--board", "esp8266", "--dry-run", "--port", "/dev/ttyUSB0"]);
     assert!(String::from_utf8_lossy(&planned.stdout).contains(
-        "install mreq's MicroPython module (mrequests, urlencode) through the raw REPL on /dev/ttyUSB0"
+        "install mreq's MicroPython module (mrequests, urlencode, mreq_wifi) through the raw REPL on /dev/ttyUSB0"
     ));
     for esp8266_takes_no in [["--before", "usb-reset"], ["--after", "watchdog-reset"]] {
         let out = flash(
@@ -676,7 +676,7 @@ fn flashing_through_a_missing_probe_is_a_clear_error() {
 
 /// Options that only some flash methods act on, and those methods: every one on every board is
 /// taken (the dry run passes) or refused with exit 2 naming it.
-const SCOPED: [(&[&str], &[FlashMethod]); 15] = [
+const SCOPED: [(&[&str], &[FlashMethod]); 16] = [
     (
         &["--before", "no-reset"],
         &[FlashMethod::Espflash, FlashMethod::Esp8266Rom],
@@ -717,6 +717,8 @@ const SCOPED: [(&[&str], &[FlashMethod]); 15] = [
     // QEMU's console is always on; the others' only with --monitor.
     (&["--log", "x.log"], &[FlashMethod::Qemu]),
     (&["--log", "x.log", "--monitor"], &ALL_METHODS),
+    // Only when mreq-flash installs the MicroPython module: the ESP8266 without --image (below).
+    (&["--boot"], &[]),
 ];
 
 const ALL_METHODS: [FlashMethod; 5] = [
@@ -780,6 +782,9 @@ fn every_option_applies_to_its_boards_or_is_refused() {
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
+    let boot = flash(&["--board", "esp8266", "--dry-run", "--boot"]);
+    assert!(boot.status.success(), "{boot:?}");
+    assert!(String::from_utf8_lossy(&boot.stdout).contains("boot.py joins the Wi-Fi"));
     // The ESP8266 takes a ready image, the others an ELF.
     let elf_on_8266 = flash(&["--board", "esp8266", "--dry-run", "--elf", "Cargo.toml"]);
     assert_eq!(elf_on_8266.status.code(), Some(2));
@@ -934,21 +939,32 @@ fn a_killed_boot_leaves_no_pflash_file_behind() {
             .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
             .count()
     };
-    std::thread::sleep(std::time::Duration::from_secs(3));
+    // The firmware is built first (cargo, up to a minute on a busy machine), then QEMU starts.
+    let qemu_of = || {
+        let found = Command::new("pgrep")
+            .args(["-P", &child.id().to_string(), "-f", "qemu-system-riscv32"])
+            .output()
+            .expect("pgrep");
+        String::from_utf8_lossy(&found.stdout)
+            .split_whitespace()
+            .map(str::to_string)
+            .collect::<Vec<String>>()
+    };
+    let mut qemu = Vec::new();
+    for _ in 0..600 {
+        qemu = qemu_of();
+        if !qemu.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(qemu.len(), 1, "one QEMU under mreq-flash");
+    std::thread::sleep(std::time::Duration::from_secs(1));
     assert_eq!(
         ours(),
         0,
         "a pflash file named in the temporary directory while QEMU runs"
     );
-    let qemu = Command::new("pgrep")
-        .args(["-P", &child.id().to_string()])
-        .output()
-        .expect("pgrep");
-    let qemu: Vec<String> = String::from_utf8_lossy(&qemu.stdout)
-        .split_whitespace()
-        .map(str::to_string)
-        .collect();
-    assert_eq!(qemu.len(), 1, "one QEMU under mreq-flash");
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

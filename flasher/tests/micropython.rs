@@ -284,3 +284,60 @@ fn a_port_where_no_micropython_answers_is_a_clear_error() {
         "{stderr}"
     );
 }
+
+/// `--boot` on a real MicroPython: boot.py gets the two lines that join the Wi-Fi network after
+/// the user's own, which stay, and a second install adds nothing.
+#[test]
+fn boot_py_keeps_the_users_lines_and_is_added_to_once() {
+    let board = boot();
+    let script = |name: &str, code: &str| {
+        let path = std::env::temp_dir().join(format!("mreq-mp-{name}-{}.py", std::process::id()));
+        std::fs::write(&path, code).unwrap();
+        path
+    };
+    let users = script(
+        "users-boot",
+        "f=open('boot.py','w')\nf.write('# mine\\nx = 1')\nf.close()\n",
+    );
+    let show = script("show-boot", "print(open('boot.py').read())\n");
+    let run = |extra: &[&str], script: &Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_mreq-flash"))
+            .args([
+                "micropython",
+                "--port",
+                &board.pty,
+                "--modules",
+                "mreq_wifi",
+            ])
+            .args(extra)
+            .arg("--run")
+            .arg(script)
+            .output()
+            .expect("run mreq-flash");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{stderr}");
+        (
+            String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n"),
+            stderr,
+        )
+    };
+    run(&[], &users);
+    let (first, said) = run(&["--boot"], &show);
+    assert!(
+        said.contains("added to boot.py") && said.contains("its 2 lines kept"),
+        "{said}"
+    );
+    let expected = format!("# mine\nx = 1\n{}\n", mreq_flash_boot_block());
+    assert_eq!(first, expected);
+    let (second, said) = run(&["--boot"], &show);
+    assert!(said.contains("already joins"), "{said}");
+    assert_eq!(second, expected, "nothing added twice");
+    for path in [users, show] {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// The block `--boot` adds, as the module's README shows it.
+fn mreq_flash_boot_block() -> &'static str {
+    "# mreq-flash --boot: join the Wi-Fi network of mreq_config.json\nimport mreq_wifi\nmreq_wifi.connect()\n"
+}

@@ -10,7 +10,7 @@ import tempfile
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-MODULES = [os.path.join(HERE, "..", name) for name in ("mrequests.py", "urlencode.py")]
+MODULES = [os.path.join(HERE, "..", name) for name in ("mrequests.py", "urlencode.py", "mreq_wifi.py")]
 
 
 def compiler(variable, what):
