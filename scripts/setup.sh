@@ -37,8 +37,7 @@ for tool in tinyproxy microsocks; do
         missing+=("$tool")
     fi
 done
-# The QEMU board's smoke test boots firmware in qemu-system-riscv32 (Debian: qemu-system-misc;
-# installing it replaces the image's qemu-utils backport, which nothing here uses).
+# The QEMU board's smoke test boots firmware in qemu-system-riscv32 (Debian: qemu-system-misc).
 if ! command -v qemu-system-riscv32 >/dev/null 2>&1; then
     missing+=(qemu-system-misc)
 fi
@@ -50,11 +49,23 @@ fi
 if ! [ -f /usr/share/firmware-microbit-micropython/firmware.hex ]; then
     missing+=(firmware-microbit-micropython)
 fi
+# Some machine images carry a qemu-utils backport (QEMU 10) that Breaks bookworm's QEMU 7.2
+# system emulators, and apt will not downgrade it by itself: take bookworm's, which the QEMU tests
+# were checked with (nothing here uses qemu-img).
+downgrade=()
+if [[ " ${missing[*]} " == *" qemu-system-"* ]] &&
+    dpkg-query -W -f='${Version}' qemu-utils 2>/dev/null | grep -q bpo; then
+    missing+=(qemu-utils/bookworm)
+    downgrade=(--allow-downgrades)
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "installing: ${missing[*]}"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-        "${missing[@]}" >/dev/null
+    if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${downgrade[@]}" \
+        "${missing[@]}" >/dev/null; then
+        echo "setup: apt-get could not install: ${missing[*]} (see apt's message above)" >&2
+        return 1
+    fi
 fi
 
 # The QEMU smoke test's DNS server listens on 127.0.0.1:53 (the firmware's resolver asks port 53).
