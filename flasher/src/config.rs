@@ -41,12 +41,16 @@ pub struct ConfigArgs {
     /// [firmware default: pool.ntp.org].
     #[arg(long, value_name = "HOST[:PORT]")]
     pub ntp: Option<String>,
+    /// A setting for your own firmware, read with `Config::app_setting("NAME")` (repeatable;
+    /// `config set` replaces the settings of the names it gives and keeps the others).
+    #[arg(long = "app-setting", value_name = "NAME=VALUE")]
+    pub app_setting: Vec<String>,
     /// A ready configuration block (4096 bytes) instead of the options above.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["wifi_ssid", "wifi_pass", "wifi_pass_file", "ip", "gateway", "dns", "startup_url", "cacert", "insecure", "ntp"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["wifi_ssid", "wifi_pass", "wifi_pass_file", "ip", "gateway", "dns", "startup_url", "cacert", "insecure", "ntp", "app_setting"])]
     pub config: Option<PathBuf>,
     /// Write an empty configuration, erasing what the board has (without configuration options
     /// the board keeps its own).
-    #[arg(long, conflicts_with_all = ["wifi_ssid", "wifi_pass", "wifi_pass_file", "ip", "gateway", "dns", "startup_url", "cacert", "insecure", "ntp", "config"])]
+    #[arg(long, conflicts_with_all = ["wifi_ssid", "wifi_pass", "wifi_pass_file", "ip", "gateway", "dns", "startup_url", "cacert", "insecure", "ntp", "app_setting", "config"])]
     pub config_reset: bool,
 }
 
@@ -64,6 +68,7 @@ impl ConfigArgs {
             cacert,
             insecure,
             ntp,
+            app_setting,
             config,
             config_reset,
         } = self;
@@ -77,6 +82,7 @@ impl ConfigArgs {
             || !cacert.is_empty()
             || *insecure
             || ntp.is_some()
+            || !app_setting.is_empty()
             || config.is_some()
             || *config_reset
     }
@@ -146,6 +152,10 @@ impl ConfigArgs {
             check_ntp_server(server)?;
             builder.ntp_server(server);
         }
+        for setting in &self.app_setting {
+            let (name, value) = parse_app_setting(setting)?;
+            builder.app_setting(name, value);
+        }
         builder.finish().map_err(|e| {
             anyhow::anyhow!(
                 "configuration: {e} (SSID up to 32 bytes, password up to 64, all in 4 KiB)"
@@ -189,6 +199,14 @@ impl ConfigArgs {
 }
 
 /// `HOST` or `HOST:PORT`, as the firmware reads it (no scheme, no path, a port that is a number).
+/// `NAME=VALUE` with a NAME that is not empty (the value may be, and may hold `=`).
+fn parse_app_setting(setting: &str) -> Result<(&str, &str)> {
+    match setting.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name, value)),
+        _ => bail!("--app-setting {setting:?}: expected NAME=VALUE"),
+    }
+}
+
 pub(crate) fn check_ntp_server(server: &str) -> Result<()> {
     let host = match server.rsplit_once(':') {
         Some((host, port)) => {

@@ -162,9 +162,18 @@ pub fn merge(old: &[u8], new: &[u8]) -> Result<Vec<u8>> {
     let new_entries: Vec<(u8, &[u8])> = new.entries().collect::<Result<_, _>>()?;
     let mut block = vec![0xFF; BLOCK_SIZE];
     let mut builder = Builder::new(&mut block);
+    // An old entry goes when the new settings give its tag, but application settings are
+    // replaced name by name.
+    let replaced = |(tag, value): &(u8, &[u8])| {
+        new_entries.iter().any(|(t, v)| {
+            t == tag
+                && (*tag != mreq_fwconfig::tag::APP_SETTING
+                    || setting_name(v) == setting_name(value))
+        })
+    };
     for (tag, value) in old_entries
         .iter()
-        .filter(|(tag, _)| !new_entries.iter().any(|(t, _)| t == tag))
+        .filter(|entry| !replaced(entry))
         .chain(&new_entries)
     {
         builder.entry(*tag, value);
@@ -173,6 +182,11 @@ pub fn merge(old: &[u8], new: &[u8]) -> Result<Vec<u8>> {
         .finish()
         .map_err(|e| anyhow::anyhow!("the merged configuration: {e} (it must fit in 4 KiB)"))?;
     Ok(block)
+}
+
+/// The NAME of an application setting's `NAME=VALUE`.
+fn setting_name(value: &[u8]) -> &[u8] {
+    value.split(|&b| b == b'=').next().unwrap_or(value)
 }
 
 /// The block as `config show` prints it.
@@ -237,6 +251,9 @@ pub fn describe(block: &[u8], place: &str) -> String {
     );
     if config.tls_insecure() {
         line("insecure", "yes: certificates are not verified".into());
+    }
+    for (name, value) in config.app_settings() {
+        line("app-setting", format!("{name}={value}"));
     }
     line(
         "ntp",

@@ -126,7 +126,7 @@ enum Command {
     /// Install mreq's MicroPython module (mrequests, urlencode, mreq_wifi) on a board that runs MicroPython,
     /// through its raw REPL, with the configuration as the files the module reads.
     #[command(name = "micropython")]
-    MicroPython(micropython::MicroPythonArgs),
+    MicroPython(Box<micropython::MicroPythonArgs>),
 }
 
 fn main() -> ExitCode {

@@ -296,6 +296,7 @@ pub fn check(args: &MicroPythonArgs) -> Result<(), String> {
         (!c.dns.is_empty(), "--dns"),
         (c.startup_url.is_some(), "--startup-url"),
         (c.insecure, "--insecure"),
+        (!c.app_setting.is_empty(), "--app-setting"),
         (c.config.is_some(), "--config"),
     ];
     if let Some((_, name)) = unused.iter().find(|(given, _)| *given) {

@@ -109,6 +109,49 @@ fn qemu_show_set_reset_keep_what_is_not_changed_and_never_print_the_password() {
     assert_eq!(config.startup_url(), Some("http://10.0.2.2:8080/x"));
     assert_eq!(config.ntp_server(), Some("time.lan:123"));
 
+    // Application settings are replaced name by name: setting one keeps the others.
+    ok(&flash(
+        &[
+            &["config", "set"][..],
+            &where_,
+            &[
+                "--app-setting",
+                "SERVER=http://10.0.2.2:8080/a=b",
+                "--app-setting",
+                "EVERY_MS=500",
+            ],
+        ]
+        .concat(),
+    ));
+    ok(&flash(
+        &[
+            &["config", "set"][..],
+            &where_,
+            &["--app-setting", "EVERY_MS=250"],
+        ]
+        .concat(),
+    ));
+    let block = block_of(&pflash);
+    let config = Config::parse(&block).unwrap();
+    assert_eq!(
+        config.app_setting("SERVER"),
+        Some("http://10.0.2.2:8080/a=b"),
+        "kept"
+    );
+    assert_eq!(config.app_setting("EVERY_MS"), Some("250"), "replaced");
+    assert_eq!(config.app_settings().count(), 2, "replaced, not added");
+    assert_eq!(config.ntp_server(), Some("time.lan:123"), "kept");
+    let shown = ok(&flash(&[&["config", "show"][..], &where_].concat()));
+    assert!(shown.contains("EVERY_MS=250"), "{shown}");
+    for bad in ["NOEQUALS", "=value"] {
+        let refused = flash(&[&["config", "set"][..], &where_, &["--app-setting", bad]].concat());
+        assert_eq!(refused.status.code(), Some(1), "{bad}");
+        assert!(
+            String::from_utf8_lossy(&refused.stderr).contains("expected NAME=VALUE"),
+            "{refused:?}"
+        );
+    }
+
     // A damaged block is refused by set (nothing of it silently dropped) and shown as damaged.
     let mut damaged = std::fs::read(&pflash).unwrap();
     damaged[20] ^= 0xFF;

@@ -730,7 +730,7 @@ const ALL_METHODS: [FlashMethod; 5] = [
 ];
 
 /// Options every board takes (or that say what to flash).
-const GENERAL: [&str; 22] = [
+const GENERAL: [&str; 23] = [
     "--board",
     "--elf",
     "--image",
@@ -753,6 +753,7 @@ const GENERAL: [&str; 22] = [
     "--config",
     "--config-reset",
     "--wifi-pass-file",
+    "--app-setting",
 ];
 
 #[test]

@@ -46,6 +46,9 @@ pub mod tag {
     pub const TLS_INSECURE: u8 = 8;
     /// The SNTP server for the wall clock (certificate dates): `host` or `host:port`, UTF-8.
     pub const NTP_SERVER: u8 = 9;
+    /// A setting for the user's own firmware: `NAME=VALUE`, UTF-8, NAME not empty and without `=`;
+    /// may appear several times (read with [`Config::app_setting`](crate::Config::app_setting)).
+    pub const APP_SETTING: u8 = 10;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +131,10 @@ impl<'a> Config<'a> {
                 tag::GATEWAY_IPV4 | tag::DNS_IPV4 => value.len() == 4,
                 tag::STARTUP_URL | tag::NTP_SERVER => core::str::from_utf8(value).is_ok(),
                 tag::TLS_INSECURE => value.len() == 1,
+                tag::APP_SETTING => core::str::from_utf8(value)
+                    .ok()
+                    .and_then(split_setting)
+                    .is_some(),
                 _ => true,
             };
             if !size_ok {
@@ -197,11 +204,31 @@ impl<'a> Config<'a> {
         self.first(tag::TLS_INSECURE) == Some(&[1])
     }
 
+    /// The application settings (`mreq-flash --app-setting NAME=VALUE`), in order.
+    pub fn app_settings(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        self.entries()
+            .filter_map(Result::ok)
+            .filter(|(t, _)| *t == tag::APP_SETTING)
+            .filter_map(|(_, v)| core::str::from_utf8(v).ok().and_then(split_setting))
+    }
+
+    /// The value of the first application setting named `name` (exact, case-sensitive).
+    pub fn app_setting(&self, name: &str) -> Option<&'a str> {
+        self.app_settings()
+            .find(|(n, _)| *n == name)
+            .map(|(_, value)| value)
+    }
+
     /// The configured SNTP server (`host` or `host:port`); `None` means the firmware's default.
     pub fn ntp_server(&self) -> Option<&'a str> {
         self.first(tag::NTP_SERVER)
             .and_then(|v| core::str::from_utf8(v).ok())
     }
+}
+
+/// `NAME=VALUE` as (NAME, VALUE); `None` if there is no `=` or NAME is empty.
+fn split_setting(setting: &str) -> Option<(&str, &str)> {
+    setting.split_once('=').filter(|(name, _)| !name.is_empty())
 }
 
 /// Iterator over `(tag, value)` entries.
@@ -241,6 +268,8 @@ pub struct Builder<'b> {
     buf: &'b mut [u8],
     len: usize,
     overflow: bool,
+    /// A value its tag does not allow was given (`finish` reports the tag).
+    invalid: bool,
 }
 
 impl<'b> Builder<'b> {
@@ -251,26 +280,35 @@ impl<'b> Builder<'b> {
             buf,
             len: HEADER_LEN,
             overflow,
+            invalid: false,
         }
     }
 
     /// Adds a raw entry.
     pub fn entry(&mut self, tag: u8, value: &[u8]) -> &mut Self {
-        let Ok(len) = u16::try_from(value.len()) else {
-            self.overflow = true;
-            return self;
-        };
-        let end = self.len + 3 + value.len();
-        match self.buf.get_mut(self.len..end) {
-            Some(slot) if end + CRC_LEN <= BLOCK_SIZE.min(u16::MAX as usize) => {
-                slot[0] = tag;
-                slot[1..3].copy_from_slice(&len.to_le_bytes());
-                slot[3..].copy_from_slice(value);
-                self.len = end;
-            }
-            _ => self.overflow = true,
+        if let Some(slot) = self.reserve(tag, value.len()) {
+            slot.copy_from_slice(value);
         }
         self
+    }
+
+    /// Writes an entry's tag and length and returns the room for its value; `None` (and the
+    /// block marked too large) if it does not fit.
+    fn reserve(&mut self, tag: u8, value_len: usize) -> Option<&mut [u8]> {
+        let end = self.len + 3 + value_len;
+        let fits = end + CRC_LEN <= BLOCK_SIZE.min(u16::MAX as usize);
+        match (u16::try_from(value_len), self.buf.get_mut(self.len..end)) {
+            (Ok(len), Some(slot)) if fits => {
+                slot[0] = tag;
+                slot[1..3].copy_from_slice(&len.to_le_bytes());
+                self.len = end;
+                Some(&mut slot[3..])
+            }
+            _ => {
+                self.overflow = true;
+                None
+            }
+        }
     }
 
     pub fn wifi(&mut self, ssid: &str, password: &str) -> &mut Self {
@@ -307,11 +345,29 @@ impl<'b> Builder<'b> {
         self.entry(tag::NTP_SERVER, server.as_bytes())
     }
 
+    /// An application setting; `finish` fails if `name` is empty or holds `=`.
+    pub fn app_setting(&mut self, name: &str, value: &str) -> &mut Self {
+        if name.is_empty() || name.contains('=') {
+            self.invalid = true;
+            return self;
+        }
+        let Some(slot) = self.reserve(tag::APP_SETTING, name.len() + 1 + value.len()) else {
+            return self;
+        };
+        slot[..name.len()].copy_from_slice(name.as_bytes());
+        slot[name.len()] = b'=';
+        slot[name.len() + 1..].copy_from_slice(value.as_bytes());
+        self
+    }
+
     /// Writes header and CRC; returns the block's used length. Fails if anything did not fit or
     /// a value was invalid for its tag.
     pub fn finish(&mut self) -> Result<usize, ConfigError> {
         if self.overflow {
             return Err(ConfigError::TooLarge);
+        }
+        if self.invalid {
+            return Err(ConfigError::BadEntry(tag::APP_SETTING));
         }
         let length = u16::try_from(self.len - HEADER_LEN).map_err(|_| ConfigError::TooLarge)?;
         self.buf[..4].copy_from_slice(&MAGIC);
@@ -406,6 +462,46 @@ mod tests {
             len,
             8 + 10 * 3 + (4 + 11 + 5 + 4 + 4 + 4 + 24 + 4 + 13 + 12) + 4
         );
+    }
+
+    #[test]
+    fn app_settings_round_trip_and_bad_ones_are_refused() {
+        let mut buf = [0xFFu8; BLOCK_SIZE];
+        Builder::new(&mut buf)
+            .app_setting("SERVER", "http://10.0.2.2:8080/a=b")
+            .app_setting("EVERY_MS", "500")
+            .app_setting("EMPTY", "")
+            .app_setting("SERVER", "second")
+            .finish()
+            .unwrap();
+        let config = Config::parse(&buf).unwrap();
+        assert_eq!(
+            config.app_setting("SERVER"),
+            Some("http://10.0.2.2:8080/a=b")
+        );
+        assert_eq!(config.app_setting("EVERY_MS"), Some("500"));
+        assert_eq!(config.app_setting("EMPTY"), Some(""));
+        assert_eq!(
+            config.app_setting("server"),
+            None,
+            "names are case-sensitive"
+        );
+        assert_eq!(config.app_settings().count(), 4);
+        for (name, value) in [("", "x"), ("A=B", "x")] {
+            let mut buf = [0xFFu8; BLOCK_SIZE];
+            let built = Builder::new(&mut buf).app_setting(name, value).finish();
+            assert_eq!(
+                built,
+                Err(ConfigError::BadEntry(tag::APP_SETTING)),
+                "{name:?}"
+            );
+        }
+        // A block written by something else with a setting that has no `=` is refused whole.
+        let mut buf = [0xFFu8; BLOCK_SIZE];
+        let built = Builder::new(&mut buf)
+            .entry(tag::APP_SETTING, b"no equals sign")
+            .finish();
+        assert_eq!(built, Err(ConfigError::BadEntry(tag::APP_SETTING)));
     }
 
     #[test]
