@@ -6,9 +6,10 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-(cd firmware/boards/qemu && cargo build --release --quiet)
+(cd firmware/boards/qemu && cargo build --release --quiet --bins --examples)
 ELF=firmware/boards/qemu/target/riscv32imac-unknown-none-elf/release/mreq-board-qemu
+TELEMETRY=firmware/boards/qemu/target/riscv32imac-unknown-none-elf/release/examples/telemetry
 cargo build --quiet -p mreq -p mreq-flash
 echo "firmware image: $(size -A "$ELF" 2>/dev/null | awk '$1 ~ /^\.(text|rodata|data|bss)$/ {printf "%s %d  ", $1, $2}')"
 exec timeout 900 /usr/bin/python3 scripts/qemu_smoke.py --elf "$ELF" --mreq target/debug/mreq \
-    --flasher target/debug/mreq-flash "$@"
+    --flasher target/debug/mreq-flash --telemetry-elf "$TELEMETRY" "$@"

@@ -390,11 +390,170 @@ def tls_checks(args, device, tls, local_hb):
               f"exit {bad.returncode}: {err}")
 
 
+class TelemetryServer:
+    """What the telemetry example talks to: POST /readings (recorded with the connection it came
+    on), GET /settings (the JSON in `settings`). `restart` stops listening and starts again on the
+    same port, as a server being redeployed."""
+
+    def __init__(self):
+        self.posts = []  # (client port, content type, body)
+        self.settings = {"every_ms": 150, "unit": "ms"}
+        self.lock = threading.Lock()
+        self.connections = []
+        self.port = free_port()
+        self.server = None
+        self.start()
+
+    def start(self):
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as a real server
+
+            def log_message(self, *a):
+                pass
+
+            def setup(self):
+                super().setup()
+                with owner.lock:
+                    owner.connections.append(self.connection)
+
+            def answer(self, status, body):
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length)
+                if self.path != "/readings":
+                    return self.answer(404, b"{}")
+                with owner.lock:
+                    owner.posts.append((self.client_address[1], self.headers.get("Content-Type"), body))
+                self.answer(200, b'{"ok":true}')
+
+            def do_GET(self):
+                if self.path != "/settings":
+                    return self.answer(404, b"{}")
+                with owner.lock:
+                    body = json.dumps(owner.settings).encode()
+                self.answer(200, body)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        """Stops listening and drops the kept-alive connections, as a restarted process would."""
+        self.server.shutdown()
+        self.server.server_close()
+        with self.lock:
+            for conn in self.connections:
+                try:
+                    conn.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self.connections.clear()
+
+    def wait_posts(self, count, timeout):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            with self.lock:
+                if len({self.seq(body) for _, _, body in self.posts} - {None}) >= count:
+                    return True
+            time.sleep(0.05)
+        return False
+
+    @staticmethod
+    def seq(body):
+        try:
+            return json.loads(body)["seq"]
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+def telemetry_checks(args, work, procs):
+    """The application example (firmware/boards/qemu/examples/telemetry.rs) against a server on
+    this machine: N well-formed posts in order, through a server restart, settings acted on."""
+    server = TelemetryServer()
+    image = flash_image(args, os.path.join(work, "cfg-telemetry.img"),
+                        "--app-setting", f"SERVER=http://10.0.2.2:{server.port}", "--app-setting", "EVERY_MS=300")
+    log = os.path.join(work, "telemetry.out")
+    qemu = qemu_command(args.telemetry_elf, image, "-serial", f"file:{log}")
+    procs.append(subprocess.Popen(qemu, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+    console = lambda: open(log, errors="replace").read() if os.path.exists(log) else ""
+    try:
+        first = server.wait_posts(4, 60)
+        check("telemetry example: posts arrive", first, console()[-1500:])
+        if not first:
+            return
+        server.stop()
+        time.sleep(2)
+        server.start()
+        after = server.wait_posts(10, 90)
+        with server.lock:
+            posts = list(server.posts)
+        readings = []
+        for _, content_type, body in posts:
+            try:
+                reading = json.loads(body)
+            except ValueError:
+                reading = None
+            readings.append((content_type, reading))
+        well_formed = all(ct == "application/json" and isinstance(r, dict)
+                          and set(r) == {"seq", "uptime_ms", "heap_peak", "stack_peak"}
+                          and all(isinstance(v, int) for v in r.values()) for ct, r in readings)
+        check("telemetry example: every post is well-formed JSON with its content type", well_formed,
+              repr(readings[:3]))
+        seqs = [r["seq"] for _, r in readings if isinstance(r, dict) and "seq" in r]
+        # In order, none lost across the restart; a retried post may arrive twice, one after the other.
+        in_order = seqs[:1] == [1] and all(b in (a, a + 1) for a, b in zip(seqs, seqs[1:]))
+        check("telemetry example: 10 posts in order through a server restart, none lost", after and in_order,
+              f"seqs {seqs}; console: {console()[-1500:]}")
+        text = console()
+        check("telemetry example: the restart was seen and retried with backoff",
+              re.search(r"telemetry: seq \d+: .*; retry in 100 ms", text) is not None
+              and re.search(r"retry in 200 ms", text) is not None, text[-1500:])
+        check("telemetry example: the fetched setting is acted on", "telemetry: settings: every_ms 150" in text, text[-1500:])
+
+        # Requests per second over a kept-alive connection: the server says every_ms 0.
+        with server.lock:
+            server.settings = {"every_ms": 0}
+            start_count = len(server.posts)
+        server.wait_posts(max(seqs) + SETTINGS_LAG, 60)
+        with server.lock:
+            started = len(server.posts)
+        began = time.time()
+        burst = server.wait_posts(max(seqs) + SETTINGS_LAG + 50, 120)
+        took = time.time() - began
+        with server.lock:
+            rate_posts = server.posts[started:]
+        ports = {port for port, _, _ in rate_posts}
+        check("telemetry example: every_ms 0 taken; posts kept alive on one connection",
+              burst and "telemetry: settings: every_ms 0" in console() and len(ports) <= 2,
+              f"{len(rate_posts)} posts over {len(ports)} connections")
+        if burst and took > 0:
+            print(f"telemetry example: {len(rate_posts) / took:.0f} posts/s (JSON POST + read answer, kept alive, "
+                  f"{len(ports)} connection(s)) from {start_count} posts before", flush=True)
+        peaks = re.findall(r"heap peak (\d+) B, stack peak (\d+) B", console())
+        if peaks:
+            print(f"telemetry example: heap peak {peaks[-1][0]} B, stack peak {peaks[-1][1]} B", flush=True)
+    finally:
+        server.stop()
+
+
+# Posts made before a changed setting is fetched (it is fetched with every fifth post).
+SETTINGS_LAG = 5
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--elf", required=True)
     ap.add_argument("--mreq", required=True)
     ap.add_argument("--flasher", required=True, help="the mreq-flash binary")
+    ap.add_argument("--telemetry-elf", required=True, help="the application example's firmware")
     ap.add_argument("--qemu-args", default="", help="extra QEMU arguments")
     args = ap.parse_args()
 
@@ -554,6 +713,7 @@ def main():
         qemu_no_rng(args, tls, work, procs)
         qemu_dns_boot(args, tls, work, procs)
         qemu_bad_config(args, image, work, procs, tls)
+        telemetry_checks(args, work, procs)
     except Exception as err:  # noqa: BLE001 - any failure of the harness is a failed check
         check("smoke run", False, repr(err))
     finally:

@@ -60,6 +60,8 @@ cargo clippy --workspace --all-targets -- -D warnings
 for crate in $CRATES; do
     (cd "firmware/boards/$crate" && cargo clippy --release --quiet -- -D warnings)
 done
+# The application example (examples/telemetry.rs, run by the QEMU smoke test).
+(cd firmware/boards/qemu && cargo clippy --release --quiet --examples -- -D warnings)
 (cd firmware/boards/stm32f407-w5500 && cargo clippy --release --quiet --no-default-features \
     --features stm32f407ve -- -D warnings)
 # mreq-fw's lean TLS provider (the STM32F407VE's): lints, and the host TLS tests against it.

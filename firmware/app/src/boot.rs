@@ -4,9 +4,9 @@
 use crate::console::{Console, ConsoleError, Line};
 use crate::fetch;
 use crate::framed::{self, Device, Pending};
+use crate::http::{Http, HttpState};
 use crate::shell::{self, Command};
 use crate::{clock, console, load_config, net, say, sntp, BoardInfo};
-use embassy_net::tcp::client::{TcpClient, TcpClientState};
 use embassy_net::Stack;
 use embedded_io_async::{Read, Write};
 use mreq_core::client::asynch::Client;
@@ -57,25 +57,16 @@ pub async fn run<S: Read + Write>(
         let _ = embassy_time::with_timeout(net::NETWORK_WAIT, stack.wait_config_up()).await;
     }
     let _ = report_network(&mut console, stack).await;
-    let ntp_server = config
-        .as_ref()
-        .and_then(|c| c.ntp_server())
-        .unwrap_or(sntp::DEFAULT_SERVER);
+    // The shell is one user of the library's client (`crate::http`), as an application is.
+    let state = HttpState::new(config.as_ref());
+    let ntp_server = state.ntp_server();
     if stack.is_config_up() {
         let _ = sync_clock(&mut console, stack, ntp_server).await;
     }
-    let pool_state = TcpClientState::<1, { net::TCP_TX }, { net::TCP_RX }>::new();
-    let pool = TcpClient::new(stack, &pool_state);
-    // Every read can time out: each connection applies the current request's limits.
-    let timeouts = net::Timeouts::new();
-    #[cfg(feature = "tls")]
-    let tls = crate::tls::TlsSettings::new(config.as_ref());
+    let pool = state.pool(stack);
+    let mut http = Http::new(stack, &state, &pool);
+    let client = http.client_mut();
     let _ = report_tls(&mut console, config.as_ref()).await;
-    #[cfg(feature = "tls")]
-    let connector = net::NetConnector::new(stack, &pool, &timeouts, &tls, ntp_server);
-    #[cfg(not(feature = "tls"))]
-    let connector = net::NetConnector::new(stack, &pool, &timeouts, ntp_server);
-    let mut client = Client::new(connector);
     let insecure = config.as_ref().is_some_and(|c| c.tls_insecure());
     let agent = fetch::user_agent(board.name);
     let shell = Shell {
@@ -94,15 +85,15 @@ pub async fn run<S: Read + Write>(
     if let Some(url) = startup {
         let _ = say!(console, "startup: GET {url}\r\n");
         let _ = shell.warn_if_insecure(&mut console, url).await;
-        let _ = fetch::fetch(&mut client, &mut console, &Request::get(url), &agent).await;
-        let _ = report_after(&mut client, &mut console, board).await;
+        let _ = fetch::fetch(client, &mut console, &Request::get(url), &agent).await;
+        let _ = report_after(client, &mut console, board).await;
     }
     let mut line = Line::new();
     let mut pending: Pending = None;
     loop {
         if let Some(header) = pending.take() {
             // A new host spoke while a request ran: its frame is next on the line.
-            let _ = framed::serve(header, &device, &mut client, &mut console, &mut pending).await;
+            let _ = framed::serve(header, &device, client, &mut console, &mut pending).await;
             continue;
         }
         let _ = console.write(b"mreq> ").await;
@@ -123,10 +114,9 @@ pub async fn run<S: Read + Write>(
             let _ = console.write(b"\n").await;
             match mreq_link::Header::parse(frame) {
                 Ok(header) => {
-                    let served =
-                        framed::serve(header, &device, &mut client, &mut console, &mut pending);
+                    let served = framed::serve(header, &device, client, &mut console, &mut pending);
                     if served.await.is_ok() {
-                        let _ = report_after(&mut client, &mut console, board).await;
+                        let _ = report_after(client, &mut console, board).await;
                     }
                 }
                 Err(err) => {
@@ -135,7 +125,7 @@ pub async fn run<S: Read + Write>(
             }
             continue;
         }
-        let _ = shell.serve(&mut client, &mut console, &line).await;
+        let _ = shell.serve(client, &mut console, &line).await;
     }
 }
 

@@ -17,6 +17,8 @@ pub mod fetch;
 pub mod framed;
 #[cfg(target_has_atomic = "ptr")]
 pub mod heap;
+pub mod http;
+pub mod json;
 pub mod net;
 pub mod shell;
 pub mod sntp;
@@ -24,6 +26,7 @@ pub mod stack;
 #[cfg(feature = "tls")]
 pub mod tls;
 
+pub use mreq_core;
 pub use mreq_fwconfig;
 
 pub use boot::run;

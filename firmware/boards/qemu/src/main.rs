@@ -1,91 +1,15 @@
-//! mreq firmware for `qemu-system-riscv32 -machine virt`: wiring only.
-//!
-//! Boot order: stack paint and heap, console, configuration block (second pflash bank), virtio-net
-//! under embassy-net (DHCP from QEMU's user-mode network, the host at 10.0.2.2), virtio-rng for
-//! TLS, then the app (`mreq_fw::run`), which owns the console from there on.
-//! One hart, no interrupts: a busy-polling loop runs the network stack and the app together.
+//! mreq firmware for `qemu-system-riscv32 -machine virt`: the request shell on the board that
+//! `src/lib.rs` brings up.
 #![no_std]
 #![no_main]
 
-extern crate alloc;
-
-mod config_block;
-mod exit;
-mod memory;
-mod rng;
-mod time;
-mod uart;
-mod virtio;
-
-use core::future::Future;
-use core::pin::pin;
-use core::task::{Context, Poll, Waker};
-
 use embassy_futures::join::join;
-use embassy_net::StackResources;
-use static_cell::StaticCell;
-
-use exit::qemu_exit;
-
-/// Sockets embassy-net can hold: DHCP, DNS, and a few TCP connections for the app.
-const SOCKETS: usize = 6;
-
-static BOARD: mreq_fw::BoardInfo = mreq_fw::BoardInfo {
-    name: "qemu",
-    heap: memory::heap_usage,
-    stack_peak: memory::stack_peak,
-};
+use mreq_board_qemu::{block_on, start, BOARD};
 
 #[riscv_rt::entry]
 fn main() -> ! {
-    memory::paint_stack();
-    memory::init_heap();
-    let mut uart = uart::Uart::init();
-    println!("mreq-fw qemu: boot (riscv32imac, QEMU virt)");
-
-    let block = config_block::read();
-    // The app reports what is wrong with a missing or corrupt block; here it only picks DHCP.
-    let config = mreq_fwconfig::Config::parse(block).ok();
-
-    let mut devices = virtio::scan();
-    let net = match virtio::Net::new(&mut devices) {
-        Ok(net) => net,
-        Err(e) => {
-            println!("mreq-fw qemu: {e}");
-            qemu_exit(1)
-        }
-    };
-    // Without it https fails with a clear error; plain http still works.
-    if let Err(e) = rng::init(&mut devices) {
-        println!("mreq-fw qemu: {e}; https will not work");
-    }
-    let mac = net.mac();
-    println!(
-        "mreq-fw qemu: virtio-net {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-        mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]
-    );
-
-    static RESOURCES: StaticCell<StackResources<SOCKETS>> = StaticCell::new();
-    // Different on every boot (mtime counts from QEMU start, which varies) and per NIC.
-    let seed =
-        time::mtime() ^ u64::from_le_bytes([mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], 0, 0]);
-    let net_config = mreq_fw::net_config(config.as_ref());
-    let (stack, mut runner) =
-        embassy_net::new(net, net_config, RESOURCES.init(StackResources::new()), seed);
-
-    let app = mreq_fw::run(stack, &mut uart, block, &BOARD);
-    let (never, _) = block_on(join(runner.run(), app));
+    let mut board = start();
+    let app = mreq_fw::run(board.stack, &mut board.console, board.config_block, &BOARD);
+    let (never, _) = block_on(join(board.runner.run(), app));
     never
-}
-
-/// Polls `fut` until it completes. Nothing sleeps: every future is polled on every pass, so
-/// wakers (a no-op here) never need to be kept.
-fn block_on<F: Future>(fut: F) -> F::Output {
-    let mut fut = pin!(fut);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
-            return out;
-        }
-    }
 }
