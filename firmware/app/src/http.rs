@@ -3,13 +3,30 @@
 //! A board crate brings up the network (`embassy_net::Stack`); then three lines give a client
 //! with a kept-alive connection, redirects, timeouts and (feature `tls`) verified https:
 //!
-//! ```ignore
-//! let state = mreq_fw::http::HttpState::new(config.as_ref());
-//! let pool = state.pool(stack);
-//! let mut http = mreq_fw::http::Http::new(stack, &state, &pool);
-//! let mut buf = [0u8; mreq_fw::http::ENGINE_BUF];
-//! let body = mreq_fw::json::to_slice(&reading, &mut body_buf)?;
-//! let mut response = http.send(&Request::post(url).json_body(body), &mut buf).await?;
+//! ```no_run
+//! use mreq_fw::http::{read_to_end, BodyError, Http, HttpState, ENGINE_BUF};
+//! use mreq_fw::mreq_core::client::Request;
+//!
+//! #[derive(serde::Serialize)]
+//! struct Reading {
+//!     celsius: f32,
+//! }
+//!
+//! async fn post_reading(stack: embassy_net::Stack<'_>, url: &str) -> Result<u16, BodyError> {
+//!     let state = HttpState::new(None); // or Some(&config): CA certificates, NTP server
+//!     let pool = state.pool(stack);
+//!     let mut http = Http::new(stack, &state, &pool);
+//!
+//!     let mut body = [0u8; 64];
+//!     let Ok(json) = mreq_fw::json::to_slice(&Reading { celsius: 21.5 }, &mut body) else {
+//!         return Ok(0); // larger than its buffer: never sent cut
+//!     };
+//!     let mut buf = [0u8; ENGINE_BUF];
+//!     let mut response = http.send(&Request::post(url).json_body(json), &mut buf).await?;
+//!     let mut answer = [0u8; 256];
+//!     read_to_end(&mut response, &mut answer).await?;
+//!     Ok(response.status())
+//! }
 //! ```
 //!
 //! Nothing here allocates for http; the response body streams through `Response::read` into any
