@@ -177,7 +177,7 @@ impl Failure {
             Error::TooManyRedirects(_) | Error::InsecureRedirect(_) => format!("{err} (from {host})"),
             Error::Io(kind) => format!("connection to {host} failed: {}", kind_words(*kind)),
             Error::ConnectionClosed => format!("{host} closed the connection without a complete response"),
-            Error::UnsupportedScheme | Error::InvalidUrl(_) | Error::InvalidMethod | Error::InvalidHeader => err.to_string(),
+            Error::UnsupportedScheme | Error::InvalidUrl(_) | Error::InvalidMethod | Error::InvalidHeader | Error::ConflictingFramingHeader => err.to_string(),
             Error::RequestBodyRead => format!("{err} (sending to {host})"),
             Error::RequestBodyLength => format!("{err} (sending to {host}; did the file change while it was sent?)"),
             Error::BodyNotReplayable => format!("{host} redirected with 307/308, which needs the request body again, but it came from a pipe and cannot be read twice (save it to a file and use @FILE)"),
@@ -210,7 +210,11 @@ pub fn code_for_kind(kind: &str) -> u8 {
         // one it cannot decode.
         "connection_closed" | "unexpected_switching_protocols" => EMPTY_REPLY,
         "unsupported_transfer_encoding" => BAD_ENCODING,
-        "unsupported_scheme" | "invalid_url" | "invalid_method" | "invalid_header" => USAGE,
+        "unsupported_scheme"
+        | "invalid_url"
+        | "invalid_method"
+        | "invalid_header"
+        | "conflicting_framing_header" => USAGE,
         "request_body_read" | "request_body_length" => READ_ERROR,
         "body_not_replayable" => OTHER,
         kinds::BAD_REQUEST | kinds::TOO_LARGE => USAGE,
@@ -286,6 +290,7 @@ mod tests {
             (Error::UnexpectedSwitchingProtocols, EMPTY_REPLY),
             (Error::UnsupportedTransferEncoding, BAD_ENCODING),
             (Error::ConflictingLocation, PROTOCOL),
+            (Error::ConflictingFramingHeader, USAGE),
         ];
         for (err, code) in cases {
             assert_eq!(Failure::from_engine(&err, "h:1").code, code, "{err}");

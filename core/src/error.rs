@@ -129,6 +129,9 @@ pub enum Error {
     InvalidMethod,
     /// A header name that is not a token, or a name or value with CR, LF or NUL.
     InvalidHeader,
+    /// A caller's `Content-Length` or `Transfer-Encoding` that says otherwise than the body sent
+    /// (one that agrees is accepted: the engine writes the framing itself).
+    ConflictingFramingHeader,
     /// A buffer lent by the caller is too small for what has to go in it.
     BufferTooSmall,
     /// A query string is malformed (`parse_qsl` with `strict_parsing`).
@@ -229,6 +232,9 @@ impl fmt::Display for Error {
             InvalidUrl(what) => write!(f, "invalid URL: {what}"),
             InvalidMethod => f.write_str("invalid method: not an HTTP token"),
             InvalidHeader => f.write_str("invalid header: bad name, or CR/LF/NUL in name or value"),
+            ConflictingFramingHeader => f.write_str(
+                "a Content-Length or Transfer-Encoding header that does not match the body sent (the body frames itself: leave the header out)",
+            ),
             BufferTooSmall => f.write_str("buffer too small"),
             InvalidQuery => f.write_str("malformed query string"),
             Dns { reason } => write!(f, "could not resolve host name: {reason}"),
@@ -301,6 +307,7 @@ impl Error {
             InvalidUrl(_) => "invalid_url",
             InvalidMethod => "invalid_method",
             InvalidHeader => "invalid_header",
+            ConflictingFramingHeader => "conflicting_framing_header",
             BufferTooSmall => "buffer_too_small",
             InvalidQuery => "invalid_query",
             Dns { .. } => "dns",

@@ -87,7 +87,10 @@ pub fn write_head(spec: &HeadSpec<'_>, out: &mut [u8]) -> Result<usize> {
         cur.push_str("\r\n")?;
     }
     for header in spec.headers {
-        if spec.strip_credentials && header.is_credential() {
+        // A framing header that agrees is written once, by the engine, below (with no body a
+        // caller's `Content-Length: 0` is the only one and goes as given).
+        let engine_frames = spec.body != BodyFraming::None && is_framing(header);
+        if (spec.strip_credentials && header.is_credential()) || engine_frames {
             continue;
         }
         cur.push_str(header.name)?;
@@ -159,11 +162,10 @@ fn validate(spec: &HeadSpec<'_>) -> Result<()> {
         {
             return Err(Error::InvalidHeader);
         }
-        // The engine owns the framing: a caller's own would contradict the body it sends.
-        if header.name.eq_ignore_ascii_case("content-length")
-            || header.name.eq_ignore_ascii_case("transfer-encoding")
-        {
-            return Err(Error::InvalidHeader);
+        // The engine writes the framing from the body: a caller's own is accepted only when it
+        // says the same, as a wrong one would desynchronise the exchange.
+        if is_framing(header) && !agrees_with(header, spec.body) {
+            return Err(Error::ConflictingFramingHeader);
         }
     }
     if spec
@@ -178,6 +180,28 @@ fn validate(spec: &HeadSpec<'_>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn is_framing(header: &Header<'_>) -> bool {
+    header.name.eq_ignore_ascii_case("content-length")
+        || header.name.eq_ignore_ascii_case("transfer-encoding")
+}
+
+/// Whether a caller's framing header says what `body` is: the body's length (`0` with no body),
+/// or `chunked` for a chunked body.
+fn agrees_with(header: &Header<'_>, body: BodyFraming) -> bool {
+    let value = trim_ows(header.value);
+    if header.name.eq_ignore_ascii_case("transfer-encoding") {
+        return body == BodyFraming::Chunked && value.eq_ignore_ascii_case(b"chunked");
+    }
+    let length = (!value.is_empty() && value.iter().all(u8::is_ascii_digit))
+        .then(|| core::str::from_utf8(value).ok()?.parse::<u64>().ok())
+        .flatten();
+    match (body, length) {
+        (BodyFraming::Length(n), Some(given)) => n == given,
+        (BodyFraming::None, Some(0)) => true,
+        _ => false,
+    }
 }
 
 /// RFC 9110 `token` (a method or header name): one or more tchar.
@@ -333,11 +357,51 @@ mod tests {
         let headers = [Header::new("Content-Length", b"5")];
         assert_eq!(
             head(&spec("POST", &url, &headers)),
-            Err(Error::InvalidHeader)
+            Err(Error::ConflictingFramingHeader)
         );
         let mut s = spec("GET", &url, &[]);
         s.auth = Some(Auth::Bearer("t\r\nX: y"));
         assert_eq!(head(&s), Err(Error::InvalidHeader));
+    }
+
+    #[test]
+    fn a_framing_header_is_honoured_when_it_agrees_and_refused_when_not() {
+        use BodyFraming::{Chunked, Length, None as NoBody};
+        let url = Url::parse("http://h/").unwrap();
+        // (header, value, body framing, accepted)
+        let cases: [(&str, &[u8], BodyFraming, bool); 12] = [
+            ("Content-Length", b"12", Length(12), true),
+            ("content-length", b" 12 ", Length(12), true),
+            ("Content-Length", b"0", NoBody, true),
+            ("Content-Length", b"0", Length(0), true),
+            ("Content-Length", b"5", Length(12), false),
+            ("Content-Length", b"12", Chunked, false),
+            ("Content-Length", b"12, 12", Length(12), false),
+            ("Content-Length", b"+12", Length(12), false),
+            ("Content-Length", b"3", NoBody, false),
+            ("Transfer-Encoding", b"chunked", Chunked, true),
+            ("Transfer-Encoding", b"gzip, chunked", Chunked, false),
+            ("Transfer-Encoding", b"chunked", Length(3), false),
+        ];
+        for (name, value, body, accepted) in cases {
+            let headers = [Header::new(name, value)];
+            let mut s = spec("POST", &url, &headers);
+            s.body = body;
+            let written = head(&s);
+            if !accepted {
+                assert_eq!(
+                    written,
+                    Err(Error::ConflictingFramingHeader),
+                    "{name}: {value:?}"
+                );
+                continue;
+            }
+            let written = written.unwrap();
+            let lower = written.to_ascii_lowercase();
+            let framing_lines = lower.matches("content-length").count()
+                + lower.matches("transfer-encoding").count();
+            assert_eq!(framing_lines, 1, "one framing header, not two: {written}");
+        }
     }
 
     #[test]
