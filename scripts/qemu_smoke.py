@@ -9,7 +9,7 @@ firmware's request shell with `mreq --device` and compares with local requests. 
 https without a clock, with verification off, and with bad configuration blocks. Every step is
 bounded in time; QEMU and the servers are always stopped.
 """
-import argparse, hashlib, http.server, json, os, signal, re, shutil, socket, subprocess, sys, tempfile, threading, time, zlib
+import argparse, hashlib, http.server, json, os, signal, re, shutil, socket, ssl, subprocess, sys, tempfile, threading, time, zlib
 
 import qemu_dns, qemu_hostile, qemu_tls
 
@@ -395,7 +395,8 @@ class TelemetryServer:
     on), GET /settings (the JSON in `settings`). `restart` stops listening and starts again on the
     same port, as a server being redeployed."""
 
-    def __init__(self):
+    def __init__(self, tls=None):
+        self.tls = tls  # (certificate file, key file): https
         self.posts = []  # (client port, content type, body)
         self.settings = {"every_ms": 150, "unit": "ms"}
         self.lock = threading.Lock()
@@ -446,6 +447,10 @@ class TelemetryServer:
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.server.daemon_threads = True
+        if self.tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self.tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self):
@@ -481,12 +486,7 @@ def telemetry_checks(args, work, procs):
     """The application example (firmware/boards/qemu/examples/telemetry.rs) against a server on
     this machine: N well-formed posts in order, through a server restart, settings acted on."""
     server = TelemetryServer()
-    image = flash_image(args, os.path.join(work, "cfg-telemetry.img"),
-                        "--app-setting", f"SERVER=http://10.0.2.2:{server.port}", "--app-setting", "EVERY_MS=300")
-    log = os.path.join(work, "telemetry.out")
-    qemu = qemu_command(args.telemetry_elf, image, "-serial", f"file:{log}")
-    procs.append(subprocess.Popen(qemu, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
-    console = lambda: open(log, errors="replace").read() if os.path.exists(log) else ""
+    console = telemetry_boot(args, work, procs, "telemetry", f"http://10.0.2.2:{server.port}", "300")
     try:
         first = server.wait_posts(4, 60)
         check("telemetry example: posts arrive", first, console()[-1500:])
@@ -543,6 +543,50 @@ def telemetry_checks(args, work, procs):
         peaks = re.findall(r"heap peak (\d+) B, stack peak (\d+) B", console())
         if peaks:
             print(f"telemetry example: heap peak {peaks[-1][0]} B, stack peak {peaks[-1][1]} B", flush=True)
+    finally:
+        server.stop()
+
+
+def telemetry_boot(args, work, procs, name, server, every_ms, *options):
+    """Boots the example configured for `server`; returns a function reading its console."""
+    image = flash_image(args, os.path.join(work, f"cfg-{name}.img"), "--app-setting", f"SERVER={server}",
+                        "--app-setting", f"EVERY_MS={every_ms}", *options)
+    log = os.path.join(work, f"{name}.out")
+    qemu = qemu_command(args.telemetry_elf, image, "-serial", f"file:{log}")
+    procs.append(subprocess.Popen(qemu, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+    return lambda: open(log, errors="replace").read() if os.path.exists(log) else ""
+
+
+def telemetry_tls_checks(args, work, procs, tls):
+    """The example over https: a server with the test CA's certificate for 10.0.2.2 (CPython's
+    ssl, that is OpenSSL), the CA and the SNTP server given to the board by mreq-flash."""
+    server = TelemetryServer(tls=(os.path.join(work, "good.pem"), os.path.join(work, "good.key")))
+    console = telemetry_boot(args, work, procs, "telemetry-tls", f"https://10.0.2.2:{server.port}", "100",
+                             "--cacert", tls["ca"], "--ntp", tls["ntp"])
+    try:
+        arrived = server.wait_posts(5, 120)
+        with server.lock:
+            seqs = [TelemetryServer.seq(body) for _, _, body in server.posts]
+            ports = {port for port, _, _ in server.posts}
+        check("telemetry example over https: 5 posts in order, kept alive",
+              arrived and seqs[:5] == [1, 2, 3, 4, 5] and len(ports) == 1,
+              f"seqs {seqs}, {len(ports)} connection(s); console: {console()[-1500:]}")
+    finally:
+        server.stop()
+    # The same server without the CA in the configuration: refused, said, retried, nothing sent.
+    server = TelemetryServer(tls=(os.path.join(work, "good.pem"), os.path.join(work, "good.key")))
+    console = telemetry_boot(args, work, procs, "telemetry-noca", f"https://10.0.2.2:{server.port}", "100",
+                             "--ntp", tls["ntp"])
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and console().count("TLS certificate error") < 2:
+            time.sleep(0.2)
+        text = console()
+        with server.lock:
+            posted = len(server.posts)
+        check("telemetry example over https, CA not configured: certificate refused, retried, nothing posted",
+              re.search(r"telemetry: seq 1: TLS certificate error: .*; retry in 100 ms", text) is not None
+              and text.count("TLS certificate error") >= 2 and posted == 0, f"{posted} posts; {text[-1500:]}")
     finally:
         server.stop()
 
@@ -717,6 +761,7 @@ def main():
         qemu_dns_boot(args, tls, work, procs)
         qemu_bad_config(args, image, work, procs, tls)
         telemetry_checks(args, work, procs)
+        telemetry_tls_checks(args, work, procs, tls)
     except Exception as err:  # noqa: BLE001 - any failure of the harness is a failed check
         check("smoke run", False, repr(err))
     finally:
