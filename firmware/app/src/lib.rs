@@ -23,6 +23,7 @@ pub mod net;
 pub mod shell;
 pub mod sntp;
 pub mod stack;
+pub mod store;
 #[cfg(feature = "tls")]
 pub mod tls;
 
