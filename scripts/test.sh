@@ -73,6 +73,15 @@ stage_end
 # cargo and checks that the image stays below the configuration region); prints each image's size.
 stage firmware
 cargo build --quiet -p mreq-flash
+# The application example on every hardware board (QEMU runs it in the smoke test): built first,
+# as the board table's builds below replace these binaries with the shell's.
+for pair in esp32c3:riscv32imc-unknown-none-elf rp2-pico-w:thumbv6m-none-eabi \
+    stm32f407-w5500:thumbv7em-none-eabihf; do
+    crate=${pair%%:*} target=${pair#*:}
+    (cd "firmware/boards/$crate" && cargo build --release --quiet --features telemetry &&
+        echo "$crate with the telemetry example: $(size -A "target/$target/release/mreq-board-$crate" |
+            awk '$1 ~ /^\.(text|rodata|data|bss)$/ {printf "%s %d  ", $1, $2}')")
+done
 for board in $BOARDS; do
     target/debug/mreq-flash --board "$board" --check-image
 done

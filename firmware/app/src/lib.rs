@@ -24,6 +24,7 @@ pub mod shell;
 pub mod sntp;
 pub mod stack;
 pub mod store;
+pub mod telemetry;
 #[cfg(feature = "tls")]
 pub mod tls;
 

@@ -99,7 +99,13 @@ async fn main(spawner: Spawner) -> ! {
     }
 
     let mut console = UsbSerialJtag::new(peripherals.USB_DEVICE).into_async();
-    mreq_fw::run(stack, &mut console, block, &BOARD).await
+    // The application example instead of the shell: `--features telemetry` (README "Write your
+    // own firmware"; your own application goes here the same way).
+    #[cfg(feature = "telemetry")]
+    let app = mreq_fw::telemetry::run(stack, &mut console, block, &BOARD);
+    #[cfg(not(feature = "telemetry"))]
+    let app = mreq_fw::run(stack, &mut console, block, &BOARD);
+    app.await
 }
 
 /// The SSID and station settings from the configuration block, or why there are none.

@@ -140,5 +140,11 @@ async fn main(spawner: Spawner) {
     };
     let _ = line.push_str("\r\n");
     let _ = serial.write_all(line.as_bytes()).await;
-    mreq_fw::run(stack, &mut serial, block, &BOARD).await
+    // The application example instead of the shell: `--features telemetry` (README "Write your
+    // own firmware"; your own application goes here the same way).
+    #[cfg(feature = "telemetry")]
+    let app = mreq_fw::telemetry::run(stack, &mut serial, block, &BOARD);
+    #[cfg(not(feature = "telemetry"))]
+    let app = mreq_fw::run(stack, &mut serial, block, &BOARD);
+    app.await
 }

@@ -122,6 +122,11 @@ async fn main(_spawner: Spawner) -> ! {
         seed,
     );
 
+    // The application example instead of the shell: `--features telemetry` (README "Write your
+    // own firmware"; your own application goes here the same way).
+    #[cfg(feature = "telemetry")]
+    let app = mreq_fw::telemetry::run(stack, &mut uart, block, &BOARD);
+    #[cfg(not(feature = "telemetry"))]
     let app = mreq_fw::run(stack, &mut uart, block, &BOARD);
     join3(wiznet.run(), runner.run(), app).await.0
 }
