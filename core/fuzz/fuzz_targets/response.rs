@@ -21,10 +21,16 @@ fuzz_target!(|data: &[u8]| {
     let len = info.len;
     let head = ResponseHead::new(data, info);
     let _ = (head.status(), head.reason(), head.location());
+    let mut count = 0;
     for (name, value) in head.headers() {
         assert!(!name.is_empty());
         assert!(!value.contains(&b'\n'));
+        // A lookup by name finds the first field of that name, as the iterator sees it.
+        let first = head.headers().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v);
+        assert_eq!(head.header(name), first, "lookup of {name:?} disagrees with the iterator");
+        count += 1;
     }
+    assert_eq!(count, info.header_count, "iterator and parser count different fields");
     let mut decoder = BodyDecoder::new(info.framing(split & 1 == 1));
     let mut rest = &data[len..];
     let mut total = 0usize;
