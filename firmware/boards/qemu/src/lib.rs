@@ -17,10 +17,6 @@ mod time;
 pub mod uart;
 pub mod virtio;
 
-use core::future::Future;
-use core::pin::pin;
-use core::task::{Context, Poll, Waker};
-
 use embassy_net::{Runner, Stack, StackResources};
 use static_cell::StaticCell;
 
@@ -91,14 +87,6 @@ pub fn start() -> Board {
     }
 }
 
-/// Polls `fut` until it completes. Nothing sleeps: every future is polled on every pass, so
-/// wakers (a no-op here) never need to be kept.
-pub fn block_on<F: Future>(fut: F) -> F::Output {
-    let mut fut = pin!(fut);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
-            return out;
-        }
-    }
-}
+/// Polls a future until it completes (embassy-futures' busy loop: nothing sleeps, so wakers,
+/// a no-op here, never need to be kept).
+pub use embassy_futures::block_on;
