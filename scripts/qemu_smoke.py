@@ -415,6 +415,11 @@ class TelemetryServer:
                 pass
 
             def setup(self):
+                if owner.tls:
+                    # The handshake in this connection's thread, bounded: a client that refuses
+                    # the certificate must not hold up the server (or its shutdown).
+                    self.request.settimeout(10)
+                    self.request = owner.context.wrap_socket(self.request, server_side=True)
                 super().setup()
                 # http.server writes the head and the body separately: with Nagle the body waits
                 # for the device's delayed ACK, 17 posts/s instead of 330 (nginx sends them together).
@@ -445,12 +450,13 @@ class TelemetryServer:
                     body = json.dumps(owner.settings).encode()
                 self.answer(200, body)
 
+        if self.tls:
+            self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.context.load_cert_chain(*self.tls)
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.server.daemon_threads = True
-        if self.tls:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(*self.tls)
-            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        # A refused handshake is expected (the no-CA boot): not a traceback on stderr.
+        self.server.handle_error = lambda request, address: None
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self):
