@@ -2,6 +2,7 @@
 //! stream through a fixed buffer: a 10 MB response needs no more RAM than a 10 byte one.
 
 use crate::console::{Console, ConsoleError};
+use crate::http::ENGINE_BUF;
 use crate::net::{Conn, NetConnector};
 use crate::say;
 use embedded_io_async::{Read, Write};
@@ -12,8 +13,6 @@ use mreq_fwconfig::crc32_update;
 
 /// Body bytes per read.
 const CHUNK: usize = 1024;
-/// Buffer lent to the engine: redirect URL slot plus response head.
-const ENGINE_BUF: usize = 3072;
 
 /// The `User-Agent` the firmware sends when the request names none (some servers refuse
 /// requests without one): `mreq-fw/VERSION (BOARD)`.

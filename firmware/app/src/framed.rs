@@ -4,6 +4,7 @@
 //! and failures as stable kinds.
 
 use crate::console::{Console, ConsoleError};
+use crate::http::ENGINE_BUF;
 use crate::net::{Conn, NetConnector};
 use core::cell::Cell;
 use core::fmt::{self, Write as _};
@@ -31,8 +32,6 @@ pub const MAX_HEADERS: usize = 24;
 const WINDOW: u32 = 1024;
 /// Response body bytes per `data` frame.
 const CHUNK: usize = 1024;
-/// Buffer lent to the engine: redirect URL slot plus response head.
-const ENGINE_BUF: usize = 3072;
 /// How often the device says it is still working on a request.
 const ALIVE_EVERY: Duration = Duration::from_secs(1);
 

@@ -39,7 +39,6 @@ use embassy_net::tcp::client::{TcpClient, TcpClientState};
 use embassy_net::Stack;
 use mreq_core::client::asynch::{Client, Response};
 use mreq_core::client::Request;
-use mreq_core::request::Header;
 use mreq_core::{Error, Result};
 use mreq_fwconfig::Config;
 
@@ -51,27 +50,22 @@ pub const ENGINE_BUF: usize = 3072;
 
 /// What a client borrows: the TCP socket buffers, the limits, the TLS settings. Keep it where
 /// the client can borrow it for as long as it runs (a local of `main`, or a `StaticCell`).
-pub struct HttpState {
+pub struct HttpState<'c> {
     pool: TcpClientState<1, { net::TCP_TX }, { net::TCP_RX }>,
     timeouts: Timeouts,
     #[cfg(feature = "tls")]
     tls: crate::tls::TlsSettings,
-    ntp_server: heapless::String<64>,
+    /// Borrowed from the configuration block, as given (or the firmware's default).
+    ntp_server: &'c str,
 }
 
-impl HttpState {
+impl<'c> HttpState<'c> {
     /// TLS trust (CA certificates, `TLS_INSECURE`) and the SNTP server from the configuration
     /// block; `None` gives the defaults (DHCP's network, pool.ntp.org, the built-in roots if any).
-    pub fn new(config: Option<&Config<'_>>) -> Self {
-        let mut ntp_server = heapless::String::new();
-        let configured = config.and_then(|c| c.ntp_server());
-        // A configured name longer than 64 bytes cannot be a host name: use the default.
-        if ntp_server
-            .push_str(configured.unwrap_or(sntp::DEFAULT_SERVER))
-            .is_err()
-        {
-            let _ = ntp_server.push_str(sntp::DEFAULT_SERVER);
-        }
+    pub fn new(config: Option<&Config<'c>>) -> Self {
+        let ntp_server = config
+            .and_then(|c| c.ntp_server())
+            .unwrap_or(sntp::DEFAULT_SERVER);
         HttpState {
             pool: TcpClientState::new(),
             timeouts: Timeouts::new(),
@@ -87,8 +81,8 @@ impl HttpState {
     }
 
     /// The SNTP server https asks for the time when the clock is not set.
-    pub fn ntp_server(&self) -> &str {
-        &self.ntp_server
+    pub fn ntp_server(&self) -> &'c str {
+        self.ntp_server
     }
 }
 
@@ -100,12 +94,12 @@ pub struct Http<'d> {
 }
 
 impl<'d> Http<'d> {
-    pub fn new(stack: Stack<'d>, state: &'d HttpState, pool: &'d Pool<'d>) -> Self {
+    pub fn new(stack: Stack<'d>, state: &'d HttpState<'_>, pool: &'d Pool<'d>) -> Self {
         #[cfg(feature = "tls")]
         let connector =
-            NetConnector::new(stack, pool, &state.timeouts, &state.tls, &state.ntp_server);
+            NetConnector::new(stack, pool, &state.timeouts, &state.tls, state.ntp_server);
         #[cfg(not(feature = "tls"))]
-        let connector = NetConnector::new(stack, pool, &state.timeouts, &state.ntp_server);
+        let connector = NetConnector::new(stack, pool, &state.timeouts, state.ntp_server);
         Http {
             client: Client::new(connector),
             timeouts: &state.timeouts,
@@ -142,11 +136,6 @@ impl<'d> Http<'d> {
     pub fn close(&mut self) {
         self.client.close();
     }
-}
-
-/// The `User-Agent` header to send: `mreq-fw/VERSION (BOARD)`.
-pub fn user_agent_header<'a>(agent: &'a heapless::String<64>) -> Header<'a> {
-    Header::new("User-Agent", agent.as_bytes())
 }
 
 /// Why a whole body could not be had.

@@ -191,7 +191,6 @@ async fn fetch_settings(http: &mut Http<'_>, url: &str) -> Result<Settings, Fail
 
 /// Why a request did not deliver, said in the console line.
 enum Failure {
-    Http(mreq_core::Error),
     Body(BodyError),
     Status(u16),
     Text(&'static str),
@@ -199,7 +198,7 @@ enum Failure {
 
 impl From<mreq_core::Error> for Failure {
     fn from(err: mreq_core::Error) -> Self {
-        Failure::Http(err)
+        Failure::Body(BodyError::Http(err))
     }
 }
 
@@ -212,7 +211,6 @@ impl From<BodyError> for Failure {
 impl core::fmt::Display for Failure {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            Failure::Http(err) => err.fmt(f),
             Failure::Body(err) => err.fmt(f),
             Failure::Status(status) => write!(f, "status {status}"),
             Failure::Text(text) => f.write_str(text),
