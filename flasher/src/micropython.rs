@@ -156,7 +156,8 @@ fn compile(compiler: &std::path::Path, name: &str, source: &str) -> Result<Vec<u
 }
 
 /// Writes `data` to `name` on the board's filesystem and checks it by the CRC-32 the board
-/// computes from the stored file.
+/// computes from the stored file. A damaged copy (a write command that ran but whose answer was
+/// lost, and so ran twice) is written again from the start, once.
 pub fn put<P: Read + Write>(repl: &mut RawRepl<P>, name: &str, data: &[u8]) -> Result<()> {
     if !name
         .bytes()
@@ -164,8 +165,21 @@ pub fn put<P: Read + Write>(repl: &mut RawRepl<P>, name: &str, data: &[u8]) -> R
     {
         bail!("{name:?}: file names on the board are kept to ASCII letters, digits and ._-/");
     }
+    let expected = mreq_fwconfig::crc32(data);
+    let mut stored = 0;
+    for _ in 0..2 {
+        write_file(repl, name, data)?;
+        stored = checksum(repl, name)?;
+        if stored == expected {
+            return Ok(());
+        }
+    }
+    bail!("{name} on the board has CRC-32 {stored:#010x}, the file sent {expected:#010x}, twice: the copy is damaged (check the cable and the baud rate)")
+}
+
+fn write_file<P: Read + Write>(repl: &mut RawRepl<P>, name: &str, data: &[u8]) -> Result<()> {
     let write = |repl: &mut RawRepl<P>, code: String| {
-        repl.exec(&code).map_err(|e| match e.downcast_ref::<RemoteError>() {
+        repl.exec(&code).map(drop).map_err(|e| match e.downcast_ref::<RemoteError>() {
             Some(remote) if is_full(&remote.traceback) => anyhow::anyhow!(
                 "the board's filesystem is full while writing {name} ({} bytes): remove files (os.remove) or install fewer modules (--modules)",
                 data.len()
@@ -180,13 +194,7 @@ pub fn put<P: Read + Write>(repl: &mut RawRepl<P>, name: &str, data: &[u8]) -> R
     for chunk in data.chunks(CHUNK) {
         write(repl, format!("w({})\n", bytes_literal(chunk)))?;
     }
-    write(repl, "f.close()\ndel f,w\n".to_string())?;
-    let stored = checksum(repl, name)?;
-    let expected = mreq_fwconfig::crc32(data);
-    if stored != expected {
-        bail!("{name} on the board has CRC-32 {stored:#010x}, the file sent {expected:#010x}: the copy is damaged (try again; check the cable)");
-    }
-    Ok(())
+    write(repl, "f.close()\ndel f,w\n".to_string())
 }
 
 /// The CRC-32 (zlib's) of a file on the board, computed there in plain Python: the micro:bit's
@@ -392,7 +400,7 @@ pub fn install(args: &MicroPythonArgs) -> Result<u8> {
             .with_context(|| format!("cannot read {}", script.display()))?;
         // The script is parsed before it runs: collect the previous one's garbage first.
         repl.exec("import gc\ngc.collect()\n")?;
-        match repl.exec(&source) {
+        match repl.run_script(&source) {
             Ok(out) => print!("{out}"),
             Err(e) => match e.downcast::<RemoteError>() {
                 Ok(remote) => {
@@ -404,6 +412,12 @@ pub fn install(args: &MicroPythonArgs) -> Result<u8> {
                 Err(e) => return Err(e),
             },
         }
+    }
+    if repl.resent > 0 {
+        eprintln!(
+            "(the board on {port_name} missed bytes: {} commands were sent again, each checked before it ran)",
+            repl.resent
+        );
     }
     repl.leave()?;
     Ok(code)

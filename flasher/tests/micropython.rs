@@ -13,8 +13,15 @@ const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 const HEX: &str = "/usr/share/firmware-microbit-micropython/firmware.hex";
 
 /// The firmware's Intel hex records below 0x40000 (the nRF51's flash) as one binary: the UICR
-/// record at 0x10001000 would make QEMU's loader file 268 MB.
-fn microbit_image() -> PathBuf {
+/// record at 0x10001000 would make QEMU's loader file 268 MB. Made once: the tests run at the
+/// same time, and a QEMU that read the file while another test rewrote it would stop at once,
+/// freeing its pty number for another test's pty.
+fn microbit_image() -> &'static Path {
+    static IMAGE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    IMAGE.get_or_init(write_microbit_image)
+}
+
+fn write_microbit_image() -> PathBuf {
     let hex = std::fs::read_to_string(HEX).unwrap_or_else(|e| {
         panic!("{HEX}: {e} (scripts/setup.sh installs firmware-microbit-micropython)")
     });
@@ -92,6 +99,9 @@ fn boot() -> Microbit {
         .expect("QEMU named its pty");
     // MicroPython needs a moment to reach its REPL.
     std::thread::sleep(Duration::from_millis(800));
+    if let Ok(Some(status)) = qemu.try_wait() {
+        panic!("QEMU stopped as it started ({status}): its pty {pty} is gone");
+    }
     Microbit { qemu, pty }
 }
 
@@ -179,9 +189,12 @@ fn the_helpers_on_a_real_micropython_answer_as_cpython_does() {
 }
 
 /// A pty standing between mreq-flash and the board, copying bytes both ways until mreq-flash
-/// closes it; `drop_at` loses the n-th byte mreq-flash sends. Join the handle before the next
-/// relay opens the board's pty.
-fn relay(board_pty: &str, drop_at: usize) -> (String, std::thread::JoinHandle<()>) {
+/// closes it; a byte mreq-flash sends is lost where `lose` holds for what was sent up to it. The
+/// handle gives what mreq-flash sent; join it before the next relay opens the board's pty.
+fn relay(
+    board_pty: &str,
+    mut lose: impl FnMut(&[u8]) -> bool + Send + 'static,
+) -> (String, std::thread::JoinHandle<Vec<u8>>) {
     use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
@@ -198,18 +211,19 @@ fn relay(board_pty: &str, drop_at: usize) -> (String, std::thread::JoinHandle<()
     let mut board_back = board.try_clone().unwrap();
     let done = Arc::new(AtomicBool::new(false));
     let host_done = done.clone();
-    std::thread::spawn(move || {
-        let mut sent = 0;
+    let forward = std::thread::spawn(move || {
+        let mut sent = Vec::new();
         let mut buf = [0u8; 256];
         while let Ok(n @ 1..) = host.read(&mut buf) {
             for &byte in &buf[..n] {
-                sent += 1;
-                if sent != drop_at && board.write_all(&[byte]).is_err() {
+                sent.push(byte);
+                if !lose(&sent) && board.write_all(&[byte]).is_err() {
                     break;
                 }
             }
         }
         host_done.store(true, Ordering::SeqCst);
+        sent
     });
     let back = std::thread::spawn(move || {
         let mut buf = [0u8; 256];
@@ -222,24 +236,82 @@ fn relay(board_pty: &str, drop_at: usize) -> (String, std::thread::JoinHandle<()
             }
         }
     });
-    (name, back)
+    let both = std::thread::spawn(move || {
+        let _ = back.join();
+        forward.join().unwrap_or_default()
+    });
+    (name, both)
 }
 
+/// A byte lost anywhere costs a command sent again, never a damaged file, a script run twice
+/// or a failed install: inside a file's data, in the Ctrl-D that ends a raw-mode command, inside
+/// the script's text, and in the Ctrl-D that runs it. Each is found by what was sent before it
+/// (positions would move with the commands a loaded machine makes the installer send again).
 #[test]
-fn a_byte_lost_on_the_line_is_an_error_not_an_installed_module() {
+fn bytes_lost_on_the_line_are_sent_again_and_the_install_is_whole() {
     let board = boot();
+    let source = "import urlencode\nprint(urlencode.quote('a b/c', safe=''))\n";
     let script = std::env::temp_dir().join(format!("mreq-mp-fault-{}.py", std::process::id()));
-    std::fs::write(&script, "print('ran')\n").unwrap();
-    // Past the REPL handshake and the identification: inside the file's data.
-    for drop_at in [1500, 4000] {
-        let (port, relaying) = relay(&board.pty, drop_at);
+    std::fs::write(&script, source).unwrap();
+    fn contains(sent: &[u8], what: &[u8]) -> bool {
+        sent.windows(what.len()).any(|w| w == what)
+    }
+    let in_file = |sent: &[u8]| sent.ends_with(b"def quote_p");
+    let raw_ctrl_d =
+        move |sent: &[u8]| sent.ends_with(b"\x04") && contains(sent, b"def quote_plus");
+    let in_script = |sent: &[u8]| sent.ends_with(b"urlencode.quo");
+    let paste_ctrl_d = |sent: &[u8]| sent.ends_with(b"\x04") && contains(sent, b"urlencode.quote(");
+    /// Whether to lose the byte that `sent` ends with.
+    type Where = fn(&[u8]) -> bool;
+    let cases: [(&str, Where); 4] = [
+        ("in a file's data", in_file),
+        ("the Ctrl-D of a raw-mode command", raw_ctrl_d),
+        ("in the script", in_script),
+        ("the Ctrl-D that runs the script", paste_ctrl_d),
+    ];
+    for (place, lose_here) in cases {
+        let mut lost = false;
+        let (port, relaying) = relay(&board.pty, move |sent| {
+            let now = !lost && lose_here(sent);
+            lost |= now;
+            now
+        });
         let out = install(&port, std::slice::from_ref(&script));
         let _ = relaying.join();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "byte {drop_at} lost: {stderr}");
-        assert!(stderr.contains("urlencode.py"), "{stderr}");
-        assert!(!String::from_utf8_lossy(&out.stdout).contains("ran"));
+        assert!(out.status.success(), "a byte lost {place}: {stderr}");
+        assert!(
+            stderr.contains("installed urlencode.py") && stderr.contains("were sent again"),
+            "a byte lost {place}: {stderr}"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n"),
+            "a%20b%2Fc\n",
+            "a byte lost {place}: the script ran once, with the module whole"
+        );
     }
+    let _ = std::fs::remove_file(&script);
+}
+
+/// A line that keeps losing bytes ends in an error that says so, never in a reported success.
+#[test]
+fn a_line_that_keeps_losing_bytes_is_an_error_not_an_installed_module() {
+    let board = boot();
+    let script = std::env::temp_dir().join(format!("mreq-mp-lossy-{}.py", std::process::id()));
+    std::fs::write(&script, "print('ran')\n").unwrap();
+    // Past the REPL handshake and the identification, then one byte in every 150.
+    let (port, relaying) = relay(&board.pty, |sent| {
+        sent.len() > 1200 && sent.len() % 150 == 0
+    });
+    let out = install(&port, std::slice::from_ref(&script));
+    let _ = relaying.join();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("urlencode.py") && stderr.contains("kept missing bytes"),
+        "{stderr}"
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("ran"));
     let _ = std::fs::remove_file(&script);
 }
 
