@@ -4,6 +4,7 @@
 use crate::args::FormArg;
 use crate::body::Part;
 use anyhow::{bail, Result};
+use mreq_core::multipart as mp;
 use std::path::PathBuf;
 
 /// Where a field's value comes from.
@@ -189,46 +190,61 @@ fn unquote(text: &str) -> String {
         .to_string()
 }
 
-/// The body of these fields and its Content-Type (with the boundary).
-pub fn body(fields: &[Field]) -> (Vec<Part>, String) {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let boundary = format!("mreq-boundary-{nanos:x}-{:x}", std::process::id());
+/// The body of these fields and its Content-Type (with the boundary), framed by mreq-core's
+/// `multipart`: the CLI only adds where each part's data comes from.
+pub fn body(fields: &[Field]) -> Result<(Vec<Part>, String)> {
+    let boundary = mp::Boundary::from_random(random_bytes());
     let mut parts = Vec::new();
-    let mut text = Vec::new();
+    let mut text = String::new();
     for field in fields {
-        text.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-        let mut disposition = format!(
-            "Content-Disposition: form-data; name=\"{}\"",
-            escape_quoted(&field.name)
-        );
-        if let Content::File {
-            filename: Some(filename),
-            ..
-        } = &field.content
-        {
-            disposition.push_str(&format!("; filename=\"{}\"", escape_quoted(filename)));
-        }
-        text.extend_from_slice(disposition.as_bytes());
-        text.extend_from_slice(b"\r\n");
-        if let Some(content_type) = &field.content_type {
-            text.extend_from_slice(format!("Content-Type: {content_type}\r\n").as_bytes());
-        }
-        text.extend_from_slice(b"\r\n");
+        let head = mp::Field {
+            name: &field.name,
+            filename: match &field.content {
+                Content::File { filename, .. } => filename.as_deref(),
+                Content::Text(_) => None,
+            },
+            content_type: field.content_type.as_deref(),
+        };
+        mp::write_head(&boundary, &head, &mut text).map_err(|_| {
+            anyhow::anyhow!(
+                "field {:?}: its type {:?} holds a line break",
+                field.name,
+                field.content_type.as_deref().unwrap_or_default()
+            )
+        })?;
+        let mut bytes = std::mem::take(&mut text).into_bytes();
         match &field.content {
-            Content::Text(value) => text.extend_from_slice(value),
+            Content::Text(value) => bytes.extend_from_slice(value),
             Content::File { path, .. } => {
-                parts.push(Part::Bytes(std::mem::take(&mut text)));
+                parts.push(Part::Bytes(bytes));
                 parts.push(Part::File(path.clone()));
+                bytes = Vec::new();
             }
         }
-        text.extend_from_slice(b"\r\n");
+        bytes.extend_from_slice(mp::PART_END);
+        parts.push(Part::Bytes(bytes));
     }
-    text.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    parts.push(Part::Bytes(text));
-    (parts, format!("multipart/form-data; boundary={boundary}"))
+    let _ = mp::write_close(&boundary, &mut text);
+    parts.push(Part::Bytes(text.into_bytes()));
+    let mut content_type = String::new();
+    let _ = boundary.write_content_type(&mut content_type);
+    Ok((parts, content_type))
+}
+
+/// 16 bytes for the boundary from the system's RNG (through rustls' provider), else from the
+/// clock and the process id: the boundary only has to be absent from the data.
+fn random_bytes() -> [u8; 16] {
+    let mut bytes = [0u8; 16];
+    let provider = rustls::crypto::ring::default_provider();
+    if provider.secure_random.fill(&mut bytes).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        bytes[..12].copy_from_slice(&nanos.to_le_bytes()[..12]);
+        bytes[12..].copy_from_slice(&std::process::id().to_le_bytes());
+    }
+    bytes
 }
 
 /// Every file of the fields exists and can be read, checked before anything is sent.
@@ -245,14 +261,6 @@ pub fn check_files(fields: &[Field]) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// A quoted-string parameter value as browsers write it (RFC 7578 4.2: `"` as %22, no line
-/// breaks).
-fn escape_quoted(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('"', "%22")
-        .replace(['\r', '\n'], " ")
 }
 
 fn guess_type(filename: &str) -> &'static str {

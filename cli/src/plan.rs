@@ -415,7 +415,7 @@ fn build_body(
     if !args.form_in_order.is_empty() {
         let fields = multipart::from_flags(&args.form_in_order)?;
         multipart::check_files(&fields)?;
-        let (parts, content_type) = multipart::body(&fields);
+        let (parts, content_type) = multipart::body(&fields)?;
         return Ok((Body::Stream(parts), Some(content_type), None));
     }
     if let Some(json) = &args.json {
@@ -443,7 +443,7 @@ fn build_body(
                     _ => multipart::Field::text("", ""),
                 })
                 .collect();
-            let (parts, content_type) = multipart::body(&fields);
+            let (parts, content_type) = multipart::body(&fields)?;
             return Ok((Body::Stream(parts), Some(content_type), None));
         }
         let pairs: Vec<(String, String)> = fields

@@ -834,3 +834,13 @@ fn unix_sockets_carry_http_and_https_as_in_curl() {
         assert_eq!(mine.stdout, curl.stdout, "{words:?}");
     }
 }
+
+/// A multipart field's `;type=` is a header value of the part: a line break in it would add
+/// headers of the caller's choosing, so it is refused before anything is sent.
+#[test]
+fn a_multipart_type_with_a_line_break_is_refused() {
+    let out = mreq(&["-F", "a=1;type=text/plain\r\nX-Evil: 1", &bin("/post")]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("field \"a\""), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+}

@@ -13,6 +13,7 @@ mod buf;
 pub mod client;
 pub mod error;
 pub mod form;
+pub mod multipart;
 pub mod redirect;
 pub mod request;
 pub mod response;

@@ -501,3 +501,46 @@ fn json_helpers_round_trip() {
     assert_eq!(echo.json, serde_json::json!({"x": 3, "label": "p"}));
     assert_eq!(echo.headers["Content-Type"], "application/json");
 }
+
+/// A multipart form from mreq-core, parsed by httpbin (werkzeug's form parser), after a 307 that
+/// makes the engine rewind it and send it again.
+#[test]
+fn a_multipart_form_arrives_whole_and_is_sent_again_on_307() {
+    use mreq_core::multipart::{Boundary, Field, Form};
+    let target = url("/redirect-to?url=/post&status_code=307");
+    // Lines that look like delimiters but are not this body's.
+    let data: Vec<u8> = (0..200)
+        .flat_map(|i| format!("--mreq-boundary-{i}\r\nline {i}\r\n").into_bytes())
+        .collect();
+    let parts = [
+        (Field::text("reading"), &b"21.5 \xe2\x84\x83"[..]),
+        (Field::text("quote\"d"), &b"x"[..]),
+        (Field::file("log", "log.txt", "text/plain"), &data[..]),
+    ];
+    let mut form = Form::new(Boundary::from_random([0x5a; 16]), &parts).unwrap();
+    let kind = form.boundary().content_type();
+    let len = form.len();
+    let mut client =
+        mreq_core::client::blocking::Client::new(drive::connector(Duration::from_secs(10)));
+    let mut buf = vec![0u8; 8192];
+    let mut response = client
+        .send_with(
+            &Request::post(&target).content_type(kind.as_str()),
+            Some((&mut form, Some(len))),
+            &mut (),
+            &mut buf,
+        )
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = serde_json::from_slice(&response.bytes().unwrap()).unwrap();
+    assert_eq!(body["form"]["reading"], "21.5 \u{2103}");
+    assert_eq!(
+        body["form"]["quote%22d"], "x",
+        "RFC 7578's escape of a quote: {body}"
+    );
+    assert_eq!(body["headers"]["Content-Length"], len.to_string());
+    assert_eq!(
+        body["files"]["log"].as_str().map(str::as_bytes),
+        Some(&data[..])
+    );
+}

@@ -126,6 +126,21 @@ impl<'d> Http<'d> {
         self.client.send(request, buf).await
     }
 
+    /// Sends `request` with a multipart form as its body (`Content-Length` from the form; sent
+    /// again after a 307/308 redirect). Set the form's content type on the request:
+    /// `Request::post(url).content_type(form.boundary().content_type().as_str())`.
+    pub async fn send_form<'b>(
+        &'b mut self,
+        request: &Request<'b>,
+        form: &mut mreq_core::multipart::Form<'_>,
+        buf: &'b mut [u8],
+    ) -> Result<Response<'b, Conn<'d>>> {
+        let len = form.len();
+        self.client
+            .send_with(request, Some((form, Some(len))), &mut (), buf)
+            .await
+    }
+
     /// The engine's client, for what this wrapper does not offer (its configuration: redirect
     /// limit, header limits).
     pub fn client_mut(&mut self) -> &mut Client<NetConnector<'d>> {
