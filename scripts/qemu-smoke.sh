@@ -6,9 +6,20 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-(cd firmware/boards/qemu && cargo build --release --quiet --bins --examples)
-ELF=firmware/boards/qemu/target/riscv32imac-unknown-none-elf/release/mreq-board-qemu
-TELEMETRY=firmware/boards/qemu/target/riscv32imac-unknown-none-elf/release/examples/telemetry
+# `--mbedtls`: the firmware with mreq-fw's Mbed TLS backend instead of rustls (the backend of
+# the boards without compare-and-swap), built apart in target/mbedtls; the same checks.
+BUILD=(--release --quiet --bins --examples)
+OUT=firmware/boards/qemu/target
+if [ "${1:-}" = --mbedtls ]; then
+    shift
+    BUILD+=(--no-default-features --features mbedtls)
+    export CARGO_TARGET_DIR=target/mbedtls
+    OUT=firmware/boards/qemu/target/mbedtls
+fi
+(cd firmware/boards/qemu && cargo build "${BUILD[@]}")
+unset CARGO_TARGET_DIR
+ELF=$OUT/riscv32imac-unknown-none-elf/release/mreq-board-qemu
+TELEMETRY=$OUT/riscv32imac-unknown-none-elf/release/examples/telemetry
 cargo build --quiet -p mreq -p mreq-flash
 echo "firmware image: $(size -A "$ELF" 2>/dev/null | awk '$1 ~ /^\.(text|rodata|data|bss)$/ {printf "%s %d  ", $1, $2}')"
 exec timeout 900 /usr/bin/python3 scripts/qemu_smoke.py --elf "$ELF" --mreq target/debug/mreq \

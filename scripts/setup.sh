@@ -49,6 +49,20 @@ fi
 if ! [ -f /usr/share/firmware-microbit-micropython/firmware.hex ]; then
     missing+=(firmware-microbit-micropython)
 fi
+# mreq-fw's Mbed TLS backend (feature tls-mbedtls) builds Mbed TLS from source, so that
+# certificate dates are checked: clang (and libclang for its bindings), cmake and ninja; newlib's
+# headers give the board's C code string.h and friends.
+for tool in clang:clang cmake:cmake ninja:ninja-build; do
+    if ! command -v "${tool%%:*}" >/dev/null 2>&1; then
+        missing+=("${tool#*:}")
+    fi
+done
+if ! compgen -G "/usr/lib/llvm-*/lib/libclang.so*" >/dev/null; then
+    missing+=(libclang-dev)
+fi
+if ! [ -f /usr/include/newlib/string.h ]; then
+    missing+=(libnewlib-dev)
+fi
 # Some machine images carry a qemu-utils backport (QEMU 10) that Breaks bookworm's QEMU 7.2
 # system emulators, and apt will not downgrade it by itself: take bookworm's, which the QEMU tests
 # were checked with (nothing here uses qemu-img).

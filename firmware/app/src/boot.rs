@@ -218,7 +218,7 @@ async fn report_tls<S: Read + Write>(
     console: &mut Console<'_, S>,
     config: Option<&Config<'_>>,
 ) -> Result<(), ConsoleError> {
-    if !cfg!(feature = "tls") {
+    if !cfg!(feature = "https") {
         return say!(console, "tls: not built into this board's firmware\r\n");
     }
     if config.is_some_and(|c| c.tls_insecure()) {

@@ -137,7 +137,7 @@ async fn hello<S: Read + Write>(
         agent: device.agent,
         max_request: MAX_REQUEST as u32,
         max_headers: MAX_HEADERS as u32,
-        tls: cfg!(feature = "tls"),
+        tls: cfg!(feature = "https"),
     };
     let mut text = heapless::String::<256>::new();
     let _ = answer.write(&mut text);

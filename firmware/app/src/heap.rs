@@ -1,11 +1,12 @@
 //! Global allocator wrappers for the boards: [`Counting`] reports bytes in use now and the most
 //! ever in use (`BoardInfo::heap`); [`Spill`] makes one heap of two memory regions.
 //!
-//! Boards with compare-and-swap atomics use them (QEMU, STM32); esp-alloc counts by itself.
+//! The counters sit in a critical section, so cores without compare-and-swap (the RP2040) count
+//! too; esp-alloc counts by itself.
 
 use core::alloc::{GlobalAlloc, Layout};
+use core::cell::Cell;
 use core::ops::Range;
-use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// One heap over two regions: allocations go to `first` and spill into `second` when it is full
 /// (the STM32F407's 64 KiB CCM RAM, then a part of its main SRAM). Each free goes back to the
@@ -63,16 +64,15 @@ unsafe impl<A: GlobalAlloc, B: GlobalAlloc> GlobalAlloc for Spill<A, B> {
 
 pub struct Counting<A> {
     inner: A,
-    used: AtomicUsize,
-    peak: AtomicUsize,
+    /// `(used, peak)` bytes.
+    counts: critical_section::Mutex<Cell<(usize, usize)>>,
 }
 
 impl<A> Counting<A> {
     pub const fn new(inner: A) -> Self {
         Counting {
             inner,
-            used: AtomicUsize::new(0),
-            peak: AtomicUsize::new(0),
+            counts: critical_section::Mutex::new(Cell::new((0, 0))),
         }
     }
 
@@ -83,10 +83,7 @@ impl<A> Counting<A> {
 
     /// `(used, peak)` bytes.
     pub fn usage(&self) -> (usize, usize) {
-        (
-            self.used.load(Ordering::Relaxed),
-            self.peak.load(Ordering::Relaxed),
-        )
+        critical_section::with(|cs| self.counts.borrow(cs).get())
     }
 }
 
@@ -96,8 +93,12 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Counting<A> {
         // SAFETY: the caller's contract is passed on unchanged.
         let ptr = unsafe { self.inner.alloc(layout) };
         if !ptr.is_null() {
-            let now = self.used.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            self.peak.fetch_max(now, Ordering::Relaxed);
+            critical_section::with(|cs| {
+                let counts = self.counts.borrow(cs);
+                let (used, peak) = counts.get();
+                let now = used + layout.size();
+                counts.set((now, peak.max(now)));
+            });
         }
         ptr
     }
@@ -105,7 +106,11 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Counting<A> {
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: as in `alloc`.
         unsafe { self.inner.dealloc(ptr, layout) };
-        self.used.fetch_sub(layout.size(), Ordering::Relaxed);
+        critical_section::with(|cs| {
+            let counts = self.counts.borrow(cs);
+            let (used, peak) = counts.get();
+            counts.set((used - layout.size(), peak));
+        });
     }
 }
 

@@ -53,7 +53,7 @@ pub const ENGINE_BUF: usize = 3072;
 pub struct HttpState<'c> {
     pool: TcpClientState<1, { net::TCP_TX }, { net::TCP_RX }>,
     timeouts: Timeouts,
-    #[cfg(feature = "tls")]
+    #[cfg(feature = "https")]
     tls: crate::tls::TlsSettings,
     /// Borrowed from the configuration block, as given (or the firmware's default).
     ntp_server: &'c str,
@@ -69,7 +69,7 @@ impl<'c> HttpState<'c> {
         HttpState {
             pool: TcpClientState::new(),
             timeouts: Timeouts::new(),
-            #[cfg(feature = "tls")]
+            #[cfg(feature = "https")]
             tls: crate::tls::TlsSettings::new(config),
             ntp_server,
         }
@@ -95,10 +95,10 @@ pub struct Http<'d> {
 
 impl<'d> Http<'d> {
     pub fn new(stack: Stack<'d>, state: &'d HttpState<'_>, pool: &'d Pool<'d>) -> Self {
-        #[cfg(feature = "tls")]
+        #[cfg(feature = "https")]
         let connector =
             NetConnector::new(stack, pool, &state.timeouts, &state.tls, state.ntp_server);
-        #[cfg(not(feature = "tls"))]
+        #[cfg(not(feature = "https"))]
         let connector = NetConnector::new(stack, pool, &state.timeouts, state.ntp_server);
         Http {
             client: Client::new(connector),

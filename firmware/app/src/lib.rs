@@ -7,7 +7,7 @@
 //! request goes through `mreq-core`'s async driver: this crate has no HTTP logic of its own.
 #![cfg_attr(not(test), no_std)]
 
-#[cfg(feature = "tls")]
+#[cfg(feature = "https")]
 extern crate alloc;
 
 mod boot;
@@ -15,7 +15,6 @@ pub mod clock;
 pub mod console;
 pub mod fetch;
 pub mod framed;
-#[cfg(target_has_atomic = "ptr")]
 pub mod heap;
 pub mod http;
 pub mod json;
@@ -25,7 +24,12 @@ pub mod sntp;
 pub mod stack;
 pub mod store;
 pub mod telemetry;
+#[cfg(all(feature = "tls", feature = "tls-mbedtls"))]
+compile_error!("features `tls` (rustls) and `tls-mbedtls` (Mbed TLS) are two backends: choose one");
 #[cfg(feature = "tls")]
+pub mod tls;
+#[cfg(all(feature = "tls-mbedtls", not(feature = "tls")))]
+#[path = "tls_mbedtls.rs"]
 pub mod tls;
 
 pub use mreq_core;

@@ -76,7 +76,7 @@ pub struct NetConnector<'d> {
     stack: Stack<'d>,
     pool: &'d Pool<'d>,
     timeouts: &'d Timeouts,
-    #[cfg(feature = "tls")]
+    #[cfg(feature = "https")]
     tls: &'d crate::tls::TlsSettings,
     /// Asked for the time when an https connection finds the clock unset (the first https
     /// request, or a redirect from http to https).
@@ -95,7 +95,7 @@ pub struct Handshake {
 }
 
 impl<'d> NetConnector<'d> {
-    #[cfg(feature = "tls")]
+    #[cfg(feature = "https")]
     pub fn new(
         stack: Stack<'d>,
         pool: &'d Pool<'d>,
@@ -114,7 +114,7 @@ impl<'d> NetConnector<'d> {
         }
     }
 
-    #[cfg(not(feature = "tls"))]
+    #[cfg(not(feature = "https"))]
     pub fn new(
         stack: Stack<'d>,
         pool: &'d Pool<'d>,
@@ -168,7 +168,7 @@ impl<'d> NetConnector<'d> {
             })
     }
 
-    #[cfg(feature = "tls")]
+    #[cfg(feature = "https")]
     async fn secure(&mut self, tcp: Tcp<'d>, host: &str) -> Result<Stream<'d>> {
         if crate::clock::unix_ms().is_none() {
             // Without an answer the handshake is refused below, with the reason; the shell
@@ -187,7 +187,7 @@ impl<'d> NetConnector<'d> {
         Ok(Stream::Tls(alloc::boxed::Box::new(stream)))
     }
 
-    #[cfg(not(feature = "tls"))]
+    #[cfg(not(feature = "https"))]
     async fn secure(&mut self, _tcp: Tcp<'d>, _host: &str) -> Result<Stream<'d>> {
         Err(Error::tls(format_args!(
             "https is not built into this board's firmware (README: TLS)"
@@ -239,8 +239,8 @@ pub struct Conn<'d> {
 enum Stream<'d> {
     Plain(Tcp<'d>),
     /// Boxed: the TLS state is large and lives on the heap anyway.
-    #[cfg(feature = "tls")]
-    Tls(alloc::boxed::Box<crate::tls::TlsStream<Tcp<'d>>>),
+    #[cfg(feature = "https")]
+    Tls(alloc::boxed::Box<crate::tls::TlsOver<'d, Tcp<'d>>>),
 }
 
 impl embedded_io_async::ErrorType for Conn<'_> {
@@ -252,7 +252,7 @@ impl Read for Conn<'_> {
         let work = async {
             match &mut self.stream {
                 Stream::Plain(tcp) => tcp.read(buf).await.map_err(io_error),
-                #[cfg(feature = "tls")]
+                #[cfg(feature = "https")]
                 Stream::Tls(tls) => tls.read(buf).await,
             }
         };
@@ -265,7 +265,7 @@ impl Write for Conn<'_> {
         let work = async {
             match &mut self.stream {
                 Stream::Plain(tcp) => tcp.write(buf).await.map_err(io_error),
-                #[cfg(feature = "tls")]
+                #[cfg(feature = "https")]
                 Stream::Tls(tls) => tls.write(buf).await,
             }
         };
@@ -276,7 +276,7 @@ impl Write for Conn<'_> {
         let work = async {
             match &mut self.stream {
                 Stream::Plain(tcp) => tcp.flush().await.map_err(io_error),
-                #[cfg(feature = "tls")]
+                #[cfg(feature = "https")]
                 Stream::Tls(tls) => tls.flush().await,
             }
         };

@@ -50,6 +50,9 @@ pub const OUTGOING: usize = 4096;
 /// Room left in [`OUTGOING`] for a record's header, nonce, tag and TLS 1.3 content type.
 const RECORD_OVERHEAD: usize = 64;
 
+/// The TLS connection type over `T` (the Mbed TLS backend's borrows its settings for `'s`).
+pub type TlsOver<'s, T> = TlsStream<T>;
+
 /// What the configuration block says about TLS, turned into a rustls configuration once.
 pub struct TlsSettings {
     config: Result<Arc<ClientConfig>, Error>,

@@ -1,7 +1,7 @@
 //! `mreq_fw::tls::TlsStream` on the host, against a rustls server (ring) on 127.0.0.1 with
 //! certificates made here: the same code the boards run, fed through a connection that hands
 //! out a few bytes per read so that every record arrives in pieces.
-#![cfg(feature = "tls")]
+#![cfg(feature = "https")]
 
 use std::io::{Read as _, Write as _};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -12,7 +12,7 @@ use embassy_futures::block_on;
 use embedded_io_async::{Read, Write};
 use mreq_core::error::IoErrorKind;
 use mreq_core::Error;
-use mreq_fw::tls::{TlsSettings, TlsStream};
+use mreq_fw::tls::{TlsOver, TlsSettings};
 use mreq_fwconfig::{Builder, Config, BLOCK_SIZE};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -48,6 +48,19 @@ fn key(algorithm: &str) -> KeyPair {
 
 /// A CA with `ca_key` and a server certificate with `server_key` signed by it.
 fn pki_with(ca_key: KeyPair, key: KeyPair, server_names: &[&str]) -> Pki {
+    pki_dated(ca_key, key, server_names, None)
+}
+
+/// A date: year, month, day.
+type Ymd = (i32, u8, u8);
+
+/// [`pki_with`], the server certificate valid only from `valid.0` to `valid.1`.
+fn pki_dated(
+    ca_key: KeyPair,
+    key: KeyPair,
+    server_names: &[&str],
+    valid: Option<(Ymd, Ymd)>,
+) -> Pki {
     static SERIAL: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -57,10 +70,12 @@ fn pki_with(ca_key: KeyPair, key: KeyPair, server_names: &[&str]) -> Pki {
         .push(DnType::CommonName, format!("mreq-fw test CA {n}"));
     let ca = CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
     let names: Vec<String> = server_names.iter().map(|n| n.to_string()).collect();
-    let server = CertificateParams::new(names)
-        .unwrap()
-        .signed_by(&key, &ca)
-        .unwrap();
+    let mut params = CertificateParams::new(names).unwrap();
+    if let Some(((y0, m0, d0), (y1, m1, d1))) = valid {
+        params.not_before = rcgen::date_time_ymd(y0, m0, d0);
+        params.not_after = rcgen::date_time_ymd(y1, m1, d1);
+    }
+    let server = params.signed_by(&key, &ca).unwrap();
     Pki {
         ca_der: ca.der().to_vec(),
         chain: vec![server.der().clone()],
@@ -218,12 +233,12 @@ fn set_clock() {
 
 // A test helper: the size of its error does not matter.
 #[allow(clippy::result_large_err)]
-fn connect(
-    settings: &TlsSettings,
+fn connect<'s>(
+    settings: &'s TlsSettings,
     port: u16,
     host: &str,
     max_read: usize,
-) -> Result<TlsStream<Trickle>, Error> {
+) -> Result<TlsOver<'s, Trickle>, Error> {
     set_clock();
     let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
     block_on(settings.connect(Trickle { tcp, max_read }, host))
@@ -241,7 +256,7 @@ fn tls_reason(err: &Error) -> (bool, String) {
 }
 
 /// Reads until the end (Ok(0)) or an error, `chunk` bytes at a time.
-fn read_all(stream: &mut TlsStream<Trickle>, chunk: usize) -> (Vec<u8>, Result<(), Error>) {
+fn read_all(stream: &mut TlsOver<'_, Trickle>, chunk: usize) -> (Vec<u8>, Result<(), Error>) {
     let mut got = Vec::new();
     let mut buf = vec![0u8; chunk];
     loop {
@@ -257,7 +272,8 @@ fn exchange(versions: &[&'static rustls::SupportedProtocolVersion], max_read: us
     let pki = pki(&["127.0.0.1"]);
     let len = 100_000;
     let (port, server) = serve(&pki, versions, Ending::CloseNotify(len));
-    let mut stream = connect(&settings(&pki.ca_der), port, "127.0.0.1", max_read)
+    let settings = settings(&pki.ca_der);
+    let mut stream = connect(&settings, port, "127.0.0.1", max_read)
         .map_err(|e| e.to_string())
         .unwrap();
     let line = b"GET / HTTP/1.1\r\n";
@@ -285,11 +301,13 @@ fn large_reads_and_whole_records() {
     exchange(&[&rustls::version::TLS13], 65536, 65536);
 }
 
+#[cfg(feature = "tls")]
 #[test]
 fn a_key_update_from_the_server_is_answered() {
     let pki = pki(&["127.0.0.1"]);
     let (port, server) = serve(&pki, &[&rustls::version::TLS13], Ending::KeyUpdate(300));
-    let mut stream = connect(&settings(&pki.ca_der), port, "127.0.0.1", 65536).unwrap();
+    let settings = settings(&pki.ca_der);
+    let mut stream = connect(&settings, port, "127.0.0.1", 65536).unwrap();
     block_on(stream.write_all(b"first\n")).unwrap();
     // Let data, KeyUpdate and data arrive together: the client then meets the KeyUpdate with
     // decrypted data behind it, and must still send its answer.
@@ -311,11 +329,29 @@ fn a_key_update_from_the_server_is_answered() {
     assert_eq!(server.join().unwrap(), Ok(b"first\nsecond\n".to_vec()));
 }
 
+/// Mbed TLS 3.6 does not take a TLS 1.3 KeyUpdate: the data before it arrives, then the
+/// connection ends in an error that says so (never data read under stale keys, never a clean
+/// end).
+#[cfg(feature = "tls-mbedtls")]
+#[test]
+fn a_key_update_from_the_server_is_a_clear_error() {
+    let pki = pki(&["127.0.0.1"]);
+    let (port, _server) = serve(&pki, &[&rustls::version::TLS13], Ending::KeyUpdate(300));
+    let settings = settings(&pki.ca_der);
+    let mut stream = connect(&settings, port, "127.0.0.1", 65536).unwrap();
+    block_on(stream.write_all(b"first\n")).unwrap();
+    let (got, end) = read_all(&mut stream, 512);
+    assert_eq!(got, pattern(300));
+    let (certificate, reason) = tls_reason(&end.unwrap_err());
+    assert!(!certificate && reason.contains("KeyUpdate"), "{reason}");
+}
+
 #[test]
 fn an_end_without_close_notify_is_an_error() {
     let pki = pki(&["127.0.0.1"]);
     let (port, server) = serve(&pki, &[&rustls::version::TLS13], Ending::Cut(5000));
-    let mut stream = connect(&settings(&pki.ca_der), port, "127.0.0.1", 4096).unwrap();
+    let settings = settings(&pki.ca_der);
+    let mut stream = connect(&settings, port, "127.0.0.1", 4096).unwrap();
     block_on(stream.write_all(b"hi\n")).unwrap();
     let (got, end) = read_all(&mut stream, 512);
     assert_eq!(got, pattern(5000), "what arrived is delivered");
@@ -348,6 +384,34 @@ fn a_certificate_from_another_ca_is_refused() {
         Err("received fatal alert: UnknownCA".into()),
         "no data before a verified handshake; the server is told why"
     );
+}
+
+/// Certificate dates are checked against the clock: a certificate that expired, or is not
+/// valid yet, is refused as a certificate error naming that.
+#[test]
+fn certificates_out_of_their_dates_are_refused() {
+    for (valid, says) in [
+        (((2019, 1, 1), (2020, 1, 1)), "expired"),
+        (((2090, 1, 1), (2091, 1, 1)), "not valid yet"),
+    ] {
+        let pki = pki_dated(
+            KeyPair::generate().unwrap(),
+            KeyPair::generate().unwrap(),
+            &["127.0.0.1"],
+            Some(valid),
+        );
+        let (port, server) = serve(&pki, &[&rustls::version::TLS13], Ending::CloseNotify(1));
+        let err = connect(&settings(&pki.ca_der), port, "127.0.0.1", 4096)
+            .err()
+            .expect("a certificate out of its dates must not connect");
+        let (certificate, reason) = tls_reason(&err);
+        let reason = reason.to_lowercase();
+        assert!(
+            certificate && (reason.contains(says) || reason.contains(&says.replace(' ', ""))),
+            "{says}: {err}"
+        );
+        assert!(server.join().unwrap().is_err(), "no data sent");
+    }
 }
 
 #[test]
@@ -394,8 +458,8 @@ fn one_exchange(
     provider: rustls::crypto::CryptoProvider,
 ) -> Result<(), String> {
     let (port, server) = serve_with(pki, versions, Ending::CloseNotify(3000), provider);
-    let mut stream =
-        connect(&settings(&pki.ca_der), port, "127.0.0.1", 4096).map_err(|e| e.to_string())?;
+    let settings = settings(&pki.ca_der);
+    let mut stream = connect(&settings, port, "127.0.0.1", 4096).map_err(|e| e.to_string())?;
     block_on(stream.write_all(b"hi\n")).map_err(|e| e.to_string())?;
     let (got, end) = read_all(&mut stream, 1024);
     end.map_err(|e| e.to_string())?;

@@ -49,6 +49,16 @@ static BOARD: mreq_fw::BoardInfo = mreq_fw::BoardInfo {
     stack_peak: memory::stack_peak,
 };
 
+/// TLS's random bytes: the chip's RNG (random from RF noise once the radio is on; https starts
+/// only after Wi-Fi is up).
+#[cfg(feature = "https")]
+fn fill_random(buf: &mut [u8]) -> Result<(), mreq_fw::tls::getrandom::Error> {
+    Rng::new().read(buf);
+    Ok(())
+}
+#[cfg(feature = "https")]
+mreq_fw::register_rng!(fill_random);
+
 #[esp_hal::main]
 async fn main(spawner: Spawner) -> ! {
     // First, while nothing else runs: no interrupt handler can be using the stack below us.

@@ -12,8 +12,12 @@ use core::ptr::addr_of;
 
 /// Heap in the RAM that held the second-stage bootloader, free once the app runs.
 const RECLAIMED_HEAP: usize = 64 * 1024;
-/// Heap among the statics.
+/// Heap among the statics; with `https` 64 KiB more for one TLS connection (Mbed TLS's state,
+/// two 16 KiB record buffers, the handshake's peak: about 60 KiB on QEMU).
+#[cfg(not(feature = "https"))]
 const STATIC_HEAP: usize = 32 * 1024;
+#[cfg(feature = "https")]
+const STATIC_HEAP: usize = 96 * 1024;
 
 /// Hands the heap regions to esp-alloc. Call once, after `esp_hal::init`.
 pub fn init_heap() {

@@ -68,8 +68,19 @@ async fn net_task(mut runner: embassy_net::Runner<'static, cyw43::NetDriver<'sta
     runner.run().await
 }
 
+/// TLS's random bytes: the ring oscillator's random bit (embassy-rp's `RoscRng`), read for every
+/// byte; never a seeded PRNG alone.
+#[cfg(feature = "https")]
+fn fill_random(buf: &mut [u8]) -> Result<(), mreq_fw::tls::getrandom::Error> {
+    RoscRng.fill_bytes(buf);
+    Ok(())
+}
+#[cfg(feature = "https")]
+mreq_fw::register_rng!(fill_random);
+
 #[embassy_executor::main]
 async fn main(spawner: Spawner) {
+    memory::init_heap();
     let p = embassy_rp::init(Default::default());
     let (device, mut serial) = usb_serial::new(usb::Driver::new(p.USB, Irqs));
     spawner.spawn(usb_task(device).expect(ONCE));

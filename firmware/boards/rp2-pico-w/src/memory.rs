@@ -1,7 +1,7 @@
 //! What the board reads from its memory layout (the generated memory.x): the configuration block
-//! and the stack high-water mark.
+//! and the stack high-water mark; with `https`, the heap the TLS state lives in.
 //!
-//! No heap: every buffer is static or on the stack, so the app is told `(0, 0)`.
+//! Without `https` there is no heap: every buffer is static or on the stack (`(0, 0)`).
 
 use core::ptr::addr_of;
 
@@ -26,8 +26,36 @@ pub fn config_block() -> &'static [u8] {
     unsafe { &*addr_of!(_config_block) }
 }
 
-/// `(used, peak)` heap bytes, for `BoardInfo::heap`: there is no heap.
+/// Heap for one TLS connection: Mbed TLS's state and two 16 KiB record buffers, the parsed CA
+/// certificates, and the handshake's peak (about 60 KiB on QEMU, README "https in firmware").
+#[cfg(feature = "https")]
+const HEAP_SIZE: usize = 96 * 1024;
+
+#[cfg(feature = "https")]
+#[global_allocator]
+static HEAP: mreq_fw::heap::Counting<embedded_alloc::LlffHeap> =
+    mreq_fw::heap::Counting::new(embedded_alloc::LlffHeap::empty());
+
+/// Hands the heap its memory. Call once, first thing in `main`.
+#[cfg(feature = "https")]
+pub fn init_heap() {
+    use core::mem::MaybeUninit;
+    static mut MEMORY: [MaybeUninit<u8>; HEAP_SIZE] = [MaybeUninit::uninit(); HEAP_SIZE];
+    // SAFETY: called once, before anything allocates; MEMORY is used by nothing else.
+    unsafe {
+        HEAP.inner()
+            .init(core::ptr::addr_of_mut!(MEMORY) as usize, HEAP_SIZE)
+    }
+}
+
+#[cfg(not(feature = "https"))]
+pub fn init_heap() {}
+
+/// `(used, peak)` heap bytes, for `BoardInfo::heap`.
 pub fn heap_usage() -> (usize, usize) {
+    #[cfg(feature = "https")]
+    return HEAP.usage();
+    #[cfg(not(feature = "https"))]
     (0, 0)
 }
 
