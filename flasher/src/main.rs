@@ -216,13 +216,16 @@ fn run(args: &Args) -> Result<u8> {
     if board.method == FlashMethod::Esp8266Rom && args.image.is_none() {
         return install_on_esp8266(args, board);
     }
-    // The images it is flashed with are MicroPython's, whose filesystem fills the flash up to
-    // the SDK's sectors: a configuration block anywhere would overwrite files. The module reads
-    // its configuration from a file instead.
-    if board.method == FlashMethod::Esp8266Rom && args.config.given() {
+    // A MicroPython image is flashed, then the module installed on it (with the configuration
+    // as its file). Any other image is flashed alone: MicroPython's filesystem fills the flash
+    // up to the SDK's sectors, so there is no place for a configuration block.
+    let then_install = board.method == FlashMethod::Esp8266Rom && esp8266_micropython(args)?;
+    if then_install {
+        micropython::check(&esp8266_install_args(args, board)).map_err(Usage)?;
+    } else if board.method == FlashMethod::Esp8266Rom && (args.config.given() || args.boot) {
         bail!(Usage(format!(
-            "the ESP8266's configuration is a file on MicroPython's filesystem, not a flash block: flash the image, then `mreq-flash --board esp8266{}` with the configuration options (it installs the module and writes mreq_config.json)",
-            args.port.as_deref().map(|p| format!(" --port {p}")).unwrap_or_default()
+            "{} is no MicroPython firmware (it does not name MicroPython), and the ESP8266's configuration is a file on MicroPython's filesystem (mreq_config.json), not a flash block: flash a MicroPython image with these options, or this image alone",
+            args.image.as_deref().unwrap_or(Path::new("the image")).display()
         )));
     }
     let block = args
@@ -270,8 +273,24 @@ fn run(args: &Args) -> Result<u8> {
         FlashMethod::Uf2 if args.probe.is_none() => flash_uf2(args, board, &firmware, block),
         FlashMethod::Uf2 | FlashMethod::ProbeRs => flash_probe(args, board, &firmware, block),
         FlashMethod::Espflash => flash_espressif(args, &root, board, &firmware, block),
-        FlashMethod::Esp8266Rom => flash_esp8266(args, board, &firmware),
+        FlashMethod::Esp8266Rom if then_install => {
+            flash_esp8266(args, board, &firmware, false)?;
+            eprintln!("installing mreq's MicroPython module once MicroPython has booted...");
+            install_after_flashing(args, board)
+        }
+        FlashMethod::Esp8266Rom => flash_esp8266(args, board, &firmware, args.monitor),
     }
+}
+
+/// Whether the `--image` for the ESP8266 is a MicroPython firmware: its banner names it.
+fn esp8266_micropython(args: &Args) -> Result<bool> {
+    let Some(image) = &args.image else {
+        return Ok(false);
+    };
+    let data = std::fs::read(image).with_context(|| format!("cannot read {}", image.display()))?;
+    Ok(data
+        .windows(b"MicroPython".len())
+        .any(|w| w == b"MicroPython"))
 }
 
 /// `mreq-flash --board esp8266 --port P`: mreq's MicroPython module on the board's MicroPython.
@@ -287,15 +306,13 @@ fn install_on_esp8266(args: &Args, board: &Board) -> Result<u8> {
             )));
         }
     }
-    let install = micropython::MicroPythonArgs {
-        port: args.port.clone(),
-        board: Some(board.name.to_string()),
-        baud: monitor::CONSOLE_BAUD,
-        modules: micropython::default_modules(),
-        run: Vec::new(),
-        boot: args.boot,
-        config: args.config.clone(),
-    };
+    install_after_flashing(args, board)
+}
+
+/// The install of [`install_on_esp8266`], also run after flashing a MicroPython image (where
+/// the ROM loader's options were for the flashing).
+fn install_after_flashing(args: &Args, board: &Board) -> Result<u8> {
+    let install = esp8266_install_args(args, board);
     micropython::check(&install).map_err(Usage)?;
     if args.dry_run {
         println!(
@@ -323,6 +340,19 @@ fn install_on_esp8266(args: &Args, board: &Board) -> Result<u8> {
         );
     }
     Ok(code)
+}
+
+fn esp8266_install_args(args: &Args, board: &Board) -> micropython::MicroPythonArgs {
+    micropython::MicroPythonArgs {
+        port: args.port.clone(),
+        board: Some(board.name.to_string()),
+        baud: monitor::CONSOLE_BAUD,
+        modules: micropython::default_modules(),
+        run: Vec::new(),
+        boot: args.boot,
+        config: args.config.clone(),
+        just_flashed: args.image.is_some(),
+    }
 }
 
 /// The ELF (or image) to flash: given, or built.
@@ -596,7 +626,7 @@ fn flash_espressif(
 
 /// The ESP8266 through its ROM loader: the given image at 0, read back in part, then a reset into
 /// the new firmware.
-fn flash_esp8266(args: &Args, board: &Board, image: &Path) -> Result<u8> {
+fn flash_esp8266(args: &Args, board: &Board, image: &Path, monitor: bool) -> Result<u8> {
     let data = std::fs::read(image).with_context(|| format!("cannot read {}", image.display()))?;
     esp_rom::check_image(&data).with_context(|| image.display().to_string())?;
     if data.len() as u64 > u64::from(board.firmware_limit()) {
@@ -641,7 +671,7 @@ fn flash_esp8266(args: &Args, board: &Board, image: &Path) -> Result<u8> {
         board.chip,
         checked.join(", ")
     );
-    if args.monitor {
+    if monitor {
         // The same port (reopening it would toggle the reset lines), at the console's speed.
         port.set_baud_rate(monitor::CONSOLE_BAUD)
             .context("setting the console speed")?;

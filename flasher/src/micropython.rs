@@ -271,7 +271,15 @@ pub struct MicroPythonArgs {
     pub boot: bool,
     #[command(flatten)]
     pub config: crate::config::ConfigArgs,
+    /// Set after flashing MicroPython: its first boot makes the filesystem, so the REPL is
+    /// waited for (up to [`FIRST_BOOT`]).
+    #[arg(skip)]
+    pub just_flashed: bool,
 }
+
+/// How long a freshly flashed MicroPython may take to reach its REPL (the ESP8266 formats its
+/// filesystem at the first boot).
+const FIRST_BOOT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Every module (mrequests needs urlencode).
 pub fn default_modules() -> Vec<String> {
@@ -328,11 +336,20 @@ pub fn install(args: &MicroPythonArgs) -> Result<u8> {
         (None, Some(board)) => crate::pick_port(None, board)?.0,
         (None, None) => bail!("give --port (or --board, to find the board's port)"),
     };
-    let port = serialport::new(&port_name, args.baud)
-        .timeout(std::time::Duration::from_millis(100))
-        .open()
-        .map_err(|e| crate::port_error(&port_name, e))?;
-    let mut repl = RawRepl::enter(port, &port_name)?;
+    let started = std::time::Instant::now();
+    let mut repl = loop {
+        let port = serialport::new(&port_name, args.baud)
+            .timeout(std::time::Duration::from_millis(100))
+            .open()
+            .map_err(|e| crate::port_error(&port_name, e))?;
+        match RawRepl::enter(port, &port_name) {
+            Ok(repl) => break repl,
+            Err(_) if args.just_flashed && started.elapsed() < FIRST_BOOT => {
+                std::thread::sleep(std::time::Duration::from_secs(1))
+            }
+            Err(e) => return Err(e),
+        }
+    };
     let found = identify(&mut repl)?;
     eprintln!(
         "MicroPython {} on {} ({port_name})",

@@ -3,6 +3,7 @@
 //! a memory image that is compared with what was meant to be flashed. Line faults (a dropped byte,
 //! a corrupted byte) must be retried or end in a clear failure, never in a reported success.
 
+mod microbit;
 mod reference;
 
 use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
@@ -27,6 +28,8 @@ struct Faults {
     /// Acknowledge the FLASH_DATA blocks of the write at this offset without storing them (as
     /// write-protected or worn flash would: the ROM does not read back either).
     lost_write_at: Option<u32>,
+    /// Stop at FLASH_END and hand the pty back (the chip "resets" into the flashed firmware).
+    stop_at_end: bool,
 }
 
 struct Outcome {
@@ -37,6 +40,8 @@ struct Outcome {
     unknown: Vec<u8>,
     /// Every accepted FLASH_BEGIN: erase size, blocks, block size, offset.
     begins: Vec<[u32; 4]>,
+    /// The pty, with `stop_at_end`.
+    master: Option<File>,
 }
 
 fn open_pty() -> (File, String) {
@@ -147,7 +152,7 @@ fn emulate_on(mut master: File, faults: Faults, mut flash: Vec<u8>) -> Outcome {
     let mut frame: Vec<u8> = Vec::new();
     let mut in_frame = false;
     let mut buf = [0u8; 4096];
-    loop {
+    'serve: loop {
         let n = match master.read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
@@ -243,8 +248,11 @@ fn emulate_on(mut master: File, faults: Faults, mut flash: Vec<u8>) -> Outcome {
                     }
                     0x04 => {
                         ended = true;
-                        // The new firmware "boots" and says hello on the console.
                         let _ = master.write_all(&reply(op, true));
+                        if faults.stop_at_end {
+                            break 'serve;
+                        }
+                        // The new firmware "boots" and says hello on the console.
                         let _ = master.write_all(b"hello from the firmware\r\n");
                         continue;
                     }
@@ -269,6 +277,7 @@ fn emulate_on(mut master: File, faults: Faults, mut flash: Vec<u8>) -> Outcome {
         rejected,
         unknown,
         begins,
+        master: faults.stop_at_end.then_some(master),
     }
 }
 
@@ -719,4 +728,89 @@ fn no_configuration_block_is_written_into_micropythons_filesystem() {
         assert!(stderr.contains("mreq_config.json"), "{stderr}");
     }
     let _ = std::fs::remove_file(&path);
+}
+
+/// A MicroPython image is flashed, and then the module is installed on the MicroPython it
+/// booted, on the same port: the emulated ROM loader takes the image, and at its end the port
+/// leads to a real MicroPython (the micro:bit's 1.9.2 in QEMU), which the installer identifies.
+/// That one is too old for mrequests, which is refused before anything is copied.
+#[test]
+fn a_micropython_image_is_flashed_and_then_the_module_installed() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let board = microbit::boot();
+    let (master, slave) = open_pty();
+    let done = Arc::new(AtomicBool::new(false));
+    let relay_done = done.clone();
+    let board_pty = board.pty.clone();
+    let relay = std::thread::spawn(move || {
+        let mut outcome = emulate(
+            master,
+            Faults {
+                stop_at_end: true,
+                ..Faults::default()
+            },
+        );
+        let master = outcome.master.take().expect("the pty handed back");
+        forward(master, &board_pty, &relay_done);
+        outcome
+    });
+    let mut image = image_of(6000);
+    image[100..133].copy_from_slice(b"MicroPython v1.22.2 on 2024-02-22");
+    let path = std::env::temp_dir().join(format!("mreq-esp8266-mp-{}.bin", std::process::id()));
+    std::fs::write(&path, &image).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mreq-flash"))
+        .args(["--board", "esp8266", "--port", &slave, "--image"])
+        .arg(&path)
+        .args(["--wifi-ssid", "home"])
+        .env("MREQ_WIFI_PASS", "a-long-password")
+        .output()
+        .expect("run mreq-flash");
+    done.store(true, Ordering::SeqCst);
+    let outcome = relay.join().unwrap();
+    let _ = std::fs::remove_file(&path);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(&outcome.flash[..image.len()], &image[..], "{stderr}");
+    assert!(
+        stderr.contains("flashed 6000 bytes")
+            && stderr.contains("MicroPython 1.9.2 on microbit")
+            && stderr.contains("mrequests needs MicroPython 1.19"),
+        "{stderr}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+}
+
+/// Copies bytes between the pty mreq-flash uses and the board's until `done`; while mreq-flash
+/// has the port closed (between flashing and installing) the pty reads fail, and it waits.
+fn forward(master: File, board_pty: &str, done: &std::sync::atomic::AtomicBool) {
+    use std::sync::atomic::Ordering;
+    let mut board = serialport::new(board_pty, 115_200)
+        .timeout(Duration::from_millis(20))
+        .open()
+        .expect("open the board's pty");
+    let mut board_back = board.try_clone().unwrap();
+    let mut host = master.try_clone().unwrap();
+    let mut host_back = master;
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let mut buf = [0u8; 256];
+            while !done.load(Ordering::SeqCst) {
+                match board_back.read(&mut buf) {
+                    Ok(n) => {
+                        let _ = host_back.write_all(&buf[..n]);
+                    }
+                    Err(_) => continue,
+                }
+            }
+        });
+        let mut buf = [0u8; 256];
+        while !done.load(Ordering::SeqCst) {
+            match host.read(&mut buf) {
+                Ok(n) if n > 0 => {
+                    let _ = board.write_all(&buf[..n]);
+                }
+                _ => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    });
 }
