@@ -14,7 +14,7 @@ const TRIES: usize = 4;
 /// The frame a traceback has when the code itself raised (it runs in `exec`).
 const CODE_FRAME: &str = "File \"<string>\"";
 /// Runs the code [`RawRepl::load`] stored; any byte of it lost is an error before anything runs.
-const RUN_LOADED: &[u8] = b"import gc\ngc.collect()\nexec(_mq)\n";
+const RUN_LOADED: &[u8] = b"exec(_mq)\n";
 /// The friendly REPL's prompt, and what it says on entering paste mode (Ctrl-E).
 const FRIENDLY_PROMPT: &[u8] = b"\r\n>>> ";
 const PASTE_BANNER: &[u8] = b"paste mode; Ctrl-C to cancel, Ctrl-D to finish\r\n=== ";
