@@ -5,6 +5,7 @@
 
 use crate::buf::Cursor;
 use crate::Result;
+use core::fmt;
 
 /// How the client authenticates itself.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -46,7 +47,7 @@ impl Auth<'_> {
                     .bytes()
                     .chain(core::iter::once(b':'))
                     .chain(password.bytes());
-                base64_encode(bytes, out)
+                base64_into(bytes, out)
             }
             Auth::Bearer(token) => {
                 out.push_str("Bearer ")?;
@@ -62,21 +63,26 @@ pub(crate) fn write_url_basic(user: &str, password: &str, out: &mut Cursor<'_>) 
     let bytes = PercentDecoded(user.as_bytes())
         .chain(core::iter::once(b':'))
         .chain(PercentDecoded(password.as_bytes()));
-    base64_encode(bytes, out)
+    base64_into(bytes, out)
 }
 
-/// Standard base64 with padding (RFC 4648 section 4).
-pub(crate) fn base64_encode(bytes: impl Iterator<Item = u8>, out: &mut Cursor<'_>) -> Result<()> {
+/// Standard base64 with padding (RFC 4648 section 4), into any `fmt::Write` (a fixed buffer, a
+/// `String`); a writer that is full is `fmt::Error`.
+pub fn base64_encode<W: fmt::Write + ?Sized>(
+    bytes: impl Iterator<Item = u8>,
+    out: &mut W,
+) -> fmt::Result {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut group = [0u8; 3];
     let mut filled = 0;
-    let flush = |group: &[u8; 3], filled: usize, out: &mut Cursor<'_>| -> Result<()> {
+    let flush = |group: &[u8; 3], filled: usize, out: &mut W| -> fmt::Result {
         let n = (u32::from(group[0]) << 16) | (u32::from(group[1]) << 8) | u32::from(group[2]);
         let mut quad = [b'='; 4];
         for (i, slot) in quad.iter_mut().enumerate().take(filled + 1) {
             *slot = ALPHABET[((n >> (18 - 6 * i)) & 63) as usize];
         }
-        out.push(&quad)
+        // Only ASCII from the alphabet.
+        out.write_str(core::str::from_utf8(&quad).map_err(|_| fmt::Error)?)
     };
     for byte in bytes {
         group[filled] = byte;
@@ -91,6 +97,11 @@ pub(crate) fn base64_encode(bytes: impl Iterator<Item = u8>, out: &mut Cursor<'_
         flush(&group, filled, out)?;
     }
     Ok(())
+}
+
+/// [`base64_encode`] into the request buffer: a full buffer is `Error::BufferTooSmall`.
+fn base64_into(bytes: impl Iterator<Item = u8>, out: &mut Cursor<'_>) -> Result<()> {
+    base64_encode(bytes, out).map_err(|_| crate::Error::BufferTooSmall)
 }
 
 /// Iterates the bytes of percent-encoded text, decoding `%XX` (malformed escapes stay as they are).

@@ -148,27 +148,15 @@ fn trust_anchors(block: Option<&Config<'_>>) -> Result<Certificate<'static>, Err
 
 /// One certificate as a PEM block.
 fn pem_block(der: &[u8], out: &mut String) {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut text = String::new();
+    // A String takes all of it.
+    let _ = mreq_core::auth::base64_encode(der.iter().copied(), &mut text);
     out.push_str("-----BEGIN CERTIFICATE-----\n");
-    for (i, chunk) in der.chunks(3).enumerate() {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        for k in 0..4 {
-            out.push(if k <= chunk.len() {
-                char::from(ALPHABET[((n >> (18 - 6 * k)) & 63) as usize])
-            } else {
-                '='
-            });
-        }
-        if i % 16 == 15 {
-            out.push('\n');
-        }
+    for line in text.as_bytes().chunks(64) {
+        out.push_str(core::str::from_utf8(line).unwrap_or_default());
+        out.push('\n');
     }
-    out.push_str("\n-----END CERTIFICATE-----\n");
+    out.push_str("-----END CERTIFICATE-----\n");
 }
 
 /// Mbed TLS's verification flags (`MBEDTLS_X509_BADCERT_*`) in words.
